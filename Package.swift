@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Mien",
+    products: [
+        .executable(name: "mien", targets: ["mien"]),
+        .library(name: "Mien", targets: ["HDF5", "NN", "Keras"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: module maps and shim headers only.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // Read-only Swift view of HDF5 files.
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        // NHWC tensors, kernels, layers and the layer graph.
+        .target(name: "NN", dependencies: ["CBLAS"]),
+        // Keras .h5 / .weights.h5 / JSON -> NN graph.
+        .target(name: "Keras", dependencies: ["HDF5", "NN"]),
+        // The command-line tool.
+        .executableTarget(name: "mien", dependencies: [
+            "Keras", "NN", "HDF5",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Shared test helpers: approximate equality and fixture paths.
+        .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "KerasTests", dependencies: ["Keras", "NN", "HDF5", "TestSupport"]),
+        .testTarget(name: "MienCLITests", dependencies: ["mien", "HDF5", "TestSupport"]),
+    ]
+)
