@@ -1,0 +1,145 @@
+import CHDF5
+import Foundation
+
+/// A read-only HDF5 file. The file handle is closed when the last reference
+/// (including those held by groups and datasets) goes away.
+public final class HDF5File: @unchecked Sendable {
+    // @unchecked: the only state is immutable after init, and every use of
+    // `id` happens inside HDF5Library.withLock.
+
+    /// Path of the file on disk, as given to `init`.
+    public let path: String
+    /// Size of the file on disk in bytes, used to reject reads that a corrupt
+    /// header inflates beyond what the file can hold.
+    public let fileSize: Int
+    let id: hid_t
+
+    /// The 8-byte HDF5 format signature.
+    private static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+
+    /// Opens `path` read-only. Throws a clear `HDF5Error` for a missing,
+    /// unreadable, empty, non-HDF5, truncated or corrupt file.
+    public init(path: String) throws {
+        self.path = path
+        func fail(_ message: String) -> HDF5Error { HDF5Error(file: path, message: message) }
+
+        // Check the obvious failures ourselves: libhdf5's messages for them
+        // are long stacks that bury the cause.
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard !path.isEmpty, fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw fail("no such file")
+        }
+        guard !isDirectory.boolValue else { throw fail("is a directory, not an HDF5 file") }
+        guard fm.isReadableFile(atPath: path) else { throw fail("file is not readable (permission denied)") }
+        let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
+        guard size >= 0 else { throw fail("cannot determine the file size") }
+        guard size > 0 else { throw fail("file is empty (0 bytes), not an HDF5 file") }
+        guard Self.hasSignature(path: path, size: size) else {
+            throw fail("not an HDF5 file (no HDF5 signature found)")
+        }
+        self.fileSize = size
+
+        // Open and collect libhdf5's reason under one lock, so no other call
+        // can clear the error stack in between.
+        let opened: Result<hid_t, HDF5Error> = HDF5Library.withLock {
+            let id = H5Fopen(path, mien_H5F_ACC_RDONLY(), mien_H5P_DEFAULT())
+            if id >= 0 { return .success(id) }
+            var message = "cannot open HDF5 file (truncated or corrupt?)"
+            if let inner = HDF5Library.takeErrorMessage() { message += ": \(inner)" }
+            return .failure(fail(message))
+        }
+        let id = try opened.get()
+        self.id = id
+    }
+
+    deinit {
+        HDF5Library.withLock { _ = H5Fclose(id) }
+    }
+
+    /// The HDF5 signature sits at offset 0 or, after a user block, at
+    /// 512, 1024, 2048, ... (powers of two).
+    private static func hasSignature(path: String, size: Int) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        var offset = 0
+        while offset + signature.count <= size {
+            do {
+                try handle.seek(toOffset: UInt64(offset))
+                if let bytes = try handle.read(upToCount: signature.count), Array(bytes) == signature {
+                    return true
+                }
+            } catch {
+                return false
+            }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return false
+    }
+
+    /// The root group "/".
+    public var root: HDF5Group { HDF5Group(file: self, path: "/") }
+
+    /// Shorthand for `root.group(path)`.
+    public func group(_ path: String) throws -> HDF5Group { try root.group(path) }
+
+    /// Shorthand for `root.dataset(path)`.
+    public func dataset(_ path: String) throws -> HDF5Dataset { try root.dataset(path) }
+
+    // MARK: - Internal helpers (lock must be held)
+
+    func error(_ object: String?, _ message: String) -> HDF5Error {
+        HDF5Error(file: path, object: object, message: message)
+    }
+
+    /// An error carrying libhdf5's innermost message for the call that just failed.
+    func libraryError(_ object: String?, _ message: String) -> HDF5Error {
+        if let inner = HDF5Library.takeErrorMessage() {
+            return error(object, "\(message): \(inner)")
+        }
+        return error(object, message)
+    }
+
+    /// The extent of dataspace `space`, errors naming `object`.
+    func extent(_ space: hid_t, _ object: String, prefix: String = "") throws -> Extent {
+        do {
+            return try Extent(space: space)
+        } catch {
+            throw self.error(object, prefix + error.message)
+        }
+    }
+
+    enum ObjectKind { case group, dataset, datatype, other }
+
+    /// What the absolute path `abs` names, or nil if nothing (including dangling
+    /// links and paths through a dataset). Never leaves an error behind.
+    func objectKind(_ abs: String) -> ObjectKind? {
+        if abs == "/" { return .group }
+        guard !abs.utf8.contains(0) else { return nil }
+        // H5Oopen on a missing path is an error; test each link level first.
+        var prefix = ""
+        for part in abs.split(separator: "/") {
+            prefix += "/" + part
+            guard H5Lexists(id, prefix, mien_H5P_DEFAULT()) > 0 else {
+                _ = H5Eclear2(mien_H5E_DEFAULT())
+                return nil
+            }
+        }
+        guard H5Oexists_by_name(id, abs, mien_H5P_DEFAULT()) > 0 else {
+            _ = H5Eclear2(mien_H5E_DEFAULT())
+            return nil
+        }
+        let obj = H5Oopen(id, abs, mien_H5P_DEFAULT())
+        guard obj >= 0 else {
+            _ = H5Eclear2(mien_H5E_DEFAULT())
+            return nil
+        }
+        defer { _ = H5Oclose(obj) }
+        switch H5Iget_type(obj) {
+        case H5I_GROUP: return .group
+        case H5I_DATASET: return .dataset
+        case H5I_DATATYPE: return .datatype
+        default: return .other
+        }
+    }
+}
