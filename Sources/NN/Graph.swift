@@ -1,0 +1,146 @@
+/// A model as a directed acyclic graph of layers: Keras's `Functional` and `Sequential`.
+///
+/// A graph is itself a `Layer`, so a model nested inside another (a backbone inside a
+/// transfer-learning model) is just a node of the outer graph.
+public struct Graph: Layer {
+    /// One call of a layer; `inputs` are indices of earlier nodes. A layer called twice
+    /// (a shared layer) has two nodes.
+    public struct Node: Sendable {
+        public var layer: Int
+        public var inputs: [Int]
+
+        public init(layer: Int, inputs: [Int]) {
+            self.layer = layer
+            self.inputs = inputs
+        }
+    }
+
+    public var name: String
+    public var kerasClass: String
+    public var trainable: Bool = true
+    /// The layers in Keras's `model.layers` order (input layers included).
+    public var layers: [any Layer]
+    /// Nodes in an order where every node comes after its inputs.
+    public private(set) var nodes: [Node]
+    /// Nodes that receive the graph's inputs, in `model.inputs` order.
+    public private(set) var inputNodes: [Int]
+    public private(set) var outputNode: Int
+    /// Output shape of every node, computed once when the graph is built.
+    public private(set) var nodeShapes: [Shape]
+
+    /// Builds a graph and infers every node's shape. The input shapes come from the
+    /// `InputLayer`s named by `inputNodes`.
+    public init(name: String, kerasClass: String = "Functional", layers: [any Layer], nodes: [Node],
+                inputNodes: [Int], outputNode: Int) throws {
+        self.name = name
+        self.kerasClass = kerasClass
+        self.layers = layers
+        self.nodes = nodes
+        self.inputNodes = inputNodes
+        self.outputNode = outputNode
+        self.nodeShapes = []
+        for (index, node) in nodes.enumerated() {
+            guard node.layer >= 0, node.layer < layers.count else {
+                throw LayerError(layer: name, "node \(index) refers to a missing layer")
+            }
+            guard node.inputs.allSatisfy({ $0 >= 0 && $0 < index }) else {
+                throw LayerError(layer: name, "node \(index) (\(layers[node.layer].name)) has a dangling or cyclic input")
+            }
+            if let slot = inputNodes.firstIndex(of: index) {
+                guard let input = layers[node.layer] as? InputLayer else {
+                    throw LayerError(layer: name, "input \(slot) is not an InputLayer")
+                }
+                nodeShapes.append(input.shape)
+            } else {
+                let shapes = node.inputs.map { nodeShapes[$0] }
+                nodeShapes.append(try layers[node.layer].outputShape(for: shapes))
+            }
+        }
+        guard outputNode >= 0, outputNode < nodes.count else {
+            throw LayerError(layer: name, "output node \(outputNode) does not exist")
+        }
+    }
+
+    public var inputShapes: [Shape] { inputNodes.map { nodeShapes[$0] } }
+    public var outputShape: Shape { nodeShapes[outputNode] }
+
+    /// The layer with this Keras name, if any.
+    public func layerIndex(named layerName: String) -> Int? {
+        layers.firstIndex { $0.name == layerName }
+    }
+
+    // MARK: Layer
+
+    /// Every weight of every layer as a key path `layer/weight`, in layer order.
+    public var parameters: [Parameter] {
+        layers.flatMap { layer in
+            layer.parameters.map { p in
+                Parameter("\(layer.name)/\(p.name)", p.value,
+                          trainable: p.trainable && layer.trainable && trainable)
+            }
+        }
+    }
+
+    public mutating func setParameter(_ path: String, to value: Tensor) throws {
+        guard let slash = path.firstIndex(of: "/"),
+              let index = layerIndex(named: String(path[..<slash])) else {
+            throw LayerError(layer: name, "no layer for weight '\(path)'")
+        }
+        try layers[index].setParameter(String(path[path.index(after: slash)...]), to: value)
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        guard inputShapes.count == inputNodes.count else {
+            throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputShapes.count)")
+        }
+        for (given, expected) in zip(inputShapes, self.inputShapes) where !Graph.compatible(given, expected) {
+            throw LayerError(layer: name, "input shape \(given.kerasDescription) does not fit \(expected.kerasDescription)")
+        }
+        return outputShape
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        guard inputs.count == inputNodes.count else {
+            throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputs.count)")
+        }
+        // Count consumers so each intermediate tensor is released after its last use.
+        var remaining = [Int](repeating: 0, count: nodes.count)
+        for node in nodes { for i in node.inputs { remaining[i] += 1 } }
+        remaining[outputNode] += 1
+
+        var values = [Tensor?](repeating: nil, count: nodes.count)
+        for (slot, nodeIndex) in inputNodes.enumerated() {
+            let expected = nodeShapes[nodeIndex]
+            let given = inputs[slot].shape.map { Optional($0) }
+            guard Graph.compatible(given, expected) else {
+                throw LayerError(layer: layers[nodes[nodeIndex].layer].name,
+                                 "input shape \(given.kerasDescription) does not fit \(expected.kerasDescription)")
+            }
+            values[nodeIndex] = inputs[slot]
+        }
+        for (index, node) in nodes.enumerated() where values[index] == nil {
+            var args: [Tensor] = []
+            args.reserveCapacity(node.inputs.count)
+            for i in node.inputs {
+                guard let value = values[i] else {
+                    throw LayerError(layer: name, "node \(i) was not computed")
+                }
+                args.append(value)
+                remaining[i] -= 1
+                if remaining[i] == 0 { values[i] = nil }
+            }
+            values[index] = try layers[node.layer].forward(args)
+        }
+        guard let output = values[outputNode] else {
+            throw LayerError(layer: name, "output was not computed")
+        }
+        return output
+    }
+
+    /// Whether a concrete or partial shape fits an expected one (`nil` matches anything).
+    static func compatible(_ given: Shape, _ expected: Shape) -> Bool {
+        given.count == expected.count && zip(given, expected).allSatisfy { g, e in
+            g == nil || e == nil || g == e
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import CBLAS
+
+/// `C[m×n] = A[m×k] · B[k×n] (+ C if accumulate)`, row-major, through OpenBLAS.
+@inline(__always)
+func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+          m: Int, n: Int, k: Int, accumulate: Bool = false,
+          transposeA: Bool = false, transposeB: Bool = false) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+        if !accumulate { c.update(repeating: 0, count: m * n) }
+        return
+    }
+    cblas_sgemm(CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1,
+                a, Int32(transposeA ? m : k),
+                b, Int32(transposeB ? k : n),
+                accumulate ? 1 : 0,
+                c, Int32(n))
+}
+
+/// Adds `bias[channel]` to every row of a `[rows × channels]` buffer.
+@inline(__always)
+func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float]) {
+    let channels = bias.count
+    guard channels > 0 else { return }
+    bias.withUnsafeBufferPointer { b in
+        var start = 0
+        while start < x.count {
+            for c in 0..<channels { x[start + c] += b[c] }
+            start += channels
+        }
+    }
+}

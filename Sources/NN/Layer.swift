@@ -1,0 +1,93 @@
+/// A named weight of a layer, as Keras stores it.
+public struct Parameter: Sendable {
+    /// Keras's weight name without the layer prefix: `kernel`, `bias`, `moving_mean`, ...
+    /// Inside a nested model it is a key path: `block1a_dwconv/depthwise_kernel`.
+    public var name: String
+    public var value: Tensor
+    /// Whether the optimizer may change it (BatchNormalization's moving statistics never).
+    public var trainable: Bool
+
+    public init(_ name: String, _ value: Tensor, trainable: Bool = true) {
+        self.name = name
+        self.value = value
+        self.trainable = trainable
+    }
+}
+
+/// An error raised by a layer; it always names the layer.
+public struct LayerError: Error, CustomStringConvertible, Equatable {
+    public var layer: String
+    public var message: String
+
+    public init(layer: String, _ message: String) {
+        self.layer = layer
+        self.message = message
+    }
+
+    public var description: String { "layer '\(layer)': \(message)" }
+}
+
+/// A layer: its parameters and a forward function, in the spirit of Keras's layer classes.
+///
+/// Layers are built with their input shape known (as Keras's `build`), so their
+/// parameters have their final shapes from the start and loading can check them.
+public protocol Layer: Sendable {
+    /// The Keras layer name, unique within its model.
+    var name: String { get }
+    /// The Keras class name, e.g. `Conv2D`, used for summaries.
+    var kerasClass: String { get }
+    /// Keras's `layer.trainable`. A frozen BatchNormalization runs in inference mode.
+    var trainable: Bool { get set }
+    /// The weights in Keras's own order for this layer.
+    var parameters: [Parameter] { get }
+    /// Replaces one weight by name; throws if the name is unknown or the shape differs.
+    mutating func setParameter(_ name: String, to value: Tensor) throws
+    /// The output shape for the given input shapes (batch dimension first, `nil` if unknown).
+    func outputShape(for inputShapes: [Shape]) throws -> Shape
+    /// Runs the layer in inference mode on a batch.
+    func forward(_ inputs: [Tensor]) throws -> Tensor
+}
+
+public extension Layer {
+    var parameters: [Parameter] { [] }
+
+    mutating func setParameter(_ name: String, to value: Tensor) throws {
+        throw LayerError(layer: self.name, "\(kerasClass) has no weight named '\(name)'")
+    }
+
+    /// Keras's `count_params()`.
+    var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Checks that `value` has the shape of `current` and returns it; the one shape check
+    /// every weight assignment goes through.
+    func checked(_ value: Tensor, replacing current: Tensor, as weightName: String) throws -> Tensor {
+        guard value.shape == current.shape else {
+            throw LayerError(layer: name,
+                             "weight '\(weightName)' has shape \(value.shape), expected \(current.shape)")
+        }
+        return value
+    }
+
+    /// The single input of a one-input layer.
+    func single(_ inputs: [Tensor]) throws -> Tensor {
+        guard inputs.count == 1 else {
+            throw LayerError(layer: name, "expects 1 input, got \(inputs.count)")
+        }
+        return inputs[0]
+    }
+
+    /// The single input shape of a one-input layer.
+    func single(_ shapes: [Shape]) throws -> Shape {
+        guard shapes.count == 1 else {
+            throw LayerError(layer: name, "expects 1 input, got \(shapes.count)")
+        }
+        return shapes[0]
+    }
+
+    /// Checks an input's rank (batch included).
+    func requireRank(_ shape: Shape, _ rank: Int) throws {
+        guard shape.count == rank else {
+            throw LayerError(layer: name, "expects a rank-\(rank) input, got \(shape.kerasDescription)")
+        }
+    }
+}

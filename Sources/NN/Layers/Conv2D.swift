@@ -1,0 +1,91 @@
+/// Keras's `Conv2D` (channels_last, `groups` = 1): HWIO kernel, optional bias and activation.
+public struct Conv2D: Layer {
+    public var name: String
+    public var kerasClass: String { "Conv2D" }
+    public var trainable: Bool = true
+    public var kernelSize: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: Padding
+    public var activation: Activation
+    /// `[kh, kw, inputChannels, filters]`.
+    public var kernel: Tensor
+    public var bias: Tensor?
+
+    public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
+                strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1), padding: Padding = .valid,
+                useBias: Bool = true, activation: Activation = .linear) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.activation = activation
+        kernel = Tensor(zeros: [kernelSize.0, kernelSize.1, inputChannels, filters])
+        bias = useBias ? Tensor(zeros: [filters]) : nil
+    }
+
+    public var filters: Int { kernel.shape[3] }
+
+    public var parameters: [Parameter] {
+        [Parameter("kernel", kernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
+    }
+
+    public mutating func setParameter(_ name: String, to value: Tensor) throws {
+        switch (name, bias) {
+        case ("kernel", _): kernel = try checked(value, replacing: kernel, as: name)
+        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
+        default: throw LayerError(layer: self.name, "Conv2D has no weight named '\(name)'")
+        }
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        guard shape[3] == kernel.shape[2] else {
+            throw LayerError(layer: name, "expects \(kernel.shape[2]) input channels, got \(shape.kerasDescription)")
+        }
+        return [shape[0],
+                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
+                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
+                filters]
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: kernel.shape[2])
+        var y = convolve(x, kernel: kernel, geometry: g)
+        y.scalars.withUnsafeMutableBufferPointer { buffer in
+            if let bias { addBias(buffer, bias.scalars) }
+            activation.apply(buffer, lastAxis: filters)
+        }
+        return y
+    }
+}
+
+extension Layer {
+    /// One spatial output length for a window op, or an error naming the layer.
+    func windowOutput(_ input: Int?, _ kernel: Int, _ stride: Int, _ dilation: Int,
+                      _ padding: Padding) throws -> Int? {
+        guard let input else { return nil }
+        guard let axis = resolvePadding(padding, input: input, kernel: kernel, stride: stride,
+                                        dilation: dilation) else {
+            throw LayerError(layer: name, "window \(kernel) (dilation \(dilation)) does not fit input size \(input) with 'valid' padding")
+        }
+        return axis.output
+    }
+
+    /// The window geometry of a rank-4 NHWC input, checked against the expected channels.
+    func geometry(of x: Tensor, kernel: (Int, Int), strides: (Int, Int), dilation: (Int, Int) = (1, 1),
+                  padding: Padding, channels: Int?) throws -> WindowGeometry {
+        guard x.rank == 4, channels == nil || x.shape[3] == channels else {
+            throw LayerError(layer: name, "got input of shape \(x.shape), expected [batch, height, width, \(channels.map(String.init) ?? "channels")]")
+        }
+        guard let g = WindowGeometry(input: x.shape, kernel: kernel, strides: strides, dilation: dilation,
+                                     padding: padding) else {
+            throw LayerError(layer: name, "window \(kernel) does not fit input \(x.shape) with 'valid' padding")
+        }
+        return g
+    }
+}

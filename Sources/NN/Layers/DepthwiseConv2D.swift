@@ -1,0 +1,71 @@
+/// Keras's `DepthwiseConv2D` (channels_last): each input channel is filtered by its own
+/// `depthMultiplier` kernels; output channel `c·M + m` comes from input channel `c`.
+public struct DepthwiseConv2D: Layer {
+    public var name: String
+    public var kerasClass: String { "DepthwiseConv2D" }
+    public var trainable: Bool = true
+    public var kernelSize: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: Padding
+    public var activation: Activation
+    /// `[kh, kw, inputChannels, depthMultiplier]`.
+    public var depthwiseKernel: Tensor
+    /// `[inputChannels · depthMultiplier]`.
+    public var bias: Tensor?
+
+    public init(name: String, inputChannels: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                dilation: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
+                useBias: Bool = true, activation: Activation = .linear) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.activation = activation
+        depthwiseKernel = Tensor(zeros: [kernelSize.0, kernelSize.1, inputChannels, depthMultiplier])
+        bias = useBias ? Tensor(zeros: [inputChannels * depthMultiplier]) : nil
+    }
+
+    public var inputChannels: Int { depthwiseKernel.shape[2] }
+    public var depthMultiplier: Int { depthwiseKernel.shape[3] }
+    public var outputChannels: Int { inputChannels * depthMultiplier }
+
+    public var parameters: [Parameter] {
+        [Parameter("depthwise_kernel", depthwiseKernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
+    }
+
+    /// Keras 3 names the depthwise weight `kernel`; both names are accepted.
+    public mutating func setParameter(_ name: String, to value: Tensor) throws {
+        switch (name, bias) {
+        case ("depthwise_kernel", _), ("kernel", _):
+            depthwiseKernel = try checked(value, replacing: depthwiseKernel, as: name)
+        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
+        default: throw LayerError(layer: self.name, "DepthwiseConv2D has no weight named '\(name)'")
+        }
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        guard shape[3] == inputChannels else {
+            throw LayerError(layer: name, "expects \(inputChannels) input channels, got \(shape.kerasDescription)")
+        }
+        return [shape[0],
+                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
+                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
+                outputChannels]
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: inputChannels)
+        var y = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
+        y.scalars.withUnsafeMutableBufferPointer { buffer in
+            if let bias { addBias(buffer, bias.scalars) }
+            activation.apply(buffer, lastAxis: outputChannels)
+        }
+        return y
+    }
+}

@@ -1,0 +1,17 @@
+/// Keras's `InputLayer`: where a graph's input enters. Identity at run time.
+public struct InputLayer: Layer {
+    public var name: String
+    public var kerasClass: String { "InputLayer" }
+    public var trainable: Bool = false
+    /// The input shape with the batch dimension first (`nil` where Keras has `None`).
+    public var shape: Shape
+
+    public init(name: String, shape: Shape) {
+        self.name = name
+        self.shape = shape
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape { shape }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
+}

@@ -1,0 +1,162 @@
+/// Keras's element-wise merge layers `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`,
+/// `Minimum`, as one layer with an op.
+///
+/// Inputs broadcast as in Keras 3: lower-rank inputs get unit axes inserted after the batch
+/// (Keras's `expand_dims(x, 1)`), then numpy rules apply, so squeeze-and-excitation's
+/// `[N,H,W,C] * [N,1,1,C]` and `[N,H,W,C] + [N,C]` work. The inputs are combined left to
+/// right (`((a + b) + c)`), and `Average` divides the sum by the count, as Keras does.
+public struct Merge: Layer {
+    public enum Op: String, Sendable, CaseIterable {
+        case add, subtract, multiply, average, maximum, minimum
+
+        /// Keras's class name: `Add`, `Subtract`, ...
+        public var kerasClass: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+    }
+
+    public var name: String
+    public var kerasClass: String { op.kerasClass }
+    public var trainable: Bool = true
+    public var op: Op
+
+    public init(name: String, op: Op) {
+        self.name = name
+        self.op = op
+    }
+
+    private func checkCount(_ count: Int) throws {
+        if op == .subtract {
+            guard count == 2 else {
+                throw LayerError(layer: name, "Subtract expects exactly 2 inputs, got \(count)")
+            }
+        } else {
+            guard count >= 1 else {
+                throw LayerError(layer: name, "\(kerasClass) expects at least 1 input, got \(count)")
+            }
+        }
+    }
+
+    /// Pads a shape to `rank` with unit axes after the batch.
+    private func expanded<T>(_ shape: [T], to rank: Int, unit: T) -> [T] {
+        guard shape.count < rank, !shape.isEmpty else { return shape }
+        return [shape[0]] + [T](repeating: unit, count: rank - shape.count) + shape.dropFirst()
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        try checkCount(inputShapes.count)
+        let rank = inputShapes.map(\.count).max()!
+        var result = expanded(inputShapes[0], to: rank, unit: 1)
+        for shape in inputShapes.dropFirst() {
+            guard let combined = broadcastShape(result, expanded(shape, to: rank, unit: 1)) else {
+                throw LayerError(layer: name, "cannot broadcast input shapes \(inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+            }
+            result = combined
+        }
+        return result
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        try checkCount(inputs.count)
+        guard !inputs.contains(where: { $0.rank == 0 }) else {
+            throw LayerError(layer: name, "expects batched inputs")
+        }
+        let rank = inputs.map(\.rank).max()!
+        let shapes = inputs.map { expanded($0.shape, to: rank, unit: 1) }
+        let outShape = try outputShape(for: shapes.map { $0.map { $0 } }).map { $0! }
+
+        var y: Tensor
+        if shapes[0] == outShape {
+            y = inputs[0].reshaped(outShape)   // Shares storage until written.
+        } else {
+            y = Tensor(zeros: outShape)
+            broadcastApply(.copy, into: &y, inputs[0].reshaped(shapes[0]))
+        }
+        let step: ElementwiseOp
+        switch op {
+        case .add, .average: step = .add
+        case .subtract: step = .subtract
+        case .multiply: step = .multiply
+        case .maximum: step = .maximum
+        case .minimum: step = .minimum
+        }
+        for (x, shape) in zip(inputs.dropFirst(), shapes.dropFirst()) {
+            broadcastApply(step, into: &y, x.reshaped(shape))
+        }
+        if op == .average {
+            let count = Float(inputs.count)
+            y.scalars.withUnsafeMutableBufferPointer { b in
+                for i in 0..<b.count { b[i] /= count }
+            }
+        }
+        return y
+    }
+}
+
+/// Keras's `Concatenate` along one axis (counted with the batch; negative from the end).
+/// All other dimensions must match.
+public struct Concatenate: Layer {
+    public var name: String
+    public var kerasClass: String { "Concatenate" }
+    public var trainable: Bool = true
+    public var axis: Int
+
+    public init(name: String, axis: Int = -1) {
+        self.name = name
+        self.axis = axis
+    }
+
+    private func resolvedAxis(rank: Int) throws -> Int {
+        let a = axis < 0 ? axis + rank : axis
+        guard a >= 0, a < rank else {
+            throw LayerError(layer: name, "axis \(axis) is out of range for rank-\(rank) inputs")
+        }
+        return a
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        guard let first = inputShapes.first else {
+            throw LayerError(layer: name, "expects at least 1 input, got 0")
+        }
+        let a = try resolvedAxis(rank: first.count)
+        var result = first
+        for shape in inputShapes.dropFirst() {
+            guard shape.count == first.count else {
+                throw LayerError(layer: name, "inputs have different ranks: \(inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+            }
+            for i in shape.indices where i != a {
+                switch (result[i], shape[i]) {
+                case let (x?, y?) where x != y:
+                    throw LayerError(layer: name, "inputs differ off the concatenation axis: \(inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+                case (nil, let y): result[i] = y
+                default: break
+                }
+            }
+            result[a] = result[a].flatMap { x in shape[a].map { x + $0 } }
+        }
+        return result
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let outShape = try outputShape(for: inputs.map { $0.shape.map { $0 } }).map { $0! }
+        if inputs.count == 1 { return inputs[0] }
+        let a = try resolvedAxis(rank: outShape.count)
+        // Each input contributes one contiguous chunk of `shape[a] · inner` per outer index.
+        let outer = outShape[..<a].reduce(1, *)
+        let inner = outShape[(a + 1)...].reduce(1, *)
+        let outChunk = outShape[a] * inner
+        var y = Tensor(zeros: outShape)
+        y.scalars.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for x in inputs {
+                let chunk = x.shape[a] * inner
+                guard chunk > 0 else { continue }
+                x.scalars.withUnsafeBufferPointer { src in
+                    for o in 0..<outer {
+                        (dst.baseAddress! + o * outChunk + offset).update(from: src.baseAddress! + o * chunk, count: chunk)
+                    }
+                }
+                offset += chunk
+            }
+        }
+        return y
+    }
+}

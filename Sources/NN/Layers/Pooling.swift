@@ -1,0 +1,129 @@
+/// Keras's `MaxPooling2D` (channels_last). `same` padding never wins the max: padded cells
+/// are ignored, not read as zero.
+public struct MaxPooling2D: Layer {
+    public var name: String
+    public var kerasClass: String { "MaxPooling2D" }
+    public var trainable: Bool = true
+    public var poolSize: (Int, Int)
+    public var strides: (Int, Int)
+    public var padding: Padding
+
+    /// `strides` defaults to `poolSize`, as in Keras.
+    public init(name: String, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
+                padding: Padding = .valid) {
+        self.name = name
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        try pooledShape(inputShapes, poolSize: poolSize, strides: strides, padding: padding)
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: poolSize, strides: strides, padding: padding, channels: nil)
+        return pool(x, geometry: g, average: false)
+    }
+}
+
+/// Keras's `AveragePooling2D` (channels_last). With `same` padding the average is over the
+/// real cells only (TensorFlow excludes padding from the count).
+public struct AveragePooling2D: Layer {
+    public var name: String
+    public var kerasClass: String { "AveragePooling2D" }
+    public var trainable: Bool = true
+    public var poolSize: (Int, Int)
+    public var strides: (Int, Int)
+    public var padding: Padding
+
+    /// `strides` defaults to `poolSize`, as in Keras.
+    public init(name: String, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
+                padding: Padding = .valid) {
+        self.name = name
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        try pooledShape(inputShapes, poolSize: poolSize, strides: strides, padding: padding)
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: poolSize, strides: strides, padding: padding, channels: nil)
+        return pool(x, geometry: g, average: true)
+    }
+}
+
+/// Keras's `GlobalAveragePooling2D`: the mean over height and width, `[N, C]`, or
+/// `[N, 1, 1, C]` with `keepdims`.
+public struct GlobalAveragePooling2D: Layer {
+    public var name: String
+    public var kerasClass: String { "GlobalAveragePooling2D" }
+    public var trainable: Bool = true
+    public var keepDims: Bool
+
+    public init(name: String, keepDims: Bool = false) {
+        self.name = name
+        self.keepDims = keepDims
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        try globalPooledShape(inputShapes, keepDims: keepDims)
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        try globalPooled(inputs, average: true, keepDims: keepDims)
+    }
+}
+
+/// Keras's `GlobalMaxPooling2D`: the maximum over height and width, `[N, C]`, or
+/// `[N, 1, 1, C]` with `keepdims`.
+public struct GlobalMaxPooling2D: Layer {
+    public var name: String
+    public var kerasClass: String { "GlobalMaxPooling2D" }
+    public var trainable: Bool = true
+    public var keepDims: Bool
+
+    public init(name: String, keepDims: Bool = false) {
+        self.name = name
+        self.keepDims = keepDims
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        try globalPooledShape(inputShapes, keepDims: keepDims)
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        try globalPooled(inputs, average: false, keepDims: keepDims)
+    }
+}
+
+extension Layer {
+    func pooledShape(_ inputShapes: [Shape], poolSize: (Int, Int), strides: (Int, Int),
+                     padding: Padding) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        return [shape[0],
+                try windowOutput(shape[1], poolSize.0, strides.0, 1, padding),
+                try windowOutput(shape[2], poolSize.1, strides.1, 1, padding),
+                shape[3]]
+    }
+
+    func globalPooledShape(_ inputShapes: [Shape], keepDims: Bool) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        return keepDims ? [shape[0], 1, 1, shape[3]] : [shape[0], shape[3]]
+    }
+
+    func globalPooled(_ inputs: [Tensor], average: Bool, keepDims: Bool) throws -> Tensor {
+        let x = try single(inputs)
+        try requireRank(x.shape.map { $0 }, 4)
+        var y = globalPool(x, average: average)
+        if keepDims { y.reshape([x.shape[0], 1, 1, x.shape[3]]) }
+        return y
+    }
+}

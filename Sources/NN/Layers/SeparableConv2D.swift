@@ -1,0 +1,82 @@
+/// Keras's `SeparableConv2D` (channels_last): a depthwise convolution (no bias of its own)
+/// followed by a 1×1 pointwise convolution, then bias and activation.
+public struct SeparableConv2D: Layer {
+    public var name: String
+    public var kerasClass: String { "SeparableConv2D" }
+    public var trainable: Bool = true
+    public var kernelSize: (Int, Int)
+    public var strides: (Int, Int)
+    public var dilation: (Int, Int)
+    public var padding: Padding
+    public var activation: Activation
+    /// `[kh, kw, inputChannels, depthMultiplier]`.
+    public var depthwiseKernel: Tensor
+    /// `[1, 1, inputChannels · depthMultiplier, filters]`.
+    public var pointwiseKernel: Tensor
+    public var bias: Tensor?
+
+    public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
+                strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1), padding: Padding = .valid,
+                depthMultiplier: Int = 1, useBias: Bool = true, activation: Activation = .linear) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.activation = activation
+        depthwiseKernel = Tensor(zeros: [kernelSize.0, kernelSize.1, inputChannels, depthMultiplier])
+        pointwiseKernel = Tensor(zeros: [1, 1, inputChannels * depthMultiplier, filters])
+        bias = useBias ? Tensor(zeros: [filters]) : nil
+    }
+
+    public var inputChannels: Int { depthwiseKernel.shape[2] }
+    public var depthMultiplier: Int { depthwiseKernel.shape[3] }
+    public var filters: Int { pointwiseKernel.shape[3] }
+
+    /// Keras's order: depthwise, pointwise, bias.
+    public var parameters: [Parameter] {
+        [Parameter("depthwise_kernel", depthwiseKernel), Parameter("pointwise_kernel", pointwiseKernel)]
+            + (bias.map { [Parameter("bias", $0)] } ?? [])
+    }
+
+    public mutating func setParameter(_ name: String, to value: Tensor) throws {
+        switch (name, bias) {
+        case ("depthwise_kernel", _):
+            depthwiseKernel = try checked(value, replacing: depthwiseKernel, as: name)
+        case ("pointwise_kernel", _):
+            pointwiseKernel = try checked(value, replacing: pointwiseKernel, as: name)
+        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
+        default: throw LayerError(layer: self.name, "SeparableConv2D has no weight named '\(name)'")
+        }
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        guard shape[3] == inputChannels else {
+            throw LayerError(layer: name, "expects \(inputChannels) input channels, got \(shape.kerasDescription)")
+        }
+        return [shape[0],
+                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
+                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
+                filters]
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: inputChannels)
+        let depthwise = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
+        // A 1×1, stride-1, unpadded window: convolve turns it into one sgemm.
+        guard let pointwise = WindowGeometry(input: depthwise.shape, kernel: (1, 1), strides: (1, 1),
+                                             padding: .valid) else {
+            throw LayerError(layer: name, "empty depthwise output \(depthwise.shape)")
+        }
+        var y = convolve(depthwise, kernel: pointwiseKernel, geometry: pointwise)
+        y.scalars.withUnsafeMutableBufferPointer { buffer in
+            if let bias { addBias(buffer, bias.scalars) }
+            activation.apply(buffer, lastAxis: filters)
+        }
+        return y
+    }
+}

@@ -1,0 +1,58 @@
+/// A dense row-major `Float` tensor. Images are NHWC, as in Keras's `channels_last`.
+///
+/// A value type backed by a copy-on-write array, so layers can pass tensors around
+/// without defensive copies.
+public struct Tensor: Sendable, Equatable {
+    public private(set) var shape: [Int]
+    public var scalars: [Float]
+
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(Tensor.count(of: shape) == scalars.count,
+                     "shape \(shape) needs \(Tensor.count(of: shape)) scalars, got \(scalars.count)")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, scalars: [Float](repeating: 0, count: Tensor.count(of: shape)))
+    }
+
+    public init(shape: [Int], repeating value: Float) {
+        self.init(shape: shape, scalars: [Float](repeating: value, count: Tensor.count(of: shape)))
+    }
+
+    public var count: Int { scalars.count }
+    public var rank: Int { shape.count }
+
+    public static func count(of shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// The same scalars under another shape with the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, scalars: scalars)
+    }
+
+    /// Replaces the shape in place; the element count must not change.
+    public mutating func reshape(_ newShape: [Int]) {
+        precondition(Tensor.count(of: newShape) == scalars.count, "cannot reshape \(shape) to \(newShape)")
+        shape = newShape
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let head = scalars.prefix(8).map { String($0) }.joined(separator: ", ")
+        return "Tensor(\(shape): [\(head)\(scalars.count > 8 ? ", ..." : "")])"
+    }
+}
+
+/// A Keras-style shape: the batch dimension first, `nil` where unknown (`None` in Keras).
+public typealias Shape = [Int?]
+
+public extension Array where Element == Int? {
+    /// Renders like Keras's summary: `(None, 8, 8, 3)`.
+    var kerasDescription: String {
+        let parts = map { $0.map(String.init) ?? "None" }
+        return "(" + parts.joined(separator: ", ") + (count == 1 ? ",)" : ")")
+    }
+}
