@@ -1,0 +1,136 @@
+import Foundation
+import HDF5
+import NN
+
+/// A Keras model imported from its files: the layer graph plus what the file says about it.
+public struct KerasModel: Sendable {
+    public var graph: Graph
+    /// The Keras version that wrote the file (`keras_version`), e.g. "2.21.0" or "3.15.1".
+    public var kerasVersion: String?
+    public var backend: String?
+    /// The file the architecture came from.
+    public var path: String
+
+    /// Imports a full model saved with `model.save("x.h5")` (tf.keras 2.x or Keras 3).
+    public init(contentsOf path: String) throws {
+        let file = try KerasModel.open(path)
+        let root = file.root
+        let (config, version, backend) = try KerasModel.architecture(in: root, path: path)
+        let major = KerasModel.major(version, config: config)
+        var graph = try ModelBuilder(file: path, kerasMajor: major).buildModel(config)
+        guard root.isGroup("model_weights") else {
+            throw KerasError(.missingWeight, file: path, "the file has a model_config but no model_weights group")
+        }
+        try KerasError.wrap(file: path) {
+            try WeightLoading.loadLegacy(try root.group("model_weights"), into: &graph, file: path, kerasMajor: major)
+        }
+        self.init(graph: graph, kerasVersion: version, backend: backend, path: path)
+    }
+
+    /// Imports an architecture (a full-model `.h5` or a `model.to_json()` file) with the
+    /// weights of another file: a tf.keras `save_weights` `.h5`, a Keras 3 `.weights.h5`,
+    /// or another full-model `.h5`.
+    public init(architecture: String, weights: String) throws {
+        let config: JSON, version: String?, backend: String?
+        if try KerasModel.isHDF5(architecture) {
+            (config, version, backend) = try KerasModel.architecture(in: try KerasModel.open(architecture).root,
+                                                                      path: architecture)
+        } else {
+            let text: String
+            do { text = try String(contentsOfFile: architecture, encoding: .utf8) } catch {
+                throw KerasError(.notAModel, file: architecture, "cannot read the file: \(error.localizedDescription)")
+            }
+            do { config = try JSON(parsing: text) } catch {
+                throw KerasError(.notAModel, file: architecture, "neither HDF5 nor JSON: \(error)")
+            }
+            (version, backend) = (config["keras_version"]?.string, config["backend"]?.string)
+            try KerasModel.refuseKeras1(version, path: architecture)
+        }
+        let major = KerasModel.major(version, config: config)
+        var graph = try ModelBuilder(file: architecture, kerasMajor: major).buildModel(config)
+
+        let root = try KerasModel.open(weights).root
+        try KerasError.wrap(file: weights) {
+            if root.hasAttribute("layer_names") {
+                try WeightLoading.loadLegacy(root, into: &graph, file: weights, kerasMajor: major)
+            } else if root.isGroup("model_weights") {
+                try WeightLoading.loadLegacy(try root.group("model_weights"), into: &graph, file: weights,
+                                             kerasMajor: major)
+            } else if root.isGroup("layers") || root.isGroup("vars") {
+                try WeightLoading.loadKeras3(root, into: &graph, file: weights)
+            } else {
+                throw KerasError(.notAModel, file: weights,
+                                 "no Keras weights found (no layer_names, model_weights or layers)")
+            }
+        }
+        self.init(graph: graph, kerasVersion: version, backend: backend, path: architecture)
+    }
+
+    public init(graph: Graph, kerasVersion: String?, backend: String?, path: String) {
+        self.graph = graph
+        self.kerasVersion = kerasVersion
+        self.backend = backend
+        self.path = path
+    }
+
+    /// Runs the model in inference mode, as Keras's `model(x, training=False)`.
+    public func predict(_ inputs: [Tensor]) throws -> Tensor {
+        try graph.forward(inputs)
+    }
+
+    public func predict(_ input: Tensor) throws -> Tensor {
+        try graph.forward([input])
+    }
+
+    // MARK: File helpers
+
+    static func open(_ path: String) throws -> HDF5File {
+        do {
+            return try HDF5File(path: path)
+        } catch let error as HDF5Error {
+            throw KerasError(.notAModel, file: path, error.message)
+        }
+    }
+
+    private static func isHDF5(_ path: String) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw KerasError(.notAModel, file: path, "cannot open the file")
+        }
+        defer { try? handle.close() }
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+        return Array(handle.readData(ofLength: 8)) == signature
+    }
+
+    /// The parsed `model_config`, `keras_version` and `backend` of a full-model file.
+    private static func architecture(in root: HDF5Group, path: String) throws -> (JSON, String?, String?) {
+        try KerasError.wrap(file: path) {
+            let version = try root.stringAttribute("keras_version")
+            try refuseKeras1(version, path: path)
+            guard let text = try root.stringAttribute("model_config") else {
+                if root.hasAttribute("layer_names") || root.isGroup("layers") {
+                    throw KerasError(.notAModel, file: path,
+                                     "this is a weights-only file: give the architecture too (a full-model .h5 or a model.to_json() file)")
+                }
+                throw KerasError(.notAModel, file: path, "no 'model_config' attribute: not a Keras model saved with model.save(\"x.h5\")")
+            }
+            let config: JSON
+            do { config = try JSON(parsing: text) } catch {
+                throw KerasError(.invalidConfig, file: path, "model_config is not valid JSON: \(error)")
+            }
+            return (config, version, try root.stringAttribute("backend"))
+        }
+    }
+
+    private static func refuseKeras1(_ version: String?, path: String) throws {
+        if let version, version.hasPrefix("1.") || version.hasPrefix("0.") {
+            throw KerasError(.unsupportedVersion, file: path,
+                             "written by Keras \(version); Mien reads files from tf.keras 2.x and Keras 3 only (re-save the model with a current Keras)")
+        }
+    }
+
+    /// The Keras major version; from the config's style when the file does not say.
+    private static func major(_ version: String?, config: JSON) -> Int {
+        if let version, let first = version.split(separator: ".").first, let major = Int(first) { return major }
+        return config["module"] != nil ? 3 : 2
+    }
+}

@@ -1,0 +1,266 @@
+import NN
+
+/// Builds an `NN.Graph` from Keras's `model_config`: `Sequential` and `Functional`
+/// (`Model` in tf.keras 2), nested inside each other at any depth.
+struct ModelBuilder {
+    var file: String
+    var kerasMajor: Int
+
+    private func fail(_ kind: KerasError.Kind = .invalidConfig, layer: String? = nil, _ message: String) -> KerasError {
+        KerasError(kind, file: file, layer: layer, message)
+    }
+
+    /// Builds a model from its serialized form `{"class_name": ..., "config": ...}`.
+    func buildModel(_ json: JSON) throws -> Graph {
+        guard let className = json["class_name"]?.string, let config = json["config"] else {
+            throw fail(.notAModel, "model_config has no class_name/config")
+        }
+        switch className {
+        case "Sequential": return try buildSequential(config)
+        case "Functional", "Model": return try buildFunctional(config, className: className)
+        default:
+            throw fail(.unsupportedLayer, "the top-level model is a '\(className)'; supported: Sequential, Functional, Model")
+        }
+    }
+
+    // MARK: Sequential
+
+    private func buildSequential(_ config: JSON) throws -> Graph {
+        // tf.keras before 2.3 wrote a Sequential's config as the bare list of layers.
+        let name = config["name"]?.string ?? "sequential"
+        guard let entries = config.array ?? config["layers"]?.array else {
+            throw fail(layer: name, "Sequential config has no 'layers' list")
+        }
+        var layers: [any Layer] = []
+        var nodes: [Graph.Node] = []
+        var shape: Shape
+        var rest = entries[...]
+
+        if let first = entries.first, first["class_name"]?.string == "InputLayer" {
+            let input = try inputLayer(first)
+            shape = input.shape
+            layers.append(input)
+            rest = entries.dropFirst()
+        } else if let declared = try entries.first.flatMap({ try declaredInputShape($0["config"]) })
+                    ?? (try declaredInputShape(config, keys: ["build_input_shape"])) {
+            // Built from `input_shape=` on the first layer: Keras adds this InputLayer itself.
+            shape = declared
+            layers.append(InputLayer(name: "\(name)_input", shape: declared))
+        } else {
+            throw fail(layer: name, "Sequential model has no input shape (it was saved unbuilt)")
+        }
+        nodes.append(Graph.Node(layer: 0, inputs: []))
+
+        for entry in rest {
+            let layer = try buildLayer(entry, inputShapes: [shape], entryName: nil)
+            shape = try KerasError.wrap(file: file) { try layer.outputShape(for: [shape]) }
+            layers.append(layer)
+            nodes.append(Graph.Node(layer: layers.count - 1, inputs: [nodes.count - 1]))
+        }
+        var graph = try KerasError.wrap(file: file) {
+            try Graph(name: name, kerasClass: "Sequential", layers: layers, nodes: nodes,
+                      inputNodes: [0], outputNode: nodes.count - 1)
+        }
+        graph.trainable = config["trainable"]?.bool ?? true
+        return graph
+    }
+
+    // MARK: Functional
+
+    /// A reference to the output of a layer's n-th call: Keras's `[layer, node, tensor]`.
+    private struct Ref: Hashable {
+        var layer: String
+        var node: Int
+        var tensor: Int
+    }
+
+    private struct Entry {
+        var name: String
+        var json: JSON
+        var className: String
+        var calls: [[Ref]]
+    }
+
+    private func buildFunctional(_ config: JSON, className: String) throws -> Graph {
+        let name = config["name"]?.string ?? "model"
+        guard let list = config["layers"]?.array else {
+            throw fail(layer: name, "\(className) config has no 'layers' list")
+        }
+        var entries: [String: Entry] = [:]
+        var order: [String] = []
+        for item in list {
+            guard let entryName = item["name"]?.string ?? item["config"]?["name"]?.string,
+                  let entryClass = item["class_name"]?.string else {
+                throw fail(layer: name, "a layer entry has no name or class_name")
+            }
+            let calls = try (item["inbound_nodes"]?.array ?? []).map { try parseCall($0, in: entryName) }
+            entries[entryName] = Entry(name: entryName, json: item, className: entryClass, calls: calls)
+            order.append(entryName)
+        }
+        let inputs = try endpoints(config["input_layers"], in: name)
+        let outputs = try endpoints(config["output_layers"], in: name)
+        guard outputs.count == 1 else {
+            throw fail(.unsupportedOption, layer: name, "models with \(outputs.count) outputs are not supported (only 1)")
+        }
+
+        var layers: [String: any Layer] = [:]
+        var nodes: [(layer: String, inputs: [Int])] = []
+        var shapes: [Shape] = []
+        var resolved: [Ref: Int] = [:]
+        var visiting: Set<Ref> = []
+
+        func resolve(_ ref: Ref) throws -> Int {
+            if let id = resolved[ref] { return id }
+            guard let entry = entries[ref.layer] else {
+                throw fail(layer: name, "a connection refers to a missing layer '\(ref.layer)'")
+            }
+            guard ref.tensor == 0 else {
+                throw fail(.unsupportedOption, layer: ref.layer, "layers with several outputs are not supported")
+            }
+            guard visiting.insert(ref).inserted else {
+                throw fail(layer: ref.layer, "the layer graph has a cycle")
+            }
+            defer { visiting.remove(ref) }
+            let inputIds: [Int]
+            if entry.className == "InputLayer" {
+                guard ref.node == 0 else { throw fail(layer: ref.layer, "input layer has no node \(ref.node)") }
+                if layers[entry.name] == nil { layers[entry.name] = try inputLayer(entry.json) }
+                inputIds = []
+                shapes.append((layers[entry.name] as! InputLayer).shape)
+            } else {
+                let call = ref.node - firstCallIndex(entry)
+                guard call >= 0, call < entry.calls.count else {
+                    throw fail(layer: ref.layer, "a connection refers to call \(ref.node), the layer has \(entry.calls.count)")
+                }
+                inputIds = try entry.calls[call].map(resolve)
+                let inputShapes = inputIds.map { shapes[$0] }
+                if layers[entry.name] == nil {
+                    layers[entry.name] = try buildLayer(entry.json, inputShapes: inputShapes, entryName: entry.name)
+                }
+                let layer = layers[entry.name]!
+                shapes.append(try KerasError.wrap(file: file) { try layer.outputShape(for: inputShapes) })
+            }
+            nodes.append((entry.name, inputIds))
+            resolved[ref] = nodes.count - 1
+            return nodes.count - 1
+        }
+
+        let inputIds = try inputs.map(resolve)
+        for (ref, id) in zip(inputs, inputIds) where entries[ref.layer]?.className != "InputLayer" {
+            throw fail(layer: ref.layer, "model input \(id) is not an InputLayer")
+        }
+        let outputId = try resolve(outputs[0])
+
+        // Keep Keras's `model.layers` order; drop layers no output depends on.
+        let kept = order.filter { layers[$0] != nil }
+        let index = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
+        var graph = try KerasError.wrap(file: file) {
+            try Graph(name: name, kerasClass: className, layers: kept.map { layers[$0]! },
+                      nodes: nodes.map { Graph.Node(layer: index[$0.layer]!, inputs: $0.inputs) },
+                      inputNodes: inputIds, outputNode: outputId)
+        }
+        graph.trainable = config["trainable"]?.bool ?? true
+        return graph
+    }
+
+    /// The node index of a layer's first serialized call. tf.keras 2 does not serialize the
+    /// node a nested model made when it was built on its own `Input`, but still counts it
+    /// (`_should_skip_first_node`), so its calls start at 1; Keras 3 counts from 0.
+    private func firstCallIndex(_ entry: Entry) -> Int {
+        guard kerasMajor < 3, KerasLayers.modelClasses.contains(entry.className) else { return 0 }
+        if entry.className != "Sequential" { return 1 }
+        let layers = entry.json["config"]?["layers"]?.array ?? entry.json["config"]?.array
+        return layers?.first?["class_name"]?.string == "InputLayer" ? 1 : 0
+    }
+
+    /// One call of a layer: tf.keras 2 writes `[[layer, node, tensor, kwargs], ...]`,
+    /// Keras 3 writes `{"args": [...], "kwargs": {...}}` with `__keras_tensor__` objects.
+    private func parseCall(_ call: JSON, in layer: String) throws -> [Ref] {
+        if let list = call.array {
+            return try list.map { item in
+                guard let parts = item.array, parts.count >= 3, let l = parts[0].string,
+                      let n = parts[1].int, let t = parts[2].int else {
+                    throw fail(layer: layer, "malformed inbound node \(item)")
+                }
+                return Ref(layer: l, node: n, tensor: t)
+            }
+        }
+        guard call["args"] != nil else { throw fail(layer: layer, "malformed inbound node") }
+        var refs: [Ref] = []
+        func collect(_ value: JSON) throws {
+            if value["class_name"]?.string == "__keras_tensor__" {
+                guard let history = value["config"]?["keras_history"]?.array, history.count == 3,
+                      let l = history[0].string, let n = history[1].int, let t = history[2].int else {
+                    throw fail(layer: layer, "malformed keras_history in an inbound node")
+                }
+                refs.append(Ref(layer: l, node: n, tensor: t))
+            } else if let list = value.array {
+                try list.forEach(collect)
+            }
+        }
+        try collect(call["args"]!)
+        return refs
+    }
+
+    /// `input_layers`/`output_layers`: a list of `[layer, node, tensor]`, or one such triple.
+    private func endpoints(_ json: JSON?, in model: String) throws -> [Ref] {
+        guard let list = json?.array else { throw fail(layer: model, "model has no input_layers/output_layers") }
+        let triples = list.first?.string != nil ? [JSON.array(list)] : list
+        return try triples.map { item in
+            guard let parts = item.array, parts.count == 3, let l = parts[0].string,
+                  let n = parts[1].int, let t = parts[2].int else {
+                throw fail(layer: model, "malformed input_layers/output_layers entry \(item)")
+            }
+            return Ref(layer: l, node: n, tensor: t)
+        }
+    }
+
+    // MARK: Layers
+
+    private func inputLayer(_ entry: JSON) throws -> InputLayer {
+        let config = entry["config"]
+        let name = config?["name"]?.string ?? entry["name"]?.string ?? "input"
+        guard let shape = try declaredInputShape(config) else {
+            throw fail(layer: name, "InputLayer has no batch_shape/batch_input_shape")
+        }
+        return InputLayer(name: name, shape: shape)
+    }
+
+    /// The input shape a config declares: Keras 3's `batch_shape`, tf.keras's
+    /// `batch_input_shape`, or a batch-less `input_shape`/`shape`.
+    private func declaredInputShape(_ config: JSON?, keys: [String] = ["batch_shape", "batch_input_shape"]) throws -> Shape? {
+        guard let config else { return nil }
+        func dims(_ list: [JSON]) -> Shape { list.map { $0.int } }
+        for key in keys {
+            if let list = config[key]?.array { return dims(list) }
+        }
+        for key in ["input_shape", "shape"] {
+            if let list = config[key]?.array { return [nil] + dims(list) }
+        }
+        return nil
+    }
+
+    /// Builds one layer (or a nested model) now that its input shapes are known.
+    private func buildLayer(_ entry: JSON, inputShapes: [Shape], entryName: String?) throws -> any Layer {
+        guard let className = entry["class_name"]?.string else {
+            throw fail(layer: entryName, "layer entry has no class_name")
+        }
+        let config = entry["config"] ?? .object([:])
+        let name = config["name"]?.string ?? entryName ?? className
+        var layer: any Layer
+        if KerasLayers.modelClasses.contains(className) {
+            let nested = try buildModel(entry)
+            _ = try KerasError.wrap(file: file) { try nested.outputShape(for: inputShapes) }
+            layer = nested
+        } else if let builder = KerasLayers.builders[className] {
+            let layerConfig = LayerConfig(className: className, name: name, config: config,
+                                          kerasMajor: kerasMajor, file: file)
+            layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
+        } else {
+            throw fail(.unsupportedLayer, layer: name,
+                        "layer class '\(className)' is not supported; supported layers: \(KerasLayers.supported.joined(separator: ", "))")
+        }
+        if let trainable = config["trainable"]?.bool { layer.trainable = trainable }
+        return layer
+    }
+}

@@ -1,0 +1,272 @@
+import HDF5
+@testable import Keras
+import NN
+import TestSupport
+import XCTest
+
+/// Keras is the oracle: every fixture was saved by real Keras (tf.keras 2.21 as `k2`,
+/// Keras 3.15 as `k3`) with its inputs and outputs (`tools/make_keras_fixtures.py`).
+/// Mien must reproduce the outputs within 1e-4 of the output's largest magnitude
+/// (plus 1e-6 absolute, for outputs near zero): float32 sums in another order differ
+/// by a few ulps, a wrong padding or epsilon by far more.
+let kerasTolerance = Tolerance(relative: 1e-4, absolute: 1e-6)
+
+/// A fixture's golden inputs, output and `model.summary()` numbers.
+struct Golden {
+    var inputs: [Tensor]
+    var output: Tensor
+    var totalParams: Int
+    var trainableParams: Int
+    var nonTrainableParams: Int
+    var layerNames: [String]
+    var layerParams: [Int]
+    var layerOutputShapes: [String]
+
+    init(_ name: String) throws {
+        let root = try HDF5File(path: Fixtures.path("keras/\(name).io.h5")).root
+        func tensor(_ path: String) throws -> Tensor {
+            let dataset = try root.dataset(path)
+            return Tensor(shape: dataset.shape, scalars: try dataset.readFloats())
+        }
+        func int(_ key: String) throws -> Int {
+            guard case .int(let value) = try root.attribute(key) else { throw XCTSkip("\(key) is not an int") }
+            return Int(value)
+        }
+        let inputNames = try root.group("inputs").childNames().sorted { Int($0)! < Int($1)! }
+        inputs = try inputNames.map { try tensor("inputs/\($0)") }
+        output = try tensor("output")
+        totalParams = try int("total_params")
+        trainableParams = try int("trainable_params")
+        nonTrainableParams = try int("non_trainable_params")
+        layerNames = try root.stringArrayAttribute("layer_names") ?? []
+        layerOutputShapes = try root.stringArrayAttribute("layer_output_shapes") ?? []
+        switch try root.attribute("layer_params") {
+        case .ints(let values): layerParams = values.map { Int($0) }
+        case .int(let value): layerParams = [Int(value)]
+        default: layerParams = []
+        }
+    }
+}
+
+final class KerasImportTests: XCTestCase {
+    static let models = [
+        "sequential_cnn", "functional_branches", "nested_unfrozen", "nested_frozen", "nested_mixed",
+        "nested_deep", "mbconv", "xception", "activations", "pool_reshape", "conv_variants",
+        "preprocessing", "preprocessing_adapted", "dense_mlp",
+    ]
+
+    /// Imports `NAME.V.h5`, runs it on the golden inputs and compares with Keras.
+    func checkFullModel(_ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let golden = try Golden(fixture)
+        let model = try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).h5"))
+        let output = try model.predict(golden.inputs)
+        XCTAssertEqual(output.shape, golden.output.shape, "\(fixture): output shape", file: file, line: line)
+        if let bad = mismatch(output, golden.output, kerasTolerance) {
+            XCTFail("\(fixture): \(bad)", file: file, line: line)
+        }
+        let summary = model.summary
+        XCTAssertEqual(summary.totalParams, golden.totalParams, "\(fixture): total params", file: file, line: line)
+        XCTAssertEqual(summary.trainableParams, golden.trainableParams, "\(fixture): trainable", file: file, line: line)
+        XCTAssertEqual(summary.nonTrainableParams, golden.nonTrainableParams, "\(fixture): non-trainable",
+                       file: file, line: line)
+        XCTAssertEqual(summary.rows.map(\.name), golden.layerNames, "\(fixture): layers", file: file, line: line)
+        XCTAssertEqual(summary.rows.map(\.params), golden.layerParams, "\(fixture): layer params", file: file, line: line)
+        XCTAssertEqual(summary.rows.map(\.outputShape.kerasDescription), golden.layerOutputShapes,
+                       "\(fixture): layer output shapes", file: file, line: line)
+    }
+
+    func testEveryFixtureFromKeras2() throws {
+        for name in Self.models { XCTAssertNoThrow(try checkFullModel("\(name).k2"), name) }
+    }
+
+    func testEveryFixtureFromKeras3() throws {
+        for name in Self.models + ["nested_deep_clash"] { XCTAssertNoThrow(try checkFullModel("\(name).k3"), name) }
+    }
+
+    // One test per trap, so a failure names it.
+
+    func testSamePaddingOnOddAndEvenInputs() throws {
+        try checkFullModel("conv_variants.k2")
+        try checkFullModel("conv_variants.k3")
+    }
+
+    func testBatchNormalizationEpsilonAndMovingStatisticsFromConfig() throws {
+        let model = try KerasModel(contentsOf: Fixtures.path("keras/conv_variants.k3.h5"))
+        let epsilons = model.graph.layers.compactMap { ($0 as? BatchNormalization)?.epsilon }
+        XCTAssertTrue(epsilons.contains(0.1), "epsilon 0.1 from the config, got \(epsilons)")
+        XCTAssertTrue(epsilons.contains { abs($0 - 1e-5) < 1e-9 }, "epsilon 1e-5 from the config, got \(epsilons)")
+        let momenta = model.graph.layers.compactMap { ($0 as? BatchNormalization)?.momentum }
+        XCTAssertTrue(momenta.contains { abs($0 - 0.9) < 1e-6 }, "momentum 0.9 from the config, got \(momenta)")
+        try checkFullModel("conv_variants.k3")
+    }
+
+    func testNestedModelWeightOrderFrozenUnfrozenAndMixed() throws {
+        for name in ["nested_unfrozen", "nested_frozen", "nested_mixed"] {
+            try checkFullModel("\(name).k2")
+            try checkFullModel("\(name).k3")
+        }
+    }
+
+    func testDeeplyNestedModelsWithRepeatedLayerNames() throws {
+        try checkFullModel("nested_deep.k2")
+        try checkFullModel("nested_deep.k3")
+        try checkFullModel("nested_deep_clash.k3")
+    }
+
+    func testFrozenBackboneIsNotTrainable() throws {
+        let model = try KerasModel(contentsOf: Fixtures.path("keras/nested_frozen.k3.h5"))
+        let backbone = try XCTUnwrap(model.graph.layers.first { $0 is Graph })
+        XCTAssertFalse(backbone.trainable)
+        XCTAssertTrue(model.graph.parameters.filter { $0.name.hasPrefix("\(backbone.name)/") }.allSatisfy { !$0.trainable })
+    }
+
+    func testHardSigmoidDiffersBetweenKerasVersions() throws {
+        XCTAssertEqual(Activation(kerasName: "hard_sigmoid", kerasMajor: 2), .hardSigmoidKeras2)
+        XCTAssertEqual(Activation(kerasName: "hard_sigmoid", kerasMajor: 3), .hardSigmoidKeras3)
+        try checkFullModel("activations.k2")
+        try checkFullModel("activations.k3")
+    }
+
+    // MARK: Weights-only files
+
+    func checkWeightsOnly(_ name: String, architecture: String, weights: String) throws {
+        let golden = try Golden(name)
+        let model = try KerasModel(architecture: Fixtures.path("keras/\(architecture)"),
+                                   weights: Fixtures.path("keras/\(weights)"))
+        let output = try model.predict(golden.inputs)
+        if let bad = mismatch(output, golden.output, kerasTolerance) { XCTFail("\(weights): \(bad)") }
+    }
+
+    func testKeras2SaveWeightsWithJSONArchitecture() throws {
+        for name in ["nested_unfrozen", "functional_branches"] {
+            try checkWeightsOnly("\(name).k2", architecture: "\(name).k2.json", weights: "\(name).k2.savedweights.h5")
+        }
+    }
+
+    func testKeras3WeightsH5WithJSONArchitecture() throws {
+        for name in ["nested_unfrozen", "functional_branches"] {
+            try checkWeightsOnly("\(name).k3", architecture: "\(name).k3.json", weights: "\(name).k3.weights.h5")
+        }
+    }
+
+    func testWeightsOnlyWithFullModelArchitecture() throws {
+        try checkWeightsOnly("nested_unfrozen.k3", architecture: "nested_unfrozen.k3.h5",
+                             weights: "nested_unfrozen.k3.weights.h5")
+        try checkWeightsOnly("nested_unfrozen.k2", architecture: "nested_unfrozen.k2.h5",
+                             weights: "nested_unfrozen.k2.savedweights.h5")
+    }
+
+    func testWeightsOnlyFileAloneAsksForTheArchitecture() {
+        let path = Fixtures.path("keras/nested_unfrozen.k2.savedweights.h5")
+        assertKerasError(try KerasModel(contentsOf: path), .notAModel, contains: "weights-only")
+    }
+
+    // MARK: Bad input: each a typed error that names the file, never a crash
+
+    func assertKerasError<T>(_ body: @autoclosure () throws -> T, _ kind: KerasError.Kind, contains text: String,
+                             layer: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try body()
+            XCTFail("expected a \(kind) error", file: file, line: line)
+        } catch let error as KerasError {
+            XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
+            XCTAssertTrue(error.description.contains(text), "'\(error)' should mention '\(text)'", file: file, line: line)
+            XCTAssertTrue(error.description.hasPrefix(error.file), "names the file: \(error)", file: file, line: line)
+            if let layer { XCTAssertEqual(error.layer, layer, "\(error)", file: file, line: line) }
+        } catch {
+            XCTFail("expected a KerasError, got \(type(of: error)): \(error)", file: file, line: line)
+        }
+    }
+
+    func bad(_ name: String) -> String { Fixtures.path("keras/bad/\(name)") }
+
+    func testNotHDF5() { assertKerasError(try KerasModel(contentsOf: bad("not_hdf5.h5")), .notAModel, contains: "HDF5") }
+    func testEmptyFile() { assertKerasError(try KerasModel(contentsOf: bad("empty.h5")), .notAModel, contains: "empty") }
+    func testTruncatedFile() {
+        assertKerasError(try KerasModel(contentsOf: bad("truncated.h5")), .notAModel, contains: "truncated.h5")
+    }
+    func testMissingFile() {
+        assertKerasError(try KerasModel(contentsOf: bad("no_such_file.h5")), .notAModel, contains: "no_such_file.h5")
+    }
+    func testHDF5WithoutModel() {
+        assertKerasError(try KerasModel(contentsOf: bad("no_model.h5")), .notAModel, contains: "model_config")
+    }
+
+    func testLambdaLayerIsRefusedByName() {
+        for file in ["lambda.k2.h5", "lambda.k3.h5"] {
+            assertKerasError(try KerasModel(contentsOf: bad(file)), .unsupportedLayer,
+                             contains: "'Lambda' is not supported", layer: "my_lambda")
+        }
+    }
+
+    func testCustomLayerIsRefusedWithTheSupportedList() {
+        assertKerasError(try KerasModel(contentsOf: bad("custom_layer.k3.h5")), .unsupportedLayer,
+                         contains: "supported layers: ", layer: "my_scale")
+    }
+
+    func testChannelsFirstIsRefused() {
+        assertKerasError(try KerasModel(contentsOf: bad("channels_first.k3.h5")), .unsupportedOption,
+                         contains: "channels_first")
+    }
+
+    func testMissingWeight() {
+        assertKerasError(try KerasModel(contentsOf: bad("missing_weight.k2.h5")), .missingWeight, contains: "bias")
+    }
+
+    func testWrongWeightShape() {
+        assertKerasError(try KerasModel(contentsOf: bad("wrong_shape.k3.h5")), .weightShape, contains: "[5, 5, 3, 8]")
+    }
+
+    func testKeras1IsRefused() {
+        assertKerasError(try KerasModel(contentsOf: bad("keras1.h5")), .unsupportedVersion, contains: "Keras 1.2.2")
+    }
+
+    // MARK: Unit checks of the importer's own rules
+
+    func testSnakeCaseMatchesKeras() {
+        XCTAssertEqual(WeightLoading.snakeCase("Conv2D"), "conv2d")
+        XCTAssertEqual(WeightLoading.snakeCase("DepthwiseConv2D"), "depthwise_conv2d")
+        XCTAssertEqual(WeightLoading.snakeCase("BatchNormalization"), "batch_normalization")
+        XCTAssertEqual(WeightLoading.snakeCase("GlobalAveragePooling2D"), "global_average_pooling2d")
+        XCTAssertEqual(WeightLoading.snakeCase("PReLU"), "p_re_lu")
+        XCTAssertEqual(WeightLoading.snakeCase("ReLU"), "re_lu")
+    }
+
+    func testWeightNamesOfBothKerasVersionsMatchByLayerAndWeight() {
+        let expected = ["dw/depthwise_kernel", "dw/bias"]
+        // Keras 2: `layer/weight:0`; Keras 3: the variable path, with `kernel` for depthwise.
+        XCTAssertEqual(WeightLoading.matchByName(["dw/depthwise_kernel:0", "dw/bias:0"], expected), [0, 1])
+        XCTAssertEqual(WeightLoading.matchByName(["model/dw/bias", "model/dw/kernel"], expected), [1, 0])
+        // Unknown or ambiguous names fall back to Keras's order (nil here).
+        XCTAssertNil(WeightLoading.matchByName(["dw/gamma:0", "dw/bias:0"], expected))
+        XCTAssertNil(WeightLoading.matchByName(["a/conv/kernel", "b/conv/kernel"], ["a/conv/kernel", "b/conv/kernel"]
+            .map { "x/" + $0.split(separator: "/").suffix(2).joined(separator: "/") }))
+    }
+
+    /// A nested model lists trainable weights first unless frozen; Keras 2 and 3 agree
+    /// on a flat backbone.
+    func testNestedWeightOrderFollowsTrainableFlags() throws {
+        var bn = BatchNormalization(name: "bn", channels: 2)
+        let conv = Conv2D(name: "conv", inputChannels: 2, filters: 2, kernelSize: (1, 1))
+        let input = InputLayer(name: "in", shape: [nil, 4, 4, 2])
+        func graph(_ bn: BatchNormalization, trainable: Bool) throws -> Graph {
+            var g = try Graph(name: "backbone", layers: [input, bn, conv],
+                              nodes: [.init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]),
+                                      .init(layer: 2, inputs: [1])],
+                              inputNodes: [0], outputNode: 2)
+            g.trainable = trainable
+            return g
+        }
+        let unfrozen = ["bn/gamma", "bn/beta", "conv/kernel", "conv/bias", "bn/moving_mean", "bn/moving_variance"]
+        let frozen = ["bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance", "conv/kernel", "conv/bias"]
+        for major in [2, 3] {
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), unfrozen)
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: false), kerasMajor: major).map(\.name), frozen)
+        }
+        bn.trainable = false
+        let mixed = ["conv/kernel", "conv/bias", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
+        for major in [2, 3] {
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), mixed)
+        }
+    }
+}
