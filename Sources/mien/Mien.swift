@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Mien: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mien",
+        abstract: "Transfer learning from Keras checkpoints, in Swift.",
+        version: MienVersion.current,
+        subcommands: [Inspect.self])
+}
+
+enum MienVersion {
+    static let current = "0.1.0"
+}
+
+/// Runs a command body; a library error is printed as `error: ...` on stderr and the
+/// process exits with status 1 instead of trapping.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HDF5
+import TestSupport
+import XCTest
+
+/// Runs the built `mien` tool as a user would.
+func runMien(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = try mienExecutable()
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// The built `mien`, beside the test bundle in the build products folder (on Linux the
+/// bundle URL is that folder; on macOS it is a `.xctest` bundle inside it).
+func mienExecutable() throws -> URL {
+    let bundle = Bundle(for: InspectCommandTests.self).bundleURL
+    let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("mien") }
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        struct NotBuilt: Error { var candidates: [String] }
+        throw NotBuilt(candidates: candidates.map(\.path))
+    }
+    return found
+}
+
+final class InspectCommandTests: XCTestCase {
+    func testTextSummaryListsLayersAndKerasTotals() throws {
+        let result = try runMien(["inspect", Fixtures.path("keras/sequential_cnn.k3.h5")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("Keras 3.15.1"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("(Conv2D)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("(None, 16, 16, 3)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("Total params: "), result.stdout)
+        XCTAssertTrue(result.stdout.contains("Non-trainable params: 16"), result.stdout)
+    }
+
+    /// The JSON counts equal Keras's for every fixture, both Keras versions.
+    func testJSONParameterCountsEqualKerasForEveryFixture() throws {
+        let fixtures = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("keras"))
+            .filter { $0.hasSuffix(".io.h5") }.map { String($0.dropLast(".io.h5".count)) }
+        XCTAssertGreaterThan(fixtures.count, 20)
+        for fixture in fixtures.sorted() {
+            let result = try runMien(["inspect", Fixtures.path("keras/\(fixture).h5"), "--format", "json"])
+            XCTAssertEqual(result.status, 0, "\(fixture): \(result.stderr)")
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            for key in ["keras_version", "input_shape", "output_shape", "total_params", "trainable_params",
+                        "non_trainable_params", "layers"] {
+                XCTAssertNotNil(json[key], "\(fixture): \(key)")
+            }
+            let expected = try expectedCounts(fixture)
+            XCTAssertEqual(json["total_params"] as? Int, expected.total, fixture)
+            XCTAssertEqual(json["trainable_params"] as? Int, expected.trainable, fixture)
+            XCTAssertEqual(json["non_trainable_params"] as? Int, expected.nonTrainable, fixture)
+        }
+    }
+
+    func testWeightsOnlyFileWithArchitecture() throws {
+        let result = try runMien(["inspect", Fixtures.path("keras/nested_unfrozen.k3.json"),
+                                  "--weights", Fixtures.path("keras/nested_unfrozen.k3.weights.h5")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("(Functional)"), result.stdout)
+    }
+
+    /// Bad input: a message naming the file and the problem, exit status 1, no trap.
+    func testBadFilesExitNonZeroWithAMessage() throws {
+        let cases: [(String, String)] = [
+            ("not_hdf5.h5", "not an HDF5 file"),
+            ("empty.h5", "empty"),
+            ("truncated.h5", "truncated.h5"),
+            ("no_model.h5", "model_config"),
+            ("lambda.k3.h5", "'Lambda' is not supported"),
+            ("custom_layer.k3.h5", "is not supported"),
+            ("channels_first.k3.h5", "channels_first"),
+            ("missing_weight.k2.h5", "missing"),
+            ("wrong_shape.k3.h5", "shape"),
+            ("keras1.h5", "Keras 1.2.2"),
+        ]
+        for (file, message) in cases {
+            let path = Fixtures.path("keras/bad/\(file)")
+            let result = try runMien(["inspect", path])
+            XCTAssertEqual(result.status, 1, "\(file): \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("error: "), "\(file): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(path), "\(file) names the file: \(result.stderr)")
+            XCTAssertTrue(result.stderr.localizedCaseInsensitiveContains(message), "\(file): \(result.stderr)")
+            XCTAssertTrue(result.stdout.isEmpty, "\(file): nothing on stdout")
+        }
+    }
+
+    /// Keras's own counts, stored in the fixture's `.io.h5` by the fixture script.
+    func expectedCounts(_ fixture: String) throws -> (total: Int, trainable: Int, nonTrainable: Int) {
+        let root = try HDF5File(path: Fixtures.path("keras/\(fixture).io.h5")).root
+        func int(_ key: String) throws -> Int {
+            guard case .int(let value) = try root.attribute(key) else { throw XCTSkip("\(key) is not an int") }
+            return Int(value)
+        }
+        return (try int("total_params"), try int("trainable_params"), try int("non_trainable_params"))
+    }
+}
