@@ -40,15 +40,8 @@ public struct Conv2D: Layer {
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireRank(shape, 4)
-        guard shape[3] == kernel.shape[2] else {
-            throw LayerError(layer: name, "expects \(kernel.shape[2]) input channels, got \(shape.kerasDescription)")
-        }
-        return [shape[0],
-                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
-                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
-                filters]
+        try convolvedShape(inputShapes, inputChannels: kernel.shape[2], outputChannels: filters,
+                           kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
@@ -56,15 +49,36 @@ public struct Conv2D: Layer {
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
                              padding: padding, channels: kernel.shape[2])
         var y = convolve(x, kernel: kernel, geometry: g)
-        y.scalars.withUnsafeMutableBufferPointer { buffer in
-            if let bias { addBias(buffer, bias.scalars) }
-            activation.apply(buffer, lastAxis: filters)
-        }
+        addBiasAndActivate(&y, bias: bias, activation: activation)
         return y
     }
 }
 
 extension Layer {
+    /// The output shape of a convolution window over a rank-4 input with `inputChannels`.
+    func convolvedShape(_ inputShapes: [Shape], inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int),
+                        strides: (Int, Int), dilation: (Int, Int), padding: Padding) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireRank(shape, 4)
+        guard shape[3] == inputChannels else {
+            throw LayerError(layer: name, "expects \(inputChannels) input channels, got \(shape.kerasDescription)")
+        }
+        return [shape[0],
+                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
+                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
+                outputChannels]
+    }
+
+    /// Adds the bias and applies the activation in place: the epilogue of every
+    /// convolution and dense layer.
+    func addBiasAndActivate(_ y: inout Tensor, bias: Tensor?, activation: Activation) {
+        let channels = y.shape.last ?? 1
+        y.scalars.withUnsafeMutableBufferPointer { buffer in
+            if let bias { addBias(buffer, bias.scalars) }
+            activation.apply(buffer, lastAxis: channels)
+        }
+    }
+
     /// One spatial output length for a window op, or an error naming the layer.
     func windowOutput(_ input: Int?, _ kernel: Int, _ stride: Int, _ dilation: Int,
                       _ padding: Padding) throws -> Int? {

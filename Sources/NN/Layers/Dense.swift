@@ -49,11 +49,10 @@ public struct Dense: Layer {
             kernel.scalars.withUnsafeBufferPointer { w in
                 y.scalars.withUnsafeMutableBufferPointer { out in
                     gemm(a.baseAddress!, w.baseAddress!, out.baseAddress!, m: rows, n: units, k: kernel.shape[0])
-                    if let bias { addBias(out, bias.scalars) }
-                    activation.apply(out, lastAxis: units)
                 }
             }
         }
+        addBiasAndActivate(&y, bias: bias, activation: activation)
         return y
     }
 }

@@ -46,15 +46,8 @@ public struct DepthwiseConv2D: Layer {
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireRank(shape, 4)
-        guard shape[3] == inputChannels else {
-            throw LayerError(layer: name, "expects \(inputChannels) input channels, got \(shape.kerasDescription)")
-        }
-        return [shape[0],
-                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
-                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
-                outputChannels]
+        try convolvedShape(inputShapes, inputChannels: inputChannels, outputChannels: outputChannels,
+                           kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
@@ -62,10 +55,7 @@ public struct DepthwiseConv2D: Layer {
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
                              padding: padding, channels: inputChannels)
         var y = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
-        y.scalars.withUnsafeMutableBufferPointer { buffer in
-            if let bias { addBias(buffer, bias.scalars) }
-            activation.apply(buffer, lastAxis: outputChannels)
-        }
+        addBiasAndActivate(&y, bias: bias, activation: activation)
         return y
     }
 }

@@ -1,6 +1,6 @@
 /// Keras's `MaxPooling2D` (channels_last). `same` padding never wins the max: padded cells
 /// are ignored, not read as zero.
-public struct MaxPooling2D: Layer {
+public struct MaxPooling2D: WindowPooling {
     public var name: String
     public var kerasClass: String { "MaxPooling2D" }
     public var trainable: Bool = true
@@ -17,20 +17,12 @@ public struct MaxPooling2D: Layer {
         self.padding = padding
     }
 
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        try pooledShape(inputShapes, poolSize: poolSize, strides: strides, padding: padding)
-    }
-
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        let g = try geometry(of: x, kernel: poolSize, strides: strides, padding: padding, channels: nil)
-        return pool(x, geometry: g, average: false)
-    }
+    public static var averages: Bool { false }
 }
 
 /// Keras's `AveragePooling2D` (channels_last). With `same` padding the average is over the
 /// real cells only (TensorFlow excludes padding from the count).
-public struct AveragePooling2D: Layer {
+public struct AveragePooling2D: WindowPooling {
     public var name: String
     public var kerasClass: String { "AveragePooling2D" }
     public var trainable: Bool = true
@@ -47,15 +39,7 @@ public struct AveragePooling2D: Layer {
         self.padding = padding
     }
 
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        try pooledShape(inputShapes, poolSize: poolSize, strides: strides, padding: padding)
-    }
-
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        let g = try geometry(of: x, kernel: poolSize, strides: strides, padding: padding, channels: nil)
-        return pool(x, geometry: g, average: true)
-    }
+    public static var averages: Bool { true }
 }
 
 /// Keras's `GlobalAveragePooling2D`: the mean over height and width, `[N, C]`, or
@@ -102,9 +86,17 @@ public struct GlobalMaxPooling2D: Layer {
     }
 }
 
-extension Layer {
-    func pooledShape(_ inputShapes: [Shape], poolSize: (Int, Int), strides: (Int, Int),
-                     padding: Padding) throws -> Shape {
+/// What MaxPooling2D and AveragePooling2D share: the window and its shape rule.
+public protocol WindowPooling: Layer {
+    var poolSize: (Int, Int) { get }
+    var strides: (Int, Int) { get }
+    var padding: Padding { get }
+    /// Average (true) or maximum (false) over the window.
+    static var averages: Bool { get }
+}
+
+extension WindowPooling {
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
         let shape = try single(inputShapes)
         try requireRank(shape, 4)
         return [shape[0],
@@ -113,6 +105,14 @@ extension Layer {
                 shape[3]]
     }
 
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: poolSize, strides: strides, padding: padding, channels: nil)
+        return pool(x, geometry: g, average: Self.averages)
+    }
+}
+
+extension Layer {
     func globalPooledShape(_ inputShapes: [Shape], keepDims: Bool) throws -> Shape {
         let shape = try single(inputShapes)
         try requireRank(shape, 4)

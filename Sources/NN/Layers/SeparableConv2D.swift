@@ -51,15 +51,8 @@ public struct SeparableConv2D: Layer {
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireRank(shape, 4)
-        guard shape[3] == inputChannels else {
-            throw LayerError(layer: name, "expects \(inputChannels) input channels, got \(shape.kerasDescription)")
-        }
-        return [shape[0],
-                try windowOutput(shape[1], kernelSize.0, strides.0, dilation.0, padding),
-                try windowOutput(shape[2], kernelSize.1, strides.1, dilation.1, padding),
-                filters]
+        try convolvedShape(inputShapes, inputChannels: inputChannels, outputChannels: filters,
+                           kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
@@ -73,10 +66,7 @@ public struct SeparableConv2D: Layer {
             throw LayerError(layer: name, "empty depthwise output \(depthwise.shape)")
         }
         var y = convolve(depthwise, kernel: pointwiseKernel, geometry: pointwise)
-        y.scalars.withUnsafeMutableBufferPointer { buffer in
-            if let bias { addBias(buffer, bias.scalars) }
-            activation.apply(buffer, lastAxis: filters)
-        }
+        addBiasAndActivate(&y, bias: bias, activation: activation)
         return y
     }
 }
