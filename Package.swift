@@ -34,6 +34,6 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "NN", "HDF5", "TestSupport"]),
-        .testTarget(name: "MienCLITests", dependencies: ["mien", "HDF5", "TestSupport"]),
+        .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
     ]
 )

@@ -11,43 +11,6 @@ import XCTest
 /// by a few ulps, a wrong padding or epsilon by far more.
 let kerasTolerance = Tolerance(relative: 1e-4, absolute: 1e-6)
 
-/// A fixture's golden inputs, output and `model.summary()` numbers.
-struct Golden {
-    var inputs: [Tensor]
-    var output: Tensor
-    var totalParams: Int
-    var trainableParams: Int
-    var nonTrainableParams: Int
-    var layerNames: [String]
-    var layerParams: [Int]
-    var layerOutputShapes: [String]
-
-    init(_ name: String) throws {
-        let root = try HDF5File(path: Fixtures.path("keras/\(name).io.h5")).root
-        func tensor(_ path: String) throws -> Tensor {
-            let dataset = try root.dataset(path)
-            return Tensor(shape: dataset.shape, scalars: try dataset.readFloats())
-        }
-        func int(_ key: String) throws -> Int {
-            guard case .int(let value) = try root.attribute(key) else { throw XCTSkip("\(key) is not an int") }
-            return Int(value)
-        }
-        let inputNames = try root.group("inputs").childNames().sorted { Int($0)! < Int($1)! }
-        inputs = try inputNames.map { try tensor("inputs/\($0)") }
-        output = try tensor("output")
-        totalParams = try int("total_params")
-        trainableParams = try int("trainable_params")
-        nonTrainableParams = try int("non_trainable_params")
-        layerNames = try root.stringArrayAttribute("layer_names") ?? []
-        layerOutputShapes = try root.stringArrayAttribute("layer_output_shapes") ?? []
-        switch try root.attribute("layer_params") {
-        case .ints(let values): layerParams = values.map { Int($0) }
-        case .int(let value): layerParams = [Int(value)]
-        default: layerParams = []
-        }
-    }
-}
-
 final class KerasImportTests: XCTestCase {
     static let models = [
         "sequential_cnn", "functional_branches", "nested_unfrozen", "nested_frozen", "nested_mixed",
@@ -57,21 +20,30 @@ final class KerasImportTests: XCTestCase {
 
     /// Imports `NAME.V.h5`, runs it on the golden inputs and compares with Keras.
     func checkFullModel(_ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let golden = try Golden(fixture)
+        let golden = try Golden("keras/\(fixture).io.h5")
         let model = try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).h5"))
-        let output = try model.predict(golden.inputs)
-        XCTAssertEqual(output.shape, golden.output.shape, "\(fixture): output shape", file: file, line: line)
-        if let bad = mismatch(output, golden.output, kerasTolerance) {
+        let output = try model.predict(try golden.inputs)
+        let expected = try golden.tensor()
+        XCTAssertEqual(output.shape, expected.shape, "\(fixture): output shape", file: file, line: line)
+        if let bad = mismatch(output, expected, kerasTolerance) {
             XCTFail("\(fixture): \(bad)", file: file, line: line)
         }
+        try checkSummary(model, golden, fixture, file: file, line: line)
+    }
+
+    /// `model.summary()`'s rows and totals, as Keras printed them.
+    func checkSummary(_ model: KerasModel, _ golden: Golden, _ fixture: String,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
         let summary = model.summary
-        XCTAssertEqual(summary.totalParams, golden.totalParams, "\(fixture): total params", file: file, line: line)
-        XCTAssertEqual(summary.trainableParams, golden.trainableParams, "\(fixture): trainable", file: file, line: line)
-        XCTAssertEqual(summary.nonTrainableParams, golden.nonTrainableParams, "\(fixture): non-trainable",
+        let counts = try golden.parameterCounts
+        XCTAssertEqual(summary.totalParams, counts.total, "\(fixture): total params", file: file, line: line)
+        XCTAssertEqual(summary.trainableParams, counts.trainable, "\(fixture): trainable", file: file, line: line)
+        XCTAssertEqual(summary.nonTrainableParams, counts.nonTrainable, "\(fixture): non-trainable", file: file, line: line)
+        XCTAssertEqual(summary.rows.map(\.name), try golden.strings("layer_names"), "\(fixture): layers",
                        file: file, line: line)
-        XCTAssertEqual(summary.rows.map(\.name), golden.layerNames, "\(fixture): layers", file: file, line: line)
-        XCTAssertEqual(summary.rows.map(\.params), golden.layerParams, "\(fixture): layer params", file: file, line: line)
-        XCTAssertEqual(summary.rows.map(\.outputShape.kerasDescription), golden.layerOutputShapes,
+        XCTAssertEqual(summary.rows.map(\.params), try golden.ints("layer_params"), "\(fixture): layer params",
+                       file: file, line: line)
+        XCTAssertEqual(summary.rows.map(\.outputShape.kerasDescription), try golden.strings("layer_output_shapes"),
                        "\(fixture): layer output shapes", file: file, line: line)
     }
 
@@ -130,11 +102,11 @@ final class KerasImportTests: XCTestCase {
     // MARK: Weights-only files
 
     func checkWeightsOnly(_ name: String, architecture: String, weights: String) throws {
-        let golden = try Golden(name)
+        let golden = try Golden("keras/\(name).io.h5")
         let model = try KerasModel(architecture: Fixtures.path("keras/\(architecture)"),
                                    weights: Fixtures.path("keras/\(weights)"))
-        let output = try model.predict(golden.inputs)
-        if let bad = mismatch(output, golden.output, kerasTolerance) { XCTFail("\(weights): \(bad)") }
+        let output = try model.predict(try golden.inputs)
+        if let bad = mismatch(output, try golden.tensor(), kerasTolerance) { XCTFail("\(weights): \(bad)") }
     }
 
     func testKeras2SaveWeightsWithJSONArchitecture() throws {

@@ -1,5 +1,4 @@
 import Foundation
-import HDF5
 import TestSupport
 import XCTest
 
@@ -54,7 +53,7 @@ final class InspectCommandTests: XCTestCase {
                         "non_trainable_params", "layers"] {
                 XCTAssertNotNil(json[key], "\(fixture): \(key)")
             }
-            let expected = try expectedCounts(fixture)
+            let expected = try Golden("keras/\(fixture).io.h5").parameterCounts
             XCTAssertEqual(json["total_params"] as? Int, expected.total, fixture)
             XCTAssertEqual(json["trainable_params"] as? Int, expected.trainable, fixture)
             XCTAssertEqual(json["non_trainable_params"] as? Int, expected.nonTrainable, fixture)
@@ -91,15 +90,5 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertTrue(result.stderr.localizedCaseInsensitiveContains(message), "\(file): \(result.stderr)")
             XCTAssertTrue(result.stdout.isEmpty, "\(file): nothing on stdout")
         }
-    }
-
-    /// Keras's own counts, stored in the fixture's `.io.h5` by the fixture script.
-    func expectedCounts(_ fixture: String) throws -> (total: Int, trainable: Int, nonTrainable: Int) {
-        let root = try HDF5File(path: Fixtures.path("keras/\(fixture).io.h5")).root
-        func int(_ key: String) throws -> Int {
-            guard case .int(let value) = try root.attribute(key) else { throw XCTSkip("\(key) is not an int") }
-            return Int(value)
-        }
-        return (try int("total_params"), try int("trainable_params"), try int("non_trainable_params"))
     }
 }
