@@ -46,16 +46,14 @@ public struct Graph: Layer {
             guard node.inputs.allSatisfy({ $0 >= 0 && $0 < index }) else {
                 throw LayerError(layer: name, "node \(index) (\(layers[node.layer].name)) has a dangling or cyclic input")
             }
-            if let slot = inputNodes.firstIndex(of: index) {
-                guard let input = layers[node.layer] as? InputLayer else {
-                    throw LayerError(layer: name, "input \(slot) is not an InputLayer")
-                }
-                nodeShapes.append(input.shape)
-            } else {
-                let shapes = node.inputs.map { nodeShapes[$0] }
-                nodeShapes.append(try layers[node.layer].outputShape(for: shapes))
-            }
         }
+        let declared = try inputNodes.enumerated().map { slot, index -> Shape in
+            guard index >= 0, index < nodes.count, let input = layers[nodes[index].layer] as? InputLayer else {
+                throw LayerError(layer: name, "input \(slot) is not an InputLayer")
+            }
+            return input.shape
+        }
+        self.nodeShapes = try propagate(declared)
         guard outputNode >= 0, outputNode < nodes.count else {
             throw LayerError(layer: name, "output node \(outputNode) does not exist")
         }
@@ -89,6 +87,8 @@ public struct Graph: Layer {
         try layers[index].setParameter(String(path[path.index(after: slash)...]), to: value)
     }
 
+    /// The output shape for these inputs, which may be more specific than the declared
+    /// ones (a backbone declared for any image size, called on 96×96).
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
         guard inputShapes.count == inputNodes.count else {
             throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputShapes.count)")
@@ -96,7 +96,22 @@ public struct Graph: Layer {
         for (given, expected) in zip(inputShapes, self.inputShapes) where !Graph.compatible(given, expected) {
             throw LayerError(layer: name, "input shape \(given.kerasDescription) does not fit \(expected.kerasDescription)")
         }
-        return outputShape
+        if inputShapes == self.inputShapes { return outputShape }
+        return try propagate(inputShapes)[outputNode]
+    }
+
+    /// Every node's output shape, given the input shapes.
+    private func propagate(_ inputShapes: [Shape]) throws -> [Shape] {
+        var shapes: [Shape] = []
+        shapes.reserveCapacity(nodes.count)
+        for (index, node) in nodes.enumerated() {
+            if let slot = inputNodes.firstIndex(of: index) {
+                shapes.append(inputShapes[slot])
+            } else {
+                shapes.append(try layers[node.layer].outputShape(for: node.inputs.map { shapes[$0] }))
+            }
+        }
+        return shapes
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
