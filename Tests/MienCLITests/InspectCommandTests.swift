@@ -91,4 +91,22 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertTrue(result.stdout.isEmpty, "\(file): nothing on stdout")
         }
     }
+
+    /// The bundled backbone: `mien inspect` prints Keras's parameter counts.
+    func testBundledBackboneCountsEqualKeras() throws {
+        let path = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
+        let text = try runMien(["inspect", path])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let counts = try Golden("efficientnet/notop.io.h5").parameterCounts
+        XCTAssertEqual(counts.total, 3_413_024)
+        XCTAssertTrue(text.stdout.contains("Total params: 3,413,024"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("Trainable params: 3,371,008"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("Non-trainable params: 42,016"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("block1a_dwconv (DepthwiseConv2D)"), text.stdout)
+        let json = try runMien(["inspect", path, "--format", "json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["total_params"] as? Int, counts.total)
+        XCTAssertEqual(object["trainable_params"] as? Int, counts.trainable)
+        XCTAssertEqual(object["non_trainable_params"] as? Int, counts.nonTrainable)
+    }
 }
