@@ -5,7 +5,7 @@ let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["HDF5", "NN", "Keras"]),
+        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,11 +21,13 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         // NHWC tensors, kernels, layers and the layer graph.
         .target(name: "NN", dependencies: ["CBLAS"]),
-        // Keras .h5 / .weights.h5 / JSON -> NN graph.
-        .target(name: "Keras", dependencies: ["HDF5", "NN"]),
+        // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
+        .target(name: "KerasConfig", dependencies: ["NN"]),
+        // Keras .h5 / .weights.h5 files <-> NN graph with weights.
+        .target(name: "Keras", dependencies: ["HDF5", "NN", "KerasConfig"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "NN", "HDF5",
+            "Keras", "KerasConfig", "NN", "HDF5",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
-        .testTarget(name: "KerasTests", dependencies: ["Keras", "NN", "HDF5", "TestSupport"]),
+        .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
         .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import KerasConfig
 import NN
 
 /// A Keras model imported from its files: the layer graph plus what the file says about it.
@@ -21,7 +22,7 @@ public struct KerasModel: Sendable {
         guard root.isGroup("model_weights") else {
             throw KerasError(.missingWeight, file: path, "the file has a model_config but no model_weights group")
         }
-        try KerasError.wrap(file: path) {
+        try KerasError.reading(path) {
             try WeightLoading.loadLegacy(try root.group("model_weights"), into: &graph, file: path, kerasMajor: major)
         }
         self.init(graph: graph, kerasVersion: version, backend: backend, path: path)
@@ -50,7 +51,7 @@ public struct KerasModel: Sendable {
         var graph = try ModelBuilder(file: architecture, kerasMajor: major).buildModel(config)
 
         let root = try KerasModel.open(weights).root
-        try KerasError.wrap(file: weights) {
+        try KerasError.reading(weights) {
             if root.hasAttribute("layer_names") {
                 try WeightLoading.loadLegacy(root, into: &graph, file: weights, kerasMajor: major)
             } else if root.isGroup("model_weights") {
@@ -103,7 +104,7 @@ public struct KerasModel: Sendable {
 
     /// The parsed `model_config`, `keras_version` and `backend` of a full-model file.
     private static func architecture(in root: HDF5Group, path: String) throws -> (JSON, String?, String?) {
-        try KerasError.wrap(file: path) {
+        try KerasError.reading(path) {
             let version = try root.stringAttribute("keras_version")
             try refuseKeras1(version, path: path)
             guard let text = try root.stringAttribute("model_config") else {

@@ -1,3 +1,4 @@
+import KerasConfig
 import NN
 
 /// What Keras's `model.summary()` shows: one row per top-level layer and the totals.

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import KerasConfig
 import NN
 
 /// Reads weights from the two HDF5 layouts Keras writes and assigns them to a graph,
@@ -55,7 +56,7 @@ enum WeightLoading {
                 throw KerasError(.weightShape, file: file, layer: layer.name,
                                  "weight '\(value.name)' has shape \(value.tensor.shape) in the file, the layer built from the config expects \(parameter.value.shape) for '\(parameter.name)'")
             }
-            try KerasError.wrap(file: file) { try layer.setParameter(parameter.name, to: value.tensor) }
+            try KerasError.reading(file) { try layer.setParameter(parameter.name, to: value.tensor) }
         }
     }
 
@@ -143,7 +144,7 @@ enum WeightLoading {
                                  "weight \(parameters.firstIndex { $0.name == parameter.name }!) ('\(parameter.name)') has shape \(value.tensor.shape) in the file, the layer expects \(parameter.value.shape)")
             }
             for value in values {
-                try KerasError.wrap(file: file) { try graph.layers[index].setParameter(value.name, to: value.tensor) }
+                try KerasError.reading(file) { try graph.layers[index].setParameter(value.name, to: value.tensor) }
             }
         }
     }

@@ -1,5 +1,6 @@
 import HDF5
 @testable import Keras
+@testable import KerasConfig
 import NN
 import TestSupport
 import XCTest

@@ -5,9 +5,9 @@ import NN
 /// A nested model lists all trainable weights of its sub-layers before all non-trainable
 /// ones (BatchNormalization's gamma/beta early, its moving statistics at the end), unless
 /// it was frozen, and the two Keras versions recurse differently through frozen models.
-enum WeightOrder {
+public enum WeightOrder {
     /// The weights of `layer` in Keras's order, with key paths relative to the layer.
-    static func ordered(_ layer: any Layer, kerasMajor: Int) -> [Parameter] {
+    public static func ordered(_ layer: any Layer, kerasMajor: Int) -> [Parameter] {
         if kerasMajor >= 3 {
             // Keras 3: flatten in layer order, each variable trainable only if it and every
             // enclosing layer are; then trainable ones first unless the layer is frozen.
@@ -18,7 +18,7 @@ enum WeightOrder {
     }
 
     /// Keras's `trainable_weights` of a layer (its trainable parameter count).
-    static func trainableCount(_ layer: any Layer, kerasMajor: Int) -> Int {
+    public static func trainableCount(_ layer: any Layer, kerasMajor: Int) -> Int {
         let list = kerasMajor >= 3 ? flattened(layer, frozen: false).filter(\.trainable)
                                    : trainable2(layer)
         return list.reduce(0) { $0 + $1.value.count }

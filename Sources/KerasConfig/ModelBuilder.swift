@@ -2,16 +2,23 @@ import NN
 
 /// Builds an `NN.Graph` from Keras's `model_config`: `Sequential` and `Functional`
 /// (`Model` in tf.keras 2), nested inside each other at any depth.
-struct ModelBuilder {
-    var file: String
-    var kerasMajor: Int
+public struct ModelBuilder {
+    public var file: String
+    public var kerasMajor: Int
+
+    /// `file` names the source in errors; `kerasMajor` (2 or 3) selects the definitions
+    /// that differ between Keras versions.
+    public init(file: String, kerasMajor: Int) {
+        self.file = file
+        self.kerasMajor = kerasMajor
+    }
 
     private func fail(_ kind: KerasError.Kind = .invalidConfig, layer: String? = nil, _ message: String) -> KerasError {
         KerasError(kind, file: file, layer: layer, message)
     }
 
     /// Builds a model from its serialized form `{"class_name": ..., "config": ...}`.
-    func buildModel(_ json: JSON) throws -> Graph {
+    public func buildModel(_ json: JSON) throws -> Graph {
         guard let className = json["class_name"]?.string, let config = json["config"] else {
             throw fail(.notAModel, "model_config has no class_name/config")
         }

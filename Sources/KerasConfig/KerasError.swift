@@ -1,9 +1,8 @@
-import HDF5
 import NN
 
 /// An import failure. Its description always names the file, and the layer or weight
 /// when there is one, so a user can find the problem in their checkpoint.
-public struct KerasError: Error, CustomStringConvertible, Equatable {
+public struct KerasError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         /// Not a Keras model file (no `model_config`, not HDF5, unreadable).
         case notAModel
@@ -39,13 +38,12 @@ public struct KerasError: Error, CustomStringConvertible, Equatable {
         "\(file): " + (layer.map { "layer '\($0)': " } ?? "") + message
     }
 
-    static func wrap<T>(file: String, _ body: () throws -> T) throws -> T {
+    /// Runs `body`, turning any error into a `KerasError` about `file`.
+    public static func wrap<T>(file: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as KerasError {
             throw error
-        } catch let error as HDF5Error {
-            throw KerasError(.hdf5, file: file, error.description)
         } catch let error as LayerError {
             let kind: Kind = error.message.contains("has shape") ? .weightShape : .invalidConfig
             throw KerasError(kind, file: file, layer: error.layer, error.message)
