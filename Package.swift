@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
         .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
     ]

@@ -46,3 +46,44 @@ extension JSON: Decodable {
         else { self = .object(try c.decode([String: JSON].self)) }
     }
 }
+
+extension JSON: Encodable {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n): try c.encode(n)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// Compact JSON text with sorted keys, so the same model always gives the same bytes.
+    public var text: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A JSON value built from finite numbers always encodes.
+        return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+                ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+
+    /// A float as the shortest decimal that reads back to it (0.001, not 0.0010000000474974513).
+    public init(_ value: Float) { self = .number(Double("\(value)") ?? Double(value)) }
+    public init(_ value: Int) { self = .number(Double(value)) }
+    public init(_ values: [Int]) { self = .array(values.map { JSON($0) }) }
+    public init(_ values: [Float]) { self = .array(values.map { JSON($0) }) }
+    public init(_ pair: (Int, Int)) { self = .array([JSON(pair.0), JSON(pair.1)]) }
+}

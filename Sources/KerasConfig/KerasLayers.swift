@@ -31,7 +31,11 @@ enum KerasLayers {
         }
         for identity in ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                          "GaussianDropout", "AlphaDropout", "ActivityRegularization"] {
-            b[identity] = { config, _ in Identity(name: config.name, kerasClass: identity) }
+            b[identity] = { config, _ in
+                var options: [String: Float] = [:]
+                for key in ["rate", "stddev", "l1", "l2"] { options[key] = try config.optionalFloat(key) }
+                return Identity(name: config.name, kerasClass: identity, options: options)
+            }
         }
         // Keras 2 kept versioned class names for some layers.
         b["BatchNormalizationV1"] = batchNormalization

@@ -173,11 +173,15 @@ public struct ModelBuilder {
     /// The node index of a layer's first serialized call. tf.keras 2 does not serialize the
     /// node a nested model made when it was built on its own `Input`, but still counts it
     /// (`_should_skip_first_node`), so its calls start at 1; Keras 3 counts from 0.
+    public static func firstCallIndex(className: String, kerasMajor: Int, startsWithInputLayer: Bool) -> Int {
+        guard kerasMajor < 3, KerasLayers.modelClasses.contains(className) else { return 0 }
+        return className != "Sequential" || startsWithInputLayer ? 1 : 0
+    }
+
     private func firstCallIndex(_ entry: Entry) -> Int {
-        guard kerasMajor < 3, KerasLayers.modelClasses.contains(entry.className) else { return 0 }
-        if entry.className != "Sequential" { return 1 }
         let layers = entry.json["config"]?["layers"]?.array ?? entry.json["config"]?.array
-        return layers?.first?["class_name"]?.string == "InputLayer" ? 1 : 0
+        return ModelBuilder.firstCallIndex(className: entry.className, kerasMajor: kerasMajor,
+                                           startsWithInputLayer: layers?.first?["class_name"]?.string == "InputLayer")
     }
 
     /// One call of a layer: tf.keras 2 writes `[[layer, node, tensor, kwargs], ...]`,

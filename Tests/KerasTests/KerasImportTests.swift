@@ -216,30 +216,4 @@ final class KerasImportTests: XCTestCase {
             .map { "x/" + $0.split(separator: "/").suffix(2).joined(separator: "/") }))
     }
 
-    /// A nested model lists trainable weights first unless frozen; Keras 2 and 3 agree
-    /// on a flat backbone.
-    func testNestedWeightOrderFollowsTrainableFlags() throws {
-        var bn = BatchNormalization(name: "bn", channels: 2)
-        let conv = Conv2D(name: "conv", inputChannels: 2, filters: 2, kernelSize: (1, 1))
-        let input = InputLayer(name: "in", shape: [nil, 4, 4, 2])
-        func graph(_ bn: BatchNormalization, trainable: Bool) throws -> Graph {
-            var g = try Graph(name: "backbone", layers: [input, bn, conv],
-                              nodes: [.init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]),
-                                      .init(layer: 2, inputs: [1])],
-                              inputNodes: [0], outputNode: 2)
-            g.trainable = trainable
-            return g
-        }
-        let unfrozen = ["bn/gamma", "bn/beta", "conv/kernel", "conv/bias", "bn/moving_mean", "bn/moving_variance"]
-        let frozen = ["bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance", "conv/kernel", "conv/bias"]
-        for major in [2, 3] {
-            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), unfrozen)
-            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: false), kerasMajor: major).map(\.name), frozen)
-        }
-        bn.trainable = false
-        let mixed = ["conv/kernel", "conv/bias", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
-        for major in [2, 3] {
-            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), mixed)
-        }
-    }
 }

@@ -1,0 +1,96 @@
+import NN
+
+/// Writes a graph as Keras's `model_config`: the inverse of `ModelBuilder`.
+///
+/// It writes only the options both tf.keras 2 and Keras 3 accept (`batch_input_shape`,
+/// list-style `inbound_nodes`, `dtype` as a string), so the same config serves the
+/// `.mien` file's graph and a `.h5` that either Keras loads.
+public struct KerasConfigWriter {
+    /// The Keras whose definitions the names mean (`hard_sigmoid` differs between 2 and 3).
+    public var kerasMajor: Int
+
+    public init(kerasMajor: Int = 3) {
+        self.kerasMajor = kerasMajor
+    }
+
+    /// `{"class_name": "Sequential" | "Functional", "config": {...}}` for a graph.
+    public func modelConfig(_ graph: Graph) throws -> JSON {
+        let (className, config) = try model(graph)
+        return ["class_name": .string(className), "config": config]
+    }
+
+    /// The Keras major version a graph's activations can be written for: 2 when it uses
+    /// tf.keras 2's `hard_sigmoid`, else 3.
+    public static func kerasMajor(for graph: Graph) -> Int {
+        func usesKeras2(_ layer: any Layer) -> Bool {
+            if let g = layer as? Graph { return g.layers.contains(where: usesKeras2) }
+            return KerasLayers.activation(of: layer) == .hardSigmoidKeras2
+        }
+        return graph.layers.contains(where: usesKeras2) ? 2 : 3
+    }
+
+    private func model(_ graph: Graph) throws -> (String, JSON) {
+        if isChain(graph) {
+            let layers = try graph.layers.map { try entry($0, calls: nil, in: graph) }
+            return ("Sequential", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
+                                   "layers": .array(layers)])
+        }
+        let layers = try graph.layers.indices.map { index -> JSON in
+            let calls = graph.nodes.indices.filter { graph.nodes[$0].layer == index }.map { node in
+                JSON.array(graph.nodes[node].inputs.map { reference($0, in: graph) })
+            }
+            return try entry(graph.layers[index], calls: calls, in: graph)
+        }
+        return ("Functional", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
+                               "layers": .array(layers),
+                               "input_layers": .array(graph.inputNodes.map { reference($0, in: graph, kwargs: false) }),
+                               "output_layers": [reference(graph.outputNode, in: graph, kwargs: false)]])
+    }
+
+    /// A graph a Sequential model can express: one input, each node fed by the previous one.
+    private func isChain(_ graph: Graph) -> Bool {
+        graph.inputNodes == [0] && graph.outputNode == graph.nodes.count - 1
+            && graph.nodes.count == graph.layers.count
+            && graph.nodes.enumerated().allSatisfy { i, node in
+                node.layer == i && node.inputs == (i == 0 ? [] : [i - 1])
+            }
+    }
+
+    /// `[layer, node, tensor, {}]`: the output of a node, numbered as Keras numbers calls.
+    private func reference(_ node: Int, in graph: Graph, kwargs: Bool = true) -> JSON {
+        let layerIndex = graph.nodes[node].layer
+        let layer = graph.layers[layerIndex]
+        let call = graph.nodes[..<node].filter { $0.layer == layerIndex }.count
+        var offset = 0
+        if let nested = layer as? Graph {
+            offset = ModelBuilder.firstCallIndex(className: isChain(nested) ? "Sequential" : "Functional",
+                                                 kerasMajor: kerasMajor, startsWithInputLayer: true)
+        }
+        let parts: [JSON] = [.string(layer.name), JSON(call + offset), 0]
+        return .array(kwargs ? parts + [[:]] : parts)
+    }
+
+    private func entry(_ layer: any Layer, calls: [JSON]?, in graph: Graph) throws -> JSON {
+        var className: String
+        var config: JSON
+        if let nested = layer as? Graph {
+            (className, config) = try model(nested)
+        } else {
+            let written = try KerasLayers.config(of: layer, kerasMajor: kerasMajor)
+            className = written.className
+            var fields = written.config
+            fields["name"] = .string(layer.name)
+            if !(layer is InputLayer) {
+                fields["trainable"] = .bool(layer.trainable)
+                fields["dtype"] = "float32"
+            }
+            config = .object(fields)
+        }
+        var entry: [String: JSON] = ["class_name": .string(className), "config": config]
+        if let calls {
+            entry["name"] = .string(layer.name)
+            entry["inbound_nodes"] = .array(calls)
+        }
+        return .object(entry)
+    }
+}

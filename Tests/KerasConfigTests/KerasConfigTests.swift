@@ -1,0 +1,69 @@
+@testable import KerasConfig
+import Keras
+import NN
+import TestSupport
+import XCTest
+
+final class KerasConfigTests: XCTestCase {
+    /// Every Keras fixture, written back as a config, rebuilds into a graph that computes
+    /// exactly what the imported one computes: the writer is the builder's inverse.
+    func testWrittenConfigRebuildsEveryFixture() throws {
+        let folder = Fixtures.path("keras")
+        let fixtures = try FileManager.default.contentsOfDirectory(atPath: folder)
+            .filter { $0.hasSuffix(".io.h5") }.map { String($0.dropLast(".io.h5".count)) }.sorted()
+        XCTAssertGreaterThan(fixtures.count, 20)
+        for fixture in fixtures {
+            let imported = try KerasModel(contentsOf: "\(folder)/\(fixture).h5").graph
+            let major = KerasConfigWriter.kerasMajor(for: imported)
+            let config = try KerasConfigWriter(kerasMajor: major).modelConfig(imported)
+            // Through text, as a file would carry it.
+            var rebuilt = try ModelBuilder(file: fixture, kerasMajor: major).buildModel(try JSON(parsing: config.text))
+            for parameter in imported.parameters { try rebuilt.setParameter(parameter.name, to: parameter.value) }
+            XCTAssertEqual(rebuilt.parameters.map(\.name), imported.parameters.map(\.name), fixture)
+            XCTAssertEqual(rebuilt.outputShape, imported.outputShape, fixture)
+            XCTAssertEqual(WeightOrder.trainableCount(rebuilt, kerasMajor: major),
+                           WeightOrder.trainableCount(imported, kerasMajor: major), fixture)
+            let inputs = try Golden("keras/\(fixture).io.h5").inputs
+            XCTAssertEqual(try rebuilt.forward(inputs), try imported.forward(inputs), fixture)
+        }
+    }
+
+    func testActivationsWithoutAKerasNameAreRefused() {
+        XCTAssertThrowsError(try KerasLayers.kerasName(.elu(alpha: 0.5), kerasMajor: 3, layer: "x"))
+        XCTAssertThrowsError(try KerasLayers.kerasName(.hardSigmoidKeras2, kerasMajor: 3, layer: "x"))
+        XCTAssertEqual(try KerasLayers.kerasName(.hardSigmoidKeras2, kerasMajor: 2, layer: "x"), "hard_sigmoid")
+    }
+
+    func testJSONTextIsCompactSortedAndShortest() throws {
+        let value: JSON = ["b": JSON(Float(0.001)), "a": [1, "x", nil, true]]
+        XCTAssertEqual(value.text, #"{"a":[1,"x",null,true],"b":0.001}"#)
+        XCTAssertEqual(try JSON(parsing: value.text), value)
+    }
+
+    /// A nested model lists trainable weights first unless frozen; Keras 2 and 3 agree
+    /// on a flat backbone.
+    func testNestedWeightOrderFollowsTrainableFlags() throws {
+        var bn = BatchNormalization(name: "bn", channels: 2)
+        let conv = Conv2D(name: "conv", inputChannels: 2, filters: 2, kernelSize: (1, 1))
+        let input = InputLayer(name: "in", shape: [nil, 4, 4, 2])
+        func graph(_ bn: BatchNormalization, trainable: Bool) throws -> Graph {
+            var g = try Graph(name: "backbone", layers: [input, bn, conv],
+                              nodes: [.init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]),
+                                      .init(layer: 2, inputs: [1])],
+                              inputNodes: [0], outputNode: 2)
+            g.trainable = trainable
+            return g
+        }
+        let unfrozen = ["bn/gamma", "bn/beta", "conv/kernel", "conv/bias", "bn/moving_mean", "bn/moving_variance"]
+        let frozen = ["bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance", "conv/kernel", "conv/bias"]
+        for major in [2, 3] {
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), unfrozen)
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: false), kerasMajor: major).map(\.name), frozen)
+        }
+        bn.trainable = false
+        let mixed = ["conv/kernel", "conv/bias", "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
+        for major in [2, 3] {
+            XCTAssertEqual(WeightOrder.ordered(try graph(bn, trainable: true), kerasMajor: major).map(\.name), mixed)
+        }
+    }
+}
