@@ -109,37 +109,11 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    enum ObjectKind { case group, dataset, datatype, other }
+    typealias ObjectKind = HDF5ObjectKind
 
     /// What the absolute path `abs` names, or nil if nothing (including dangling
     /// links and paths through a dataset). Never leaves an error behind.
     func objectKind(_ abs: String) -> ObjectKind? {
-        if abs == "/" { return .group }
-        guard !abs.utf8.contains(0) else { return nil }
-        // H5Oopen on a missing path is an error; test each link level first.
-        var prefix = ""
-        for part in abs.split(separator: "/") {
-            prefix += "/" + part
-            guard H5Lexists(id, prefix, mien_H5P_DEFAULT()) > 0 else {
-                _ = H5Eclear2(mien_H5E_DEFAULT())
-                return nil
-            }
-        }
-        guard H5Oexists_by_name(id, abs, mien_H5P_DEFAULT()) > 0 else {
-            _ = H5Eclear2(mien_H5E_DEFAULT())
-            return nil
-        }
-        let obj = H5Oopen(id, abs, mien_H5P_DEFAULT())
-        guard obj >= 0 else {
-            _ = H5Eclear2(mien_H5E_DEFAULT())
-            return nil
-        }
-        defer { _ = H5Oclose(obj) }
-        switch H5Iget_type(obj) {
-        case H5I_GROUP: return .group
-        case H5I_DATASET: return .dataset
-        case H5I_DATATYPE: return .datatype
-        default: return .other
-        }
+        HDF5Library.objectKind(in: id, abs)
     }
 }

@@ -66,6 +66,39 @@ enum HDF5Library {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// What the absolute path `abs` names in the open file (or any object of
+    /// it) `id`, or nil if nothing (including dangling links and paths through
+    /// a dataset). Never leaves an error behind. The lock must be held.
+    static func objectKind(in id: hid_t, _ abs: String) -> HDF5ObjectKind? {
+        if abs == "/" { return .group }
+        guard !abs.utf8.contains(0) else { return nil }
+        // H5Oopen on a missing path is an error; test each link level first.
+        var prefix = ""
+        for part in abs.split(separator: "/") {
+            prefix += "/" + part
+            guard H5Lexists(id, prefix, mien_H5P_DEFAULT()) > 0 else {
+                _ = H5Eclear2(mien_H5E_DEFAULT())
+                return nil
+            }
+        }
+        guard H5Oexists_by_name(id, abs, mien_H5P_DEFAULT()) > 0 else {
+            _ = H5Eclear2(mien_H5E_DEFAULT())
+            return nil
+        }
+        let obj = H5Oopen(id, abs, mien_H5P_DEFAULT())
+        guard obj >= 0 else {
+            _ = H5Eclear2(mien_H5E_DEFAULT())
+            return nil
+        }
+        defer { _ = H5Oclose(obj) }
+        switch H5Iget_type(obj) {
+        case H5I_GROUP: return .group
+        case H5I_DATASET: return .dataset
+        case H5I_DATATYPE: return .datatype
+        default: return .other
+        }
+    }
+
     /// Product of dimensions, or nil if it overflows `Int`.
     static func product(_ dims: [Int]) -> Int? {
         var total = 1
@@ -77,6 +110,9 @@ enum HDF5Library {
         return total
     }
 }
+
+/// What a path in a file names.
+enum HDF5ObjectKind { case group, dataset, datatype, other }
 
 /// Dimensions and element count of a dataspace. Scalar: ([], 1); null: ([], 0).
 struct Extent {
