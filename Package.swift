@@ -5,7 +5,7 @@ let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras"]),
+        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,6 +16,10 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
 
         // Read-only Swift view of HDF5 files.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -25,9 +29,13 @@ let package = Package(
         .target(name: "KerasConfig", dependencies: ["NN"]),
         // Keras .h5 / .weights.h5 files <-> NN graph with weights.
         .target(name: "Keras", dependencies: ["HDF5", "NN", "KerasConfig"]),
+        // The .mien model file (safetensors + Keras config) and the Predictor; no HDF5.
+        .target(name: "ModelFile", dependencies: ["NN", "KerasConfig", "Images"]),
+        // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
+        .target(name: "Images", dependencies: ["CJPEG", "CPNG"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "KerasConfig", "NN", "HDF5",
+            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -37,6 +45,8 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
+        .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "NN", "KerasConfig", "Keras", "Images", "TestSupport"]),
     ]
 )

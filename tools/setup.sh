@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(pkg-config libhdf5-dev libopenblas-dev)
+packages=(pkg-config libhdf5-dev libopenblas-dev libturbojpeg0-dev libpng-dev)
 
 missing=()
 for p in "${packages[@]}"; do
