@@ -8,9 +8,14 @@ import NN
 public struct KerasConfigWriter {
     /// The Keras whose definitions the names mean (`hard_sigmoid` differs between 2 and 3).
     public var kerasMajor: Int
+    /// Whose numbering of a nested model's calls to write: tf.keras 2 counts them from 1,
+    /// Keras 3 from 0 (see `ModelBuilder.firstCallIndex`). Both Keras versions load
+    /// tf.keras 2's numbering in a call's inputs, so exports to `.h5` use it.
+    public var callNumbering: Int
 
-    public init(kerasMajor: Int = 3) {
+    public init(kerasMajor: Int = 3, callNumbering: Int? = nil) {
         self.kerasMajor = kerasMajor
+        self.callNumbering = callNumbering ?? kerasMajor
     }
 
     /// `{"class_name": "Sequential" | "Functional", "config": {...}}` for a graph.
@@ -29,22 +34,32 @@ public struct KerasConfigWriter {
         return graph.layers.contains(where: usesKeras2) ? 2 : 3
     }
 
-    private func model(_ graph: Graph) throws -> (String, JSON) {
-        if isChain(graph) {
+    /// A nested model is always written as Functional: Keras 3 and tf.keras number the
+    /// calls of a nested Sequential differently, those of a nested Functional alike.
+    private func model(_ graph: Graph, nested: Bool = false) throws -> (String, JSON) {
+        if !nested && isChain(graph) {
             let layers = try graph.layers.map { try entry($0, calls: nil, in: graph) }
             return ("Sequential", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
                                    "layers": .array(layers)])
         }
         let layers = try graph.layers.indices.map { index -> JSON in
-            let calls = graph.nodes.indices.filter { graph.nodes[$0].layer == index }.map { node in
-                JSON.array(graph.nodes[node].inputs.map { reference($0, in: graph) })
-            }
+            // An InputLayer is not called: Keras lists no inbound nodes for it.
+            let calls = graph.layers[index] is InputLayer ? [] : graph.nodes.indices
+                .filter { graph.nodes[$0].layer == index }
+                .map { node in JSON.array(graph.nodes[node].inputs.map { reference($0, in: graph) }) }
             return try entry(graph.layers[index], calls: calls, in: graph)
         }
         return ("Functional", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
                                "layers": .array(layers),
-                               "input_layers": .array(graph.inputNodes.map { reference($0, in: graph, kwargs: false) }),
-                               "output_layers": [reference(graph.outputNode, in: graph, kwargs: false)]])
+                               "input_layers": endpoints(graph.inputNodes, in: graph),
+                               "output_layers": endpoints([graph.outputNode], in: graph)])
+    }
+
+    /// `input_layers`/`output_layers`: one `[layer, node, tensor]` when single, as Keras 3
+    /// writes it (a list of one would make a nested model return a list), else a list.
+    private func endpoints(_ nodes: [Int], in graph: Graph) -> JSON {
+        let refs = nodes.map { reference($0, in: graph, kwargs: false) }
+        return refs.count == 1 ? refs[0] : .array(refs)
     }
 
     /// A graph a Sequential model can express: one input, each node fed by the previous one.
@@ -62,9 +77,9 @@ public struct KerasConfigWriter {
         let layer = graph.layers[layerIndex]
         let call = graph.nodes[..<node].filter { $0.layer == layerIndex }.count
         var offset = 0
-        if let nested = layer as? Graph {
-            offset = ModelBuilder.firstCallIndex(className: isChain(nested) ? "Sequential" : "Functional",
-                                                 kerasMajor: kerasMajor, startsWithInputLayer: true)
+        if layer is Graph {
+            offset = ModelBuilder.firstCallIndex(className: "Functional", kerasMajor: callNumbering,
+                                                 startsWithInputLayer: true)
         }
         let parts: [JSON] = [.string(layer.name), JSON(call + offset), 0]
         return .array(kwargs ? parts + [[:]] : parts)
@@ -74,16 +89,15 @@ public struct KerasConfigWriter {
         var className: String
         var config: JSON
         if let nested = layer as? Graph {
-            (className, config) = try model(nested)
+            (className, config) = try model(nested, nested: true)
         } else {
             let written = try KerasLayers.config(of: layer, kerasMajor: kerasMajor)
             className = written.className
             var fields = written.config
             fields["name"] = .string(layer.name)
-            if !(layer is InputLayer) {
-                fields["trainable"] = .bool(layer.trainable)
-                fields["dtype"] = "float32"
-            }
+            // Keras 3's dropout-like layers take no `trainable` argument.
+            if !(layer is InputLayer) { fields["dtype"] = "float32" }
+            if !(layer is InputLayer || layer is Identity) { fields["trainable"] = .bool(layer.trainable) }
             config = .object(fields)
         }
         var entry: [String: JSON] = ["class_name": .string(className), "config": config]

@@ -6,7 +6,7 @@ extension KerasLayers {
     typealias Written = (className: String, config: [String: JSON])
 
     /// The activation a layer applies, if it has one (for choosing the Keras version).
-    static func activation(of layer: any Layer) -> Activation? {
+    public static func activation(of layer: any Layer) -> Activation? {
         switch layer {
         case let l as Conv2D: return l.activation
         case let l as DepthwiseConv2D: return l.activation

@@ -2,7 +2,7 @@ import NN
 
 /// The mapping from a Keras layer config to a Mien layer, one builder per Keras class.
 /// To support a new layer: add its `NN` struct and one entry here.
-enum KerasLayers {
+public enum KerasLayers {
     typealias Builder = @Sendable (LayerConfig, [Shape]) throws -> any Layer
 
     /// Keras class names (with their historical aliases) and their builders.

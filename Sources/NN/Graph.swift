@@ -62,6 +62,17 @@ public struct Graph: Layer {
     public var inputShapes: [Shape] { inputNodes.map { nodeShapes[$0] } }
     public var outputShape: Shape { nodeShapes[outputNode] }
 
+    /// The same graph with `transform` applied to every layer, nested models included
+    /// (a nested model's own layers are transformed before it is).
+    public func mapLayers(_ transform: (any Layer) throws -> any Layer) throws -> Graph {
+        var copy = self
+        for i in copy.layers.indices {
+            if let nested = copy.layers[i] as? Graph { copy.layers[i] = try nested.mapLayers(transform) }
+            copy.layers[i] = try transform(copy.layers[i])
+        }
+        return copy
+    }
+
     /// The layer with this Keras name, if any.
     public func layerIndex(named layerName: String) -> Int? {
         layers.firstIndex { $0.name == layerName }
@@ -157,5 +168,59 @@ public struct Graph: Layer {
         given.count == expected.count && zip(given, expected).allSatisfy { g, e in
             g == nil || e == nil || g == e
         }
+    }
+}
+
+extension Graph {
+    /// The same function with every nested model's layers inlined into this graph (a
+    /// layer whose name is taken becomes `model_layer`); a frozen nested model's layers
+    /// become frozen layers.
+    public func flattened() throws -> Graph {
+        var layers: [any Layer] = []
+        var nodes: [Node] = []
+        var names = Set<String>()
+
+        func addLayer(_ layer: any Layer, prefix: String) -> Int {
+            var layer = layer
+            if names.contains(layer.name) {
+                var candidate = "\(prefix)_\(layer.name)"
+                var n = 1
+                while names.contains(candidate) { candidate = "\(prefix)_\(layer.name)_\(n)"; n += 1 }
+                layer.name = candidate
+            }
+            names.insert(layer.name)
+            layers.append(layer)
+            return layers.count - 1
+        }
+
+        /// Inlines `graph`'s nodes with its inputs bound to `inputs`; returns where each of
+        /// its nodes went.
+        func inline(_ graph: Graph, inputs: [Int]?, frozen: Bool) throws -> [Int: Int] {
+            var mapped: [Int: Int] = [:]
+            var layerIndex: [Int: Int] = [:]
+            for (index, node) in graph.nodes.enumerated() {
+                if let slot = graph.inputNodes.firstIndex(of: index), let inputs {
+                    mapped[index] = inputs[slot]
+                    continue
+                }
+                var layer = graph.layers[node.layer]
+                if frozen { layer.trainable = false }
+                let args = node.inputs.map { mapped[$0]! }
+                if let nested = layer as? Graph {
+                    mapped[index] = try inline(nested, inputs: args, frozen: frozen || !nested.trainable)[nested.outputNode]
+                    continue
+                }
+                if layerIndex[node.layer] == nil { layerIndex[node.layer] = addLayer(layer, prefix: graph.name) }
+                nodes.append(Node(layer: layerIndex[node.layer]!, inputs: args))
+                mapped[index] = nodes.count - 1
+            }
+            return mapped
+        }
+
+        let mapped = try inline(self, inputs: nil, frozen: !trainable)
+        var flat = try Graph(name: name, kerasClass: kerasClass, layers: layers, nodes: nodes,
+                             inputNodes: inputNodes.map { mapped[$0]! }, outputNode: mapped[outputNode]!)
+        flat.trainable = trainable
+        return flat
     }
 }

@@ -33,7 +33,7 @@ public struct LayerError: Error, CustomStringConvertible, Equatable {
 /// parameters have their final shapes from the start and loading can check them.
 public protocol Layer: Sendable {
     /// The Keras layer name, unique within its model.
-    var name: String { get }
+    var name: String { get set }
     /// The Keras class name, e.g. `Conv2D`, used for summaries.
     var kerasClass: String { get }
     /// Keras's `layer.trainable`. A frozen BatchNormalization runs in inference mode.

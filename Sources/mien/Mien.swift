@@ -7,7 +7,7 @@ struct Mien: ParsableCommand {
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",
         version: MienVersion.current,
-        subcommands: [Inspect.self])
+        subcommands: [Inspect.self, Export.self, Predict.self])
 }
 
 enum MienVersion {

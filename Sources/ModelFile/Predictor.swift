@@ -1,0 +1,96 @@
+import Images
+import NN
+
+/// One image's prediction.
+public struct Prediction: Sendable, Equatable {
+    /// The model's outputs for the image (probabilities for a sigmoid or softmax head).
+    public var scores: [Float]
+    /// The predicted class: the largest score, or for one sigmoid output `score >= threshold`.
+    public var index: Int
+    public var label: String
+    /// Every class with its score, best first (a sigmoid output gives both classes).
+    public var ranked: [(label: String, score: Float)]
+
+    public static func == (a: Prediction, b: Prediction) -> Bool {
+        a.scores == b.scores && a.index == b.index && a.label == b.label
+    }
+}
+
+/// Loads a model once and predicts faces, one or a batch at a time. Immutable after
+/// `init`, so any number of threads may call it at once.
+public final class Predictor: Sendable {
+    public let model: MienModel
+    /// The adapter and the network, optimized for inference (BatchNormalization folded).
+    public let graph: Graph
+    /// The raw image the model takes: height, width, channels.
+    public let imageSize: (height: Int, width: Int, channels: Int)
+    /// For one sigmoid output: the score from which the image is class 1.
+    public let threshold: Float
+
+    public init(model: MienModel, threshold: Float = 0.5) throws {
+        self.model = model
+        self.threshold = threshold
+        graph = try model.fullGraph().optimizedForInference()
+        let shape = model.imageShape
+        guard model.graph.inputShapes.count == 1, shape.count == 3, let h = shape[0], let w = shape[1], let c = shape[2], c == 1 || c == 3 else {
+            throw LayerError(layer: model.graph.name,
+                             "the model's input \(model.graph.inputShapes.map(\.kerasDescription).joined(separator: ", ")) is not one fixed-size image of 1 or 3 channels")
+        }
+        imageSize = (h, w, c)
+    }
+
+    public convenience init(contentsOf path: String, threshold: Float = 0.5) throws {
+        try self.init(model: try MienFile.read(contentsOf: path), threshold: threshold)
+    }
+
+    /// The model's outputs for a batch of raw images `[N, height, width, channels]`.
+    public func predict(_ batch: Tensor) throws -> Tensor {
+        try graph.forward([batch])
+    }
+
+    /// Converts images to the model's channels and size (bilinear, as Keras's `Resizing`)
+    /// and stacks them into one batch of raw pixel values.
+    public func batch(_ images: [Image]) throws -> Tensor {
+        let (h, w, c) = imageSize
+        var scalars: [Float] = []
+        scalars.reserveCapacity(images.count * h * w * c)
+        for image in images {
+            let converted = c == 1 ? image.grayscale() : image.rgb()
+            var pixels = Tensor(shape: [1, converted.height, converted.width, c],
+                                scalars: converted.pixels.map { Float($0) })
+            if converted.height != h || converted.width != w {
+                pixels = try Resizing(name: "resize", height: h, width: w).forward([pixels])
+            }
+            scalars += pixels.scalars
+        }
+        return Tensor(shape: [images.count, h, w, c], scalars: scalars)
+    }
+
+    public func predict(images: [Image]) throws -> [Prediction] {
+        guard !images.isEmpty else { return [] }
+        let outputs = try predict(try batch(images))
+        let width = outputs.count / images.count
+        return (0..<images.count).map { i in
+            prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))
+        }
+    }
+
+    public func predict(image: Image) throws -> Prediction {
+        try predict(images: [image])[0]
+    }
+
+    /// Turns one row of outputs into a labelled prediction.
+    public func prediction(_ scores: [Float]) -> Prediction {
+        let names = model.outputNames
+        if scores.count == 1 {
+            let p = scores[0]
+            let index = p >= threshold ? 1 : 0
+            let ranked = [(names[1], p), (names[0], 1 - p)].sorted { $0.1 > $1.1 }
+            return Prediction(scores: scores, index: index, label: names[index], ranked: ranked)
+        }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        let index = order.first ?? 0
+        return Prediction(scores: scores, index: index, label: names.indices.contains(index) ? names[index] : "\(index)",
+                          ranked: order.map { (names.indices.contains($0) ? names[$0] : "\($0)", scores[$0]) })
+    }
+}

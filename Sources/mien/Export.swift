@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Keras
+import ModelFile
+
+/// `mien export`: a model as a `.mien` file for fast inference, or back to Keras.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a Keras .h5 or a .mien model to a .mien file (optimized for inference) or a Keras .h5.")
+
+    @Argument(help: "A Keras .h5 (or an architecture with --weights) or a .mien model.")
+    var model: String
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(name: .shortAndLong, help: "Write a .mien model file here.")
+    var output: String?
+
+    @Option(help: "Write a legacy full-model Keras .h5 here (loads in Keras 3 and tf.keras).")
+    var keras: String?
+
+    @Flag(help: "Keep BatchNormalization and Dropout layers in the .mien file.")
+    var noOptimize = false
+
+    func run() throws {
+        try reportingErrors {
+            guard output != nil || keras != nil else {
+                throw ValidationError("give --output FILE.mien and/or --keras FILE.h5")
+            }
+            let loaded = try options.load(model)
+            if let output {
+                var optimized = loaded
+                if !noOptimize { optimized.graph = try loaded.graph.optimizedForInference() }
+                try MienFile.write(optimized, to: output)
+                print("wrote \(output)")
+            }
+            if let keras {
+                try KerasExport.write(loaded.graph, adapter: loaded.inputAdapter, to: keras)
+                print("wrote \(keras)")
+            }
+        }
+    }
+}

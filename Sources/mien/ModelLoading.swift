@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Keras
+import ModelFile
+import NN
+
+/// How the CLI opens a MODEL argument: a `.mien` file as it is, a Keras `.h5` through the
+/// importer with an input adapter made from the options.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Weights for a Keras architecture file (tf.keras save_weights .h5 or Keras 3 .weights.h5).")
+    var weights: String?
+
+    @Option(help: "For a Keras model: the raw image size the model takes (default: its input size); images are resized to the model's input.")
+    var inputSize: Int?
+
+    @Option(help: "For a Keras model: the raw image channels (default: the model's).")
+    var inputChannels: Int?
+
+    @Option(help: "For a Keras model: pixel scaling, input = pixel * scale + offset.")
+    var scale: Float = 1.0 / 255
+
+    @Option(help: "For a Keras model: pixel offset, input = pixel * scale + offset.")
+    var offset: Float = 0
+
+    @Option(help: "For a Keras model: class names in output order, comma-separated.")
+    var classes: String?
+
+    /// Loads MODEL; a `.mien` file carries its own adapter and classes.
+    func load(_ path: String) throws -> MienModel {
+        if try isHDF5(path) || weights != nil {
+            let keras = try weights.map { try KerasModel(architecture: path, weights: $0) } ?? KerasModel(contentsOf: path)
+            return MienModel(graph: keras.graph, inputAdapter: try adapter(for: keras.graph, path: path),
+                             classes: classes.map(split) ?? [], source: URL(fileURLWithPath: path).lastPathComponent)
+        }
+        var model = try MienFile.read(contentsOf: path)
+        if let classes { model.classes = split(classes) }
+        return model
+    }
+
+    /// The adapter that turns raw pixels into the Keras model's input; nil when the model
+    /// does not take one fixed-size image (it can still be exported, not fed images).
+    private func adapter(for graph: Graph, path: String) throws -> InputAdapter? {
+        guard graph.inputShapes.count == 1, let shape = graph.inputShapes.first, shape.count == 4,
+              let h = shape[1], let w = shape[2], let c = shape[3] else {
+            if inputSize != nil || inputChannels != nil {
+                throw ValidationError("\(path): --input-size and --input-channels need a model that takes one fixed-size image; its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+            }
+            return nil
+        }
+        let size = inputSize.map { [$0, $0] } ?? [h, w]
+        return InputAdapter(inputSize: size + [inputChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
+    }
+
+    private func split(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    private func isHDF5(_ path: String) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ValidationError("\(path): cannot open the file")
+        }
+        defer { try? handle.close() }
+        return Array(handle.readData(ofLength: 8)) == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Images
+import ModelFile
+
+/// `mien predict`: class probabilities and the predicted class for each image.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict the class of images (JPEG or PNG files, or folders of them).")
+
+    @Argument(help: "A .mien model, or a Keras .h5 (see the options for its input).")
+    var model: String
+
+    @Argument(help: "Images or folders of images.")
+    var images: [String]
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: "Output format: json or csv.")
+    var format: Format = .json
+
+    @Option(help: "List the K best classes for each image.")
+    var top: Int?
+
+    @Option(help: "For one sigmoid output: the score from which an image is the second class.")
+    var threshold: Float = 0.5
+
+    @Option(help: "Images per forward pass.")
+    var batchSize: Int = 32
+
+    @Flag(help: "Print the model's load time and each image's latency (median and p99 over --repeat runs) to stderr.")
+    var timing = false
+
+    @Option(name: .customLong("repeat"), help: "With --timing: predict each image this many times, one at a time.")
+    var repetitions: Int = 20
+
+    enum Format: String, ExpressibleByArgument { case json, csv }
+
+    func run() throws {
+        try reportingErrors {
+            guard batchSize > 0, repetitions > 0 else { throw ValidationError("--batch-size and --repeat must be positive") }
+            let clock = ContinuousClock()
+            let loadStart = clock.now
+            let predictor = try Predictor(model: try options.load(model), threshold: threshold)
+            let loadTime = clock.now - loadStart
+            let files = try imageFiles(images)
+            if timing { try reportTiming(predictor, files: files, load: loadTime) }
+            var results: [(file: String, prediction: Prediction)] = []
+            for start in stride(from: 0, to: files.count, by: batchSize) {
+                let chunk = Array(files[start..<min(start + batchSize, files.count)])
+                let decoded = try chunk.map { try ImageDecoder.decode(contentsOf: $0) }
+                results += zip(chunk, try predictor.predict(images: decoded)).map { ($0, $1) }
+            }
+            print(format == .json ? json(results) : csv(results, names: predictor.model.outputNames))
+        }
+    }
+
+    /// Single-image latency, decoding included: what an app calling the predictor sees.
+    func reportTiming(_ predictor: Predictor, files: [String], load: Duration) throws {
+        var latencies: [Double] = []
+        let clock = ContinuousClock()
+        for file in files {
+            for _ in 0..<repetitions {
+                let start = clock.now
+                _ = try predictor.predict(image: try ImageDecoder.decode(contentsOf: file))
+                latencies.append(milliseconds(clock.now - start))
+            }
+        }
+        latencies.sort()
+        let median = latencies[latencies.count / 2]
+        let p99 = latencies[min(latencies.count - 1, Int((Double(latencies.count) * 0.99).rounded(.up)) - 1)]
+        let line = String(format: "timing: load %.2f ms; single image %.3f ms median, %.3f ms p99 over %d runs\n",
+                          milliseconds(load), median, p99, latencies.count)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    /// The files named, and the images directly inside the folders named, sorted.
+    func imageFiles(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+                throw ImageError(path: path, message: "no such file or folder")
+            }
+            if isFolder.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                let found = names.filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
+                guard !found.isEmpty else { throw ImageError(path: path, message: "the folder has no .jpg, .jpeg or .png images") }
+                files += found.map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                files.append(path)
+            }
+        }
+        return files
+    }
+
+    func json(_ results: [(file: String, prediction: Prediction)]) -> String {
+        let objects: [[String: Any]] = results.map { file, p in
+            var object: [String: Any] = ["file": file, "scores": p.scores.map(Double.init), "label": p.label]
+            if let top {
+                object["top"] = p.ranked.prefix(top).map { ["label": $0.label, "score": Double($0.score)] }
+            }
+            return object
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func csv(_ results: [(file: String, prediction: Prediction)], names: [String]) -> String {
+        func quoted(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        let width = results.first?.prediction.scores.count ?? 0
+        let scoreNames = width == 1 ? ["score"] : names.prefix(width).map { "score_\($0)" }
+        var lines = [(["file", "label"] + scoreNames).map(quoted).joined(separator: ",")]
+        for (file, p) in results {
+            lines.append(([quoted(file), quoted(p.label)] + p.scores.map { "\($0)" }).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

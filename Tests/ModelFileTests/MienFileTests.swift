@@ -1,0 +1,162 @@
+import Foundation
+import Keras
+import KerasConfig
+import ModelFile
+import NN
+import TestSupport
+import XCTest
+
+/// The `.mien` file: what is written is what is read, and a hostile file is refused with
+/// an error naming the problem, never a crash.
+final class MienFileTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mien-file-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func imported(_ fixture: String) throws -> Graph {
+        try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).h5")).graph
+    }
+
+    /// Export → load → predict gives bit-identical outputs, for every Keras fixture.
+    func testRoundTripIsBitIdenticalForEveryFixture() throws {
+        let fixtures = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("keras"))
+            .filter { $0.hasSuffix(".io.h5") }.map { String($0.dropLast(".io.h5".count)) }.sorted()
+        for fixture in fixtures {
+            let graph = try imported(fixture)
+            try MienFile.write(MienModel(graph: graph, source: fixture), to: path("m.mien"))
+            let loaded = try MienFile.read(contentsOf: path("m.mien"))
+            let inputs = try Golden("keras/\(fixture).io.h5").inputs
+            XCTAssertEqual(try loaded.graph.forward(inputs), try graph.forward(inputs), fixture)
+            XCTAssertEqual(loaded.source, fixture)
+        }
+    }
+
+    /// The bundled backbone with an adapter, classes and training settings, folded for
+    /// inference: the file reproduces the in-memory model exactly, and the folded model
+    /// the unfolded one within 1e-5.
+    func testBackboneWithAdapterFoldedRoundTrip() throws {
+        let backbone = try KerasModel(contentsOf: Fixtures.packageRoot
+            .appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path).graph
+        let model = MienModel(graph: try backbone.optimizedForInference(), inputAdapter: .fer(size: 96),
+                              classes: ["angry", "happy"], source: "efficientnet_lite0_notop.h5",
+                              training: ["epochs": 3])
+        XCTAssertFalse(model.graph.layers.contains { $0 is BatchNormalization })
+        try MienFile.write(model, to: path("b.mien"))
+        let loaded = try MienFile.read(contentsOf: path("b.mien"))
+        XCTAssertEqual(loaded.inputAdapter, model.inputAdapter)
+        XCTAssertEqual(loaded.classes, ["angry", "happy"])
+        XCTAssertEqual(loaded.training, ["epochs": 3])
+        let faces = try Golden("efficientnet/resize_gray.io.h5").inputs[0]
+        let fromFile = try loaded.fullGraph().forward([faces])
+        XCTAssertEqual(fromFile, try model.fullGraph().forward([faces]))
+        let unfolded = try InputAdapter.fer(size: 96).prepended(to: backbone).forward([faces])
+        if let bad = mismatch(fromFile, unfolded, Tolerance(relative: 1e-5)) { XCTFail("folding: \(bad)") }
+    }
+
+    func testWriteLeavesNoTemporaryFiles() throws {
+        try MienFile.write(MienModel(graph: try imported("dense_mlp.k3")), to: path("x.mien"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["x.mien"])
+    }
+
+    // MARK: Hostile files: each its own error
+
+    /// A valid file's tensors and metadata, to be spoiled one way at a time.
+    func parts() throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        try MienFile.write(MienModel(graph: try imported("sequential_cnn.k3"), classes: ["a", "b"]), to: path("ok.mien"))
+        let file = try SafeTensorsFile(path: path("ok.mien"))
+        return (try file.tensors.map { ($0.name, try file.tensor($0.name)) }, file.metadata)
+    }
+
+    func assertRefused(_ tensors: [(name: String, tensor: Tensor)], _ metadata: [String: String], _ text: String,
+                       file: StaticString = #filePath, line: UInt = #line) throws {
+        let target = path("bad.mien")
+        try SafeTensorsWriter.write(tensors, metadata: metadata, to: target)
+        XCTAssertThrowsError(try MienFile.read(contentsOf: target), file: file, line: line) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.hasPrefix(target), "names the file: \(message)", file: file, line: line)
+            XCTAssertTrue(message.contains(text), "'\(message)' should say '\(text)'", file: file, line: line)
+        }
+    }
+
+    func testGraphNamingAMissingTensor() throws {
+        var (tensors, metadata) = try parts()
+        tensors.removeLast()
+        try assertRefused(tensors, metadata, "which the file lacks")
+    }
+
+    func testTensorOfTheWrongShape() throws {
+        var (tensors, metadata) = try parts()
+        tensors[0].tensor = Tensor(zeros: [5, 5, 3, 8])
+        try assertRefused(tensors, metadata, "has shape [5, 5, 3, 8]")
+    }
+
+    func testTensorTheGraphDoesNotHave() throws {
+        var (tensors, metadata) = try parts()
+        tensors.append((name: "stray/kernel", tensor: Tensor(zeros: [2])))
+        try assertRefused(tensors, metadata, "'stray/kernel' belongs to no weight")
+    }
+
+    func testBadGraphJSON() throws {
+        var (tensors, metadata) = try parts()
+        metadata["graph"] = "{not json"
+        try assertRefused(tensors, metadata, "'graph' is not valid JSON")
+    }
+
+    func testUnknownLayerInGraph() throws {
+        var (tensors, metadata) = try parts()
+        metadata["graph"] = metadata["graph"]!.replacingOccurrences(of: "\"MaxPooling2D\"", with: "\"Teleport2D\"")
+        try assertRefused(tensors, metadata, "'Teleport2D' is not supported")
+    }
+
+    func testDanglingConnectionInGraph() throws {
+        let graph = try imported("functional_branches.k3")
+        try MienFile.write(MienModel(graph: graph), to: path("f.mien"))
+        let file = try SafeTensorsFile(path: path("f.mien"))
+        var metadata = file.metadata
+        metadata["graph"] = metadata["graph"]!.replacingOccurrences(of: "[\"add\",0,0,{}]", with: "[\"nowhere\",0,0,{}]")
+        XCTAssertNotEqual(metadata["graph"], file.metadata["graph"])
+        try assertRefused(try file.tensors.map { ($0.name, try file.tensor($0.name)) }, metadata, "missing layer 'nowhere'")
+    }
+
+    func testShapeMismatchInGraph() throws {
+        var (tensors, metadata) = try parts()
+        metadata["graph"] = metadata["graph"]!.replacingOccurrences(of: "\"units\":10", with: "\"units\":11")
+        try assertRefused(tensors, metadata, "dense")
+    }
+
+    func testNotAMienFile() throws {
+        var (tensors, metadata) = try parts()
+        metadata["format"] = "pt"
+        try assertRefused(tensors, metadata, "not a Mien model file")
+    }
+
+    func testNewerFormatVersion() throws {
+        var (tensors, metadata) = try parts()
+        metadata["format_version"] = "99"
+        try assertRefused(tensors, metadata, "newer than this Mien reads")
+    }
+
+    func testAdapterThatDoesNotFit() throws {
+        var (tensors, metadata) = try parts()
+        metadata["input_adapter"] = #"{"inputSize":[48,48,1],"interpolation":"bilinear","name":"input_adapter","offset":0,"outputSize":[96,96,3],"scale":1,"trainable":false}"#
+        try assertRefused(tensors, metadata, "input adapter does not fit")
+    }
+
+    func testTruncatedFile() throws {
+        _ = try parts()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path("ok.mien")))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path("cut.mien")))
+        XCTAssertThrowsError(try MienFile.read(contentsOf: path("cut.mien"))) { error in
+            XCTAssertTrue("\(error)".contains(self.path("cut.mien")), "\(error)")
+        }
+    }
+}

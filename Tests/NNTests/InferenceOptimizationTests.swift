@@ -1,0 +1,84 @@
+import NN
+import TestSupport
+import XCTest
+
+/// Folding BatchNormalization and dropping Dropout must not change what the model computes:
+/// outputs equal the unfolded model's within 1e-5 of their scale (float rounding only).
+final class InferenceOptimizationTests: XCTestCase {
+    let tolerance = Tolerance(relative: 1e-5)
+
+    /// A deterministic pseudo-random tensor.
+    func random(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) -> Tensor {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        let scalars = (0..<Tensor.count(of: shape)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let unit = Float(state >> 40) / Float(1 << 24)
+            return range.lowerBound + unit * (range.upperBound - range.lowerBound)
+        }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    func randomized<L: Layer>(_ layer: L, seed: UInt64) throws -> L {
+        var l = layer
+        for (i, p) in l.parameters.enumerated() {
+            let range: ClosedRange<Float> = p.name == "moving_variance" || p.name == "gamma" ? 0.5...1.5 : -0.5...0.5
+            try l.setParameter(p.name, to: random(p.value.shape, seed: seed &+ UInt64(i), range: range))
+        }
+        return l
+    }
+
+    /// in → conv → bn → relu → depthwise → bn → dropout → (+ conv2 output) → gap → dense → bn
+    func model() throws -> Graph {
+        let layers: [any Layer] = [
+            InputLayer(name: "in", shape: [nil, 9, 9, 3]),
+            try randomized(Conv2D(name: "conv", inputChannels: 3, filters: 4, kernelSize: (3, 3), strides: (2, 2),
+                                  padding: .same, useBias: false), seed: 1),
+            try randomized(BatchNormalization(name: "bn1", channels: 4), seed: 2),
+            ActivationLayer(name: "relu", activation: .relu),
+            try randomized(DepthwiseConv2D(name: "dw", inputChannels: 4, kernelSize: (3, 3), padding: .same,
+                                           depthMultiplier: 2), seed: 3),
+            try randomized(BatchNormalization(name: "bn2", channels: 8, epsilon: 0.01), seed: 4),
+            Identity(name: "drop", kerasClass: "Dropout", options: ["rate": 0.5]),
+            try randomized(Conv2D(name: "conv2", inputChannels: 4, filters: 8, kernelSize: (1, 1)), seed: 5),
+            Merge(name: "add", op: .add),
+            GlobalAveragePooling2D(name: "gap"),
+            try randomized(Dense(name: "dense", inputUnits: 8, units: 2), seed: 6),
+            try randomized(BatchNormalization(name: "bn3", channels: 2), seed: 7),
+        ]
+        let nodes: [Graph.Node] = [
+            .init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]), .init(layer: 2, inputs: [1]),
+            .init(layer: 3, inputs: [2]), .init(layer: 4, inputs: [3]), .init(layer: 5, inputs: [4]),
+            .init(layer: 6, inputs: [5]), .init(layer: 7, inputs: [3]), .init(layer: 8, inputs: [6, 7]),
+            .init(layer: 9, inputs: [8]), .init(layer: 10, inputs: [9]), .init(layer: 11, inputs: [10]),
+        ]
+        return try Graph(name: "m", layers: layers, nodes: nodes, inputNodes: [0], outputNode: 11)
+    }
+
+    func testFoldedModelComputesTheSame() throws {
+        let original = try model()
+        let folded = try original.optimizedForInference()
+        XCTAssertEqual(folded.layers.map(\.name), ["in", "conv", "relu", "dw", "conv2", "add", "gap", "dense"])
+        let x = random([2, 9, 9, 3], seed: 42)
+        let expected = try original.forward([x])
+        let actual = try folded.forward([x])
+        XCTAssertEqual(actual.shape, expected.shape)
+        if let bad = mismatch(actual, expected, tolerance) { XCTFail("\(bad)") }
+    }
+
+    /// A convolution whose output is also read elsewhere, or that has an activation,
+    /// keeps its BatchNormalization.
+    func testDoesNotFoldWhenTheOutputIsShared() throws {
+        let conv = try randomized(Conv2D(name: "conv", inputChannels: 2, filters: 2, kernelSize: (1, 1)), seed: 1)
+        let layers: [any Layer] = [InputLayer(name: "in", shape: [nil, 3, 3, 2]), conv,
+                                   try randomized(BatchNormalization(name: "bn", channels: 2), seed: 2),
+                                   Merge(name: "add", op: .add)]
+        let graph = try Graph(name: "g", layers: layers,
+                              nodes: [.init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]),
+                                      .init(layer: 2, inputs: [1]), .init(layer: 3, inputs: [1, 2])],
+                              inputNodes: [0], outputNode: 3)
+        let folded = try graph.optimizedForInference()
+        XCTAssertEqual(folded.layers.map(\.name), ["in", "conv", "bn", "add"])
+        let x = random([1, 3, 3, 2], seed: 9)
+        XCTAssertEqual(try folded.forward([x]), try graph.forward([x]))
+    }
+}
