@@ -1,0 +1,63 @@
+import Dispatch
+import Foundation
+import Images
+import Keras
+import ModelFile
+import NN
+import TestSupport
+import XCTest
+
+/// Thread-safe storage for the concurrent test's answers.
+final class Results: @unchecked Sendable {
+    private var values: [Int: [Float]] = [:]
+    private let lock = NSLock()
+    func set(_ i: Int, _ v: [Float]) { lock.lock(); values[i] = v; lock.unlock() }
+    func get(_ i: Int) -> [Float]? { lock.lock(); defer { lock.unlock() }; return values[i] }
+}
+
+final class PredictorTests: XCTestCase {
+    func predictor() throws -> Predictor {
+        let graph = try KerasModel(contentsOf: Fixtures.path("predict/fer_softmax.k3.h5")).graph
+        let adapter = InputAdapter(inputSize: [48, 48, 1], outputSize: [48, 48, 1], scale: 1.0 / 255)
+        return try Predictor(model: MienModel(graph: graph, inputAdapter: adapter, classes: ["a", "b", "c"]))
+    }
+
+    func faces() throws -> [Image] {
+        try ["face_10019449.jpg", "face_10046809.jpg", "face_10066226.jpg"].map {
+            try ImageDecoder.decode(contentsOf: Fixtures.path("images/\($0)"))
+        }
+    }
+
+    /// A batch predicts what each face predicts alone.
+    func testBatchEqualsOneByOne() throws {
+        let p = try predictor()
+        let faces = try faces()
+        let batch = try p.predict(images: faces)
+        for (face, prediction) in zip(faces, batch) {
+            let alone = try p.predict(image: face)
+            XCTAssertNil(mismatch(alone.scores, prediction.scores, Tolerance(relative: 1e-6)))
+            XCTAssertEqual(alone.label, prediction.label)
+        }
+    }
+
+    /// One predictor, many threads: every thread gets the single-threaded answer.
+    func testConcurrentPredictionsAgree() throws {
+        let p = try predictor()
+        let faces = try faces()
+        let expected = try faces.map { try p.predict(image: $0).scores }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            results.set(i, (try? p.predict(image: faces[i % faces.count]).scores) ?? [])
+        }
+        for i in 0..<24 { XCTAssertEqual(results.get(i), expected[i % faces.count], "thread \(i)") }
+    }
+
+    /// A colour image of another size is converted to the model's gray 48×48.
+    func testColourImageOfAnotherSizeIsConverted() throws {
+        let p = try predictor()
+        let colour = try ImageDecoder.decode(contentsOf: Fixtures.path("images/color_420.jpg"))
+        XCTAssertEqual(colour.channels, 3)
+        XCTAssertEqual(try p.batch([colour]).shape, [1, 48, 48, 1])
+        XCTAssertEqual(try p.predict(image: colour).scores.count, 3)
+    }
+}
