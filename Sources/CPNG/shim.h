@@ -68,20 +68,27 @@ static inline void mien_png_read_data(png_structp png, png_bytep out, size_t len
     source->offset += length;
 }
 
+/// A libpng reader and its info struct, reporting into `source`; 0 on success.
+static inline int mien_png_create(mien_png_source *source, png_structp *png, png_infop *info) {
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source, mien_png_on_error, mien_png_on_warning);
+    if (*png == NULL) {
+        mien_png_set_message(source, "cannot create a libpng reader");
+        return -1;
+    }
+    *info = png_create_info_struct(*png);
+    if (*info == NULL) {
+        png_destroy_read_struct(png, NULL, NULL);
+        mien_png_set_message(source, "cannot create a libpng reader");
+        return -1;
+    }
+    return 0;
+}
+
 /// Reads the signature and the chunks up to the first IDAT. Allocates nothing for pixels.
 static inline int mien_png_read_header(mien_png_source *source, mien_png_header *header) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source,
-                                             mien_png_on_error, mien_png_on_warning);
-    if (png == NULL) {
-        mien_png_set_message(source, "cannot create a libpng reader");
-        return -1;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (info == NULL) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        mien_png_set_message(source, "cannot create a libpng reader");
-        return -1;
-    }
+    png_structp png;
+    png_infop info;
+    if (mien_png_create(source, &png, &info) != 0) return -1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
@@ -110,18 +117,9 @@ static inline int mien_png_read_header(mien_png_source *source, mien_png_header 
 /// - no gamma, sBIT or colour-profile correction.
 static inline int mien_png_decode(mien_png_source *source, uint32_t width, uint32_t height,
                                   unsigned char *out, size_t out_size) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source,
-                                             mien_png_on_error, mien_png_on_warning);
-    if (png == NULL) {
-        mien_png_set_message(source, "cannot create a libpng reader");
-        return -1;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (info == NULL) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        mien_png_set_message(source, "cannot create a libpng reader");
-        return -1;
-    }
+    png_structp png;
+    png_infop info;
+    if (mien_png_create(source, &png, &info) != 0) return -1;
     // Changed after setjmp and used after longjmp: volatile.
     png_bytep volatile buffer = NULL;
     png_bytepp volatile rows = NULL;

@@ -9,7 +9,8 @@ private func fixture(_ name: String) -> String {
 }
 
 /// Runs `body` and returns the HDF5Error it throws (failing the test otherwise).
-private func hdf5Error<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> HDF5Error? {
+/// The HDF5Error `body` throws, or a test failure. Shared by the reader and writer tests.
+func hdf5Error<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> HDF5Error? {
     do {
         let value = try body()
         XCTFail("expected an HDF5Error, got \(value)", file: file, line: line)

@@ -18,17 +18,6 @@ import XCTest
 // The same script loads the copied Keras files (see testCopiedKerasFilesReadBackIdentically)
 // with keras.models.load_model / tf_keras and compares predictions with the originals.
 
-private func hdf5Error<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> HDF5Error? {
-    do {
-        let value = try body()
-        XCTFail("expected an HDF5Error, got \(value)", file: file, line: line)
-    } catch let error as HDF5Error {
-        return error
-    } catch {
-        XCTFail("expected an HDF5Error, got \(error)", file: file, line: line)
-    }
-    return nil
-}
 
 /// A 1 MB string with multi-byte characters and JSON-ish punctuation, like a large `model_config`.
 private let megabyteString: String = {
