@@ -5,10 +5,11 @@ let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile"]),
+        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -25,6 +26,7 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         // NHWC tensors, kernels, layers and the layer graph.
         .target(name: "NN", dependencies: ["CBLAS"]),
+        .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "KerasConfig", dependencies: ["NN"]),
         // Keras .h5 / .weights.h5 files <-> NN graph with weights.
@@ -33,9 +35,10 @@ let package = Package(
         .target(name: "ModelFile", dependencies: ["NN", "KerasConfig", "Images"]),
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
         .target(name: "Images", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "Faces", dependencies: ["Images", "NN", .product(name: "CSV", package: "CSV.swift")]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images",
+            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,10 +46,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "TestSupport"]),
         .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "NN", "KerasConfig", "Keras", "Images", "TestSupport"]),
     ]
 )

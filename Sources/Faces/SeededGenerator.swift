@@ -1,0 +1,113 @@
+/// A small, fast, seedable random number generator: xoshiro256** (Blackman and Vigna),
+/// its 256-bit state filled by SplitMix64 from a key derived from the seed and any number
+/// of stream numbers. Every random choice of training (the split, each epoch's order, each
+/// face's augmentation) is drawn from a generator made from `(seed, epoch, batch, ...)`, so
+/// it is reproducible and independent of thread scheduling.
+///
+/// The algorithms are fixed here (not the standard library's, which may change between
+/// Swift versions): the same seed gives the same numbers on every platform and toolchain.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var s0: UInt64
+    private var s1: UInt64
+    private var s2: UInt64
+    private var s3: UInt64
+
+    /// The generator for `seed`.
+    public init(seed: UInt64) {
+        self.init(key: seed)
+    }
+
+    /// A derived, independent stream, e.g. `SeededGenerator(seed: seed, streams: epoch, batch)`.
+    /// Different stream tuples (including their order and length) give unrelated sequences;
+    /// no streams is the same as `init(seed:)`.
+    public init(seed: UInt64, streams: UInt64...) {
+        self.init(seed: seed, streamList: streams)
+    }
+
+    /// `init(seed:streams:)` with the streams as an array.
+    public init(seed: UInt64, streamList: [UInt64]) {
+        var key = seed
+        for stream in streamList {
+            key = SeededGenerator.mix(key &+ 0x9E37_79B9_7F4A_7C15 &+ SeededGenerator.mix(stream ^ 0xD1B5_4A32_D192_ED03))
+        }
+        self.init(key: key)
+    }
+
+    private init(key: UInt64) {
+        var x = key
+        func splitMix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            return SeededGenerator.mix(x)
+        }
+        s0 = splitMix()
+        s1 = splitMix()
+        s2 = splitMix()
+        s3 = splitMix()
+        if s0 | s1 | s2 | s3 == 0 { s0 = 1 }   // the one state xoshiro cannot leave
+    }
+
+    /// SplitMix64's finalizer (a bijection of UInt64).
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// xoshiro256**.
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = (s1 &* 5).rotatedLeft(by: 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = s3.rotatedLeft(by: 45)
+        return result
+    }
+
+    /// Uniform in [0, 1), 53 random bits.
+    @inline(__always)
+    public mutating func nextDouble() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
+    /// Uniform in [low, high) (as numpy's `uniform(low, high)`: `low + (high - low) * u`).
+    @inline(__always)
+    public mutating func uniform(_ low: Double, _ high: Double) -> Double {
+        low + (high - low) * nextDouble()
+    }
+
+    /// Uniform in 0..<bound, unbiased (Lemire's multiply-and-reject).
+    public mutating func nextInt(below bound: Int) -> Int {
+        precondition(bound > 0, "nextInt(below:) needs a positive bound, not \(bound)")
+        let n = UInt64(bound)
+        var product = next().multipliedFullWidth(by: n)
+        if product.low < n {
+            let threshold = (0 &- n) % n
+            while product.low < threshold {
+                product = next().multipliedFullWidth(by: n)
+            }
+        }
+        return Int(product.high)
+    }
+
+    /// Fisher–Yates shuffle driven by this generator (stable across toolchains).
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        guard array.count > 1 else { return }
+        for i in stride(from: array.count - 1, to: 0, by: -1) {
+            let j = nextInt(below: i + 1)
+            if i != j { array.swapAt(i, j) }
+        }
+    }
+}
+
+extension UInt64 {
+    @inline(__always)
+    fileprivate func rotatedLeft(by k: UInt64) -> UInt64 {
+        (self << k) | (self >> (64 - k))
+    }
+}
