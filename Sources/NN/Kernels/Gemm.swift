@@ -33,3 +33,18 @@ func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float]) {
         }
     }
 }
+
+/// `sums[c] (+)= Σ_r x[r·channels + c]`: the column sums of a `[rows × channels]` buffer
+/// (the bias gradient of a dense layer), accumulated row by row in order.
+@inline(__always)
+func columnSums(_ x: UnsafeBufferPointer<Float>, channels: Int, into sums: UnsafeMutableBufferPointer<Float>,
+                accumulate: Bool = false) {
+    precondition(sums.count == channels, "columnSums: \(sums.count) sums for \(channels) channels")
+    if !accumulate { for c in 0..<channels { sums[c] = 0 } }
+    guard channels > 0 else { return }
+    var start = 0
+    while start < x.count {
+        for c in 0..<channels { sums[c] += x[start + c] }
+        start += channels
+    }
+}

@@ -213,3 +213,166 @@ public struct ELU: Layer {
         return x
     }
 }
+
+// MARK: - Backward (training)
+
+extension Activation {
+    /// Whether `backward` needs the activation's input (the pre-activation `z`) and not only
+    /// its output: swish, GELU, mish, hard swish and leaky ReLU cannot be differentiated from
+    /// the output alone. All others (linear, relu, relu6, sigmoid, hard sigmoid, tanh,
+    /// softmax, log-softmax, elu, selu, softplus, softsign, exponential) use the output only.
+    public var backwardNeedsInput: Bool {
+        switch self {
+        case .swish, .gelu, .mish, .hardSwish, .leakyReLU: return true
+        default: return false
+        }
+    }
+
+    /// The gradient with respect to the activation's input, given its output `y = f(z)` and
+    /// the gradient `g` with respect to `y`: `g · f'(z)` element-wise, and the full
+    /// Jacobian-vector product over the last axis for softmax (`y ⊙ (g − Σ g·y)`) and
+    /// log-softmax (`g − softmax · Σ g`). Derivatives at the kinks follow TensorFlow's
+    /// kernels: relu passes the gradient where `y > 0`, relu6 where `0 < y < 6`, hard sigmoid
+    /// where `0 < y < 1`.
+    ///
+    /// `input` (the pre-activation) must be given when `backwardNeedsInput`; it is ignored
+    /// otherwise. All buffers have the same count; `lastAxis` is the length of the last axis.
+    public func backward(input: UnsafeBufferPointer<Float>?, output y: UnsafeBufferPointer<Float>,
+                         outputGradient g: UnsafeBufferPointer<Float>,
+                         into d: UnsafeMutableBufferPointer<Float>, lastAxis: Int) {
+        let n = y.count
+        precondition(g.count == n && d.count == n, "activation backward: buffer sizes differ")
+        if backwardNeedsInput {
+            precondition(input?.count == n, "activation backward: \(self) needs the pre-activation input")
+        }
+        switch self {
+        case .linear:
+            for i in 0..<n { d[i] = g[i] }
+        case .relu:
+            for i in 0..<n { d[i] = y[i] > 0 ? g[i] : 0 }
+        case .relu6:
+            for i in 0..<n { d[i] = y[i] > 0 && y[i] < 6 ? g[i] : 0 }
+        case .sigmoid:
+            for i in 0..<n { d[i] = g[i] * y[i] * (1 - y[i]) }
+        case .hardSigmoid(let slope):
+            for i in 0..<n { d[i] = y[i] > 0 && y[i] < 1 ? g[i] * slope : 0 }
+        case .tanh:
+            for i in 0..<n { d[i] = g[i] * (1 - y[i] * y[i]) }
+        case .softmax:
+            guard lastAxis > 0 else { return }
+            var start = 0
+            while start < n {
+                var dot: Float = 0
+                for i in start..<start + lastAxis { dot += g[i] * y[i] }
+                for i in start..<start + lastAxis { d[i] = y[i] * (g[i] - dot) }
+                start += lastAxis
+            }
+        case .logSoftmax:
+            guard lastAxis > 0 else { return }
+            var start = 0
+            while start < n {
+                var sum: Float = 0
+                for i in start..<start + lastAxis { sum += g[i] }
+                for i in start..<start + lastAxis { d[i] = g[i] - Foundation.exp(y[i]) * sum }
+                start += lastAxis
+            }
+        case .elu(let alpha):
+            // y = alpha·(e^z − 1) for z ≤ 0, so f'(z) = alpha·e^z = y + alpha.
+            for i in 0..<n { d[i] = y[i] > 0 ? g[i] : g[i] * (y[i] + alpha) }
+        case .selu:
+            let alpha: Float = 1.6732632423543772848170429916717
+            let scale: Float = 1.0507009873554804934193349852946
+            for i in 0..<n { d[i] = y[i] > 0 ? g[i] * scale : g[i] * (y[i] + scale * alpha) }
+        case .softplus:
+            // f'(z) = sigmoid(z) = 1 − e^(−y).
+            for i in 0..<n { d[i] = g[i] * -Foundation.expm1(-y[i]) }
+        case .softsign:
+            // f'(z) = 1 / (1 + |z|)² = (1 − |y|)².
+            for i in 0..<n {
+                let t = 1 - abs(y[i])
+                d[i] = g[i] * t * t
+            }
+        case .exponential:
+            for i in 0..<n { d[i] = g[i] * y[i] }
+        case .leakyReLU(let slope):
+            let z = input!
+            for i in 0..<n { d[i] = z[i] > 0 ? g[i] : g[i] * slope }
+        case .swish:
+            let z = input!
+            for i in 0..<n {
+                let s = Activation.sigmoid(z[i])
+                d[i] = g[i] * (s + z[i] * s * (1 - s))
+            }
+        case .hardSwish:
+            // z · clip(z/6 + 1/2, 0, 1): 0 below −3, 1 above 3, z/3 + 1/2 between.
+            let z = input!
+            for i in 0..<n {
+                let v = z[i]
+                d[i] = v <= -3 ? 0 : (v >= 3 ? g[i] : g[i] * (v / 3 + 0.5))
+            }
+        case .gelu(let approximate):
+            let z = input!
+            if approximate {
+                let c: Float = 0.7978845608028654  // sqrt(2 / pi)
+                for i in 0..<n {
+                    let v = z[i]
+                    let t = Foundation.tanh(c * (v + 0.044715 * v * v * v))
+                    let dInner = c * (1 + 3 * 0.044715 * v * v)
+                    d[i] = g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * dInner)
+                }
+            } else {
+                let invSqrt2: Float = 0.7071067811865476
+                let invSqrt2Pi: Float = 0.3989422804014327
+                for i in 0..<n {
+                    let v = z[i]
+                    let cdf = 0.5 * (1 + Foundation.erf(v * invSqrt2))
+                    d[i] = g[i] * (cdf + v * invSqrt2Pi * Foundation.exp(-0.5 * v * v))
+                }
+            }
+        case .mish:
+            // z · tanh(softplus(z)): tanh(sp) + z · (1 − tanh²(sp)) · sigmoid(z).
+            let z = input!
+            for i in 0..<n {
+                let v = z[i]
+                let t = Foundation.tanh(max(v, 0) + Foundation.log1p(Foundation.exp(-abs(v))))
+                d[i] = g[i] * (t + v * (1 - t * t) * Activation.sigmoid(v))
+            }
+        }
+    }
+
+    /// `backward` on tensors of one shape; `input` is the pre-activation (needed only when
+    /// `backwardNeedsInput`).
+    public func backward(input: Tensor?, output: Tensor, outputGradient: Tensor) -> Tensor {
+        precondition(output.shape == outputGradient.shape,
+                     "activation backward: output \(output.shape) and gradient \(outputGradient.shape) differ")
+        if let input { precondition(input.shape == output.shape, "activation backward: input shape differs") }
+        var result = Tensor(zeros: output.shape)
+        let lastAxis = output.shape.last ?? 1
+        output.scalars.withUnsafeBufferPointer { y in
+            outputGradient.scalars.withUnsafeBufferPointer { g in
+                result.scalars.withUnsafeMutableBufferPointer { d in
+                    if let input {
+                        input.scalars.withUnsafeBufferPointer { z in
+                            backward(input: z, output: y, outputGradient: g, into: d, lastAxis: lastAxis)
+                        }
+                    } else {
+                        backward(input: nil, output: y, outputGradient: g, into: d, lastAxis: lastAxis)
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension ActivationLayer {
+    /// The gradient with respect to the layer's input, from its `input` and `output` in a
+    /// forward pass and the gradient with respect to the output (see `Activation.backward`).
+    public func backward(input: Tensor, output: Tensor, outputGradient: Tensor) throws -> Tensor {
+        guard input.shape == output.shape, output.shape == outputGradient.shape else {
+            throw LayerError(layer: name, "backward: input \(input.shape), output \(output.shape) and gradient \(outputGradient.shape) must have one shape")
+        }
+        return activation.backward(input: activation.backwardNeedsInput ? input : nil,
+                                   output: output, outputGradient: outputGradient)
+    }
+}

@@ -56,3 +56,81 @@ public struct Dense: Layer {
         return y
     }
 }
+
+// MARK: - Training
+
+extension Dense {
+    /// The forward pass of training: the pre-activation `z = x · kernel + bias` and the
+    /// output `activation(z)` (the same tensor when the activation is linear). The output
+    /// equals `forward`'s.
+    public func forwardTraining(_ x: Tensor) throws -> (preActivation: Tensor, output: Tensor) {
+        var linear = self
+        linear.activation = .linear
+        let z = try linear.forward([x])
+        if activation == .linear { return (z, z) }
+        var y = z
+        activation.apply(&y.scalars, lastAxis: units)
+        return (z, y)
+    }
+
+    /// The gradients of a forward pass `output = activation(input · kernel + bias)`, given the
+    /// gradient with respect to `output`: first through the activation (see
+    /// `Activation.backward`; softmax's full Jacobian-vector product), giving `dZ`, then
+    /// through the matrix product: `dX = dZ · kernelᵀ`, `dKernel = Xᵀ · dZ`, `dBias = Σ_rows dZ`.
+    /// `input` is `[..., inputUnits]` (rows are every axis but the last). Activations that
+    /// need their input (swish, GELU, ...) recompute `z` from `input`.
+    public func backward(input: Tensor, output: Tensor, outputGradient: Tensor) throws
+        -> (input: Tensor, kernel: Tensor, bias: Tensor?) {
+        guard output.shape == outputGradient.shape else {
+            throw LayerError(layer: name, "backward: output \(output.shape) and gradient \(outputGradient.shape) differ")
+        }
+        let z = activation.backwardNeedsInput ? try forwardTraining(input).preActivation : nil
+        let dz = activation.backward(input: z, output: output, outputGradient: outputGradient)
+        let g = try backward(input: input, preActivationGradient: dz, inputGradient: true)
+        return (g.input!, g.kernel, g.bias)
+    }
+
+    /// The matrix-product half of `backward`: from `dZ`, the gradient with respect to the
+    /// pre-activation `z = input · kernel + bias`. With `inputGradient: false` the (often
+    /// largest) product `dZ · kernelᵀ` is skipped and `input` is nil: the first layer on
+    /// frozen features needs no input gradient.
+    public func backward(input: Tensor, preActivationGradient dz: Tensor, inputGradient: Bool = true) throws
+        -> (input: Tensor?, kernel: Tensor, bias: Tensor?) {
+        let inputUnits = kernel.shape[0]
+        guard input.rank >= 2, input.shape.last! == inputUnits else {
+            throw LayerError(layer: name, "backward: got input of shape \(input.shape), expected last axis \(inputUnits)")
+        }
+        guard dz.shape == Array(input.shape.dropLast()) + [units] else {
+            throw LayerError(layer: name, "backward: gradient of shape \(dz.shape) does not match input \(input.shape) and \(units) units")
+        }
+        let rows = input.count / max(inputUnits, 1)
+        var dKernel = Tensor(zeros: kernel.shape)
+        var dInput: Tensor? = inputGradient ? Tensor(zeros: input.shape) : nil
+        var dBias: Tensor? = bias.map { Tensor(zeros: $0.shape) }
+        guard rows > 0, inputUnits > 0, units > 0 else { return (dInput, dKernel, dBias) }
+        input.scalars.withUnsafeBufferPointer { x in
+            dz.scalars.withUnsafeBufferPointer { d in
+                // dKernel[in × units] = Xᵀ[in × rows] · dZ[rows × units]
+                dKernel.scalars.withUnsafeMutableBufferPointer { dw in
+                    gemm(x.baseAddress!, d.baseAddress!, dw.baseAddress!,
+                         m: inputUnits, n: units, k: rows, transposeA: true)
+                }
+                if dInput != nil {
+                    // dX[rows × in] = dZ[rows × units] · kernelᵀ[units × in]
+                    kernel.scalars.withUnsafeBufferPointer { w in
+                        dInput!.scalars.withUnsafeMutableBufferPointer { dx in
+                            gemm(d.baseAddress!, w.baseAddress!, dx.baseAddress!,
+                                 m: rows, n: inputUnits, k: units, transposeB: true)
+                        }
+                    }
+                }
+                if dBias != nil {
+                    dBias!.scalars.withUnsafeMutableBufferPointer { db in
+                        columnSums(d, channels: units, into: db)
+                    }
+                }
+            }
+        }
+        return (dInput, dKernel, dBias)
+    }
+}

@@ -25,3 +25,63 @@ public struct Identity: Layer {
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
 }
+
+// MARK: - Training (Dropout)
+
+extension Identity {
+    /// The dropout rate of a `Dropout` layer (`options["rate"]`, 0 if absent).
+    public var dropoutRate: Float { options["rate"] ?? 0 }
+
+    /// Keras's `Dropout` in training mode: inverted dropout. Each element is kept with
+    /// probability `1 − rate` (kept when a uniform draw `u ∈ [0, 1)` satisfies `u ≥ rate`, as
+    /// TensorFlow's `dropout` does) and scaled by `1 / (1 − rate)`; the others become 0.
+    /// Returns the output and the mask of factors (0 or `1 / (1 − rate)`) for `backward`;
+    /// the mask is nil when the rate is 0 (the identity). `rate` defaults to the layer's own.
+    ///
+    /// Draws one 64-bit number per element from `generator` (its top 24 bits), so a seeded
+    /// generator gives the same mask on every platform. Keras's masks come from TensorFlow's
+    /// RNG and cannot be reproduced; only their distribution matches. Only the `Dropout`
+    /// class trains: the other identity-at-inference layers throw.
+    public func forwardTraining<G: RandomNumberGenerator>(_ x: Tensor, rate: Float? = nil,
+                                                           generator: inout G) throws
+        -> (output: Tensor, mask: Tensor?) {
+        guard kerasClass == "Dropout" else {
+            throw LayerError(layer: name, "training through \(kerasClass) is not supported (only Dropout)")
+        }
+        let rate = rate ?? dropoutRate
+        guard rate >= 0, rate < 1 else {
+            throw LayerError(layer: name, "dropout rate \(rate) is outside [0, 1)")
+        }
+        guard rate > 0 else { return (x, nil) }
+        let scale = Float(1 / (1 - Double(rate)))
+        var mask = Tensor(zeros: x.shape)
+        var y = x
+        mask.scalars.withUnsafeMutableBufferPointer { m in
+            y.scalars.withUnsafeMutableBufferPointer { out in
+                for i in 0..<m.count {
+                    let u = Float(generator.next() >> 40) * 0x1p-24
+                    let factor: Float = u >= rate ? scale : 0
+                    m[i] = factor
+                    out[i] *= factor
+                }
+            }
+        }
+        return (y, mask)
+    }
+
+    /// The gradient with respect to the input of `forwardTraining`: the output gradient times
+    /// the mask (unchanged when the mask is nil).
+    public func backward(outputGradient: Tensor, mask: Tensor?) throws -> Tensor {
+        guard let mask else { return outputGradient }
+        guard mask.shape == outputGradient.shape else {
+            throw LayerError(layer: name, "backward: mask \(mask.shape) and gradient \(outputGradient.shape) differ")
+        }
+        var g = outputGradient
+        mask.scalars.withUnsafeBufferPointer { m in
+            g.scalars.withUnsafeMutableBufferPointer { out in
+                for i in 0..<out.count { out[i] *= m[i] }
+            }
+        }
+        return g
+    }
+}
