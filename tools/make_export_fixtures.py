@@ -78,7 +78,7 @@ def predict_fixtures():
 # name -> (source fixture, extra `mien export` options, input shape for random inputs or None)
 EXPORTS = {
     "nested_mixed_images": ("keras/nested_mixed.k2.h5",
-                            ["--input-size", "8", "--input-channels", "1", "--scale", "0.01", "--offset=-0.5"],
+                            ["--image-size", "8", "--image-channels", "1", "--scale", "0.01", "--offset=-0.5"],
                             (2, 8, 8, 1)),
     "functional_branches": ("keras/functional_branches.k3.h5", ["--scale", "1"], None),
     "mbconv": ("keras/mbconv.k3.h5", ["--scale", "1"], None),

@@ -68,7 +68,7 @@ public final class Predictor: Sendable {
 
     public func predict(images: [Image]) throws -> [Prediction] {
         guard !images.isEmpty else { return [] }
-        let outputs = try predict(try batch(images))
+        let outputs = try BatchRunner.forward(graph, try batch(images))
         let width = outputs.count / images.count
         return (0..<images.count).map { i in
             prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))

@@ -224,3 +224,27 @@ extension Graph {
         return flat
     }
 }
+
+extension Graph {
+    /// The graph up to the output of layer `layerName`: the backbone cut at an intermediate
+    /// layer (mid-level features often transfer better). Nil if no such layer.
+    public func truncated(at layerName: String) throws -> Graph? {
+        guard let layer = layerIndex(named: layerName),
+              let output = nodes.lastIndex(where: { $0.layer == layer }) else { return nil }
+        // Keep the nodes the new output depends on.
+        var needed = Set<Int>([output])
+        for index in stride(from: output, through: 0, by: -1) where needed.contains(index) {
+            needed.formUnion(nodes[index].inputs)
+        }
+        needed.formUnion(inputNodes)
+        let kept = nodes.indices.filter { needed.contains($0) }
+        let newIndex = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
+        let usedLayers = layers.indices.filter { i in kept.contains { nodes[$0].layer == i } }
+        let layerIndex = Dictionary(uniqueKeysWithValues: usedLayers.enumerated().map { ($1, $0) })
+        var graph = try Graph(name: name, kerasClass: kerasClass, layers: usedLayers.map { layers[$0] },
+                              nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[$0]! }) },
+                              inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[output]!)
+        graph.trainable = trainable
+        return graph
+    }
+}

@@ -7,7 +7,7 @@ struct Mien: ParsableCommand {
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",
         version: MienVersion.current,
-        subcommands: [Inspect.self, Export.self, Predict.self])
+        subcommands: [Inspect.self, Export.self, Predict.self, Train.self, Evaluate.self])
 }
 
 enum MienVersion {

@@ -10,11 +10,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Weights for a Keras architecture file (tf.keras save_weights .h5 or Keras 3 .weights.h5).")
     var weights: String?
 
-    @Option(help: "For a Keras model: the raw image size the model takes (default: its input size); images are resized to the model's input.")
-    var inputSize: Int?
+    @Option(help: "For a Keras model: the side of the raw images it is given (default: its input size); the input adapter resizes them to the model's input.")
+    var imageSize: Int?
 
-    @Option(help: "For a Keras model: the raw image channels (default: the model's).")
-    var inputChannels: Int?
+    @Option(help: "For a Keras model: the channels of the raw images (default: the model's); 1 is repeated to 3.")
+    var imageChannels: Int?
+
+    @Option(help: "For a Keras model that takes any image size (a backbone): the size to resize to.")
+    var inputSize: Int?
 
     @Option(help: "For a Keras model: pixel scaling, input = pixel * scale + offset.")
     var scale: Float = 1.0 / 255
@@ -38,17 +41,17 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The adapter that turns raw pixels into the Keras model's input; nil when the model
-    /// does not take one fixed-size image (it can still be exported, not fed images).
+    /// does not take one image (it can still be exported, not fed images).
     private func adapter(for graph: Graph, path: String) throws -> InputAdapter? {
         guard graph.inputShapes.count == 1, let shape = graph.inputShapes.first, shape.count == 4,
-              let h = shape[1], let w = shape[2], let c = shape[3] else {
-            if inputSize != nil || inputChannels != nil {
-                throw ValidationError("\(path): --input-size and --input-channels need a model that takes one fixed-size image; its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+              let c = shape[3], let h = shape[1] ?? inputSize, let w = shape[2] ?? inputSize else {
+            if imageSize != nil || imageChannels != nil || inputSize != nil {
+                throw ValidationError("\(path): the input options need a model that takes one image (with --input-size when its size is free); its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
             }
             return nil
         }
-        let size = inputSize.map { [$0, $0] } ?? [h, w]
-        return InputAdapter(inputSize: size + [inputChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
+        let image = imageSize.map { [$0, $0] } ?? [h, w]
+        return InputAdapter(inputSize: image + [imageChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
     }
 
     private func split(_ list: String) -> [String] {

@@ -1,0 +1,54 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Runs a graph on a large batch using every core: the batch is cut into one slice per
+/// core and each slice runs with a single-threaded OpenBLAS, which on small images keeps
+/// all cores busy where OpenBLAS's own threads would mostly wait for each other.
+public enum BatchRunner {
+    /// The number of cores to use.
+    public static var cores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// `graph` on `input` (`[N, ...]`), with the batch split across cores. Same result as
+    /// `graph.forward([input])`: every image is computed alone the same way.
+    public static func forward(_ graph: Graph, _ input: Tensor, cores: Int = BatchRunner.cores) throws -> Tensor {
+        let n = input.shape[0]
+        let slices = min(cores, n)
+        guard slices > 1 else { return try graph.forward([input]) }
+        let perImage = input.count / max(n, 1)
+        let bounds = (0...slices).map { $0 * n / slices }
+        let results = SliceResults(count: slices)
+        let previousThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(previousThreads) }
+        DispatchQueue.concurrentPerform(iterations: slices) { s in
+            let range = bounds[s]..<bounds[s + 1]
+            let slice = Tensor(shape: [range.count] + Array(input.shape.dropFirst()),
+                               scalars: Array(input.scalars[range.lowerBound * perImage..<range.upperBound * perImage]))
+            results.set(s, Result { try graph.forward([slice]) })
+        }
+        let outputs = try (0..<slices).map { try results.get($0).get() }
+        let tail = Array(outputs[0].shape.dropFirst())
+        return Tensor(shape: [n] + tail, scalars: outputs.flatMap(\.scalars))
+    }
+}
+
+/// The slices' results, written from several threads.
+private final class SliceResults: @unchecked Sendable {
+    private var values: [Result<Tensor, Error>]
+    private let lock = NSLock()
+
+    init(count: Int) { values = Array(repeating: .failure(CancellationError()), count: count) }
+
+    func set(_ i: Int, _ value: Result<Tensor, Error>) {
+        lock.lock()
+        values[i] = value
+        lock.unlock()
+    }
+
+    func get(_ i: Int) -> Result<Tensor, Error> {
+        lock.lock()
+        defer { lock.unlock() }
+        return values[i]
+    }
+}

@@ -1,0 +1,114 @@
+import Faces
+import Foundation
+import NN
+
+/// Everything that decides a fine-tuning run; recorded in the model file and the
+/// checkpoint, so a resumed run can check it continues the same job.
+public struct FineTuneSettings: Codable, Equatable, Sendable {
+    public var backbone: String
+    public var featuresFrom: String?
+    public var inputSize: Int
+    public var classes: [String]
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: String
+    public var learningRate: Float
+    public var momentum: Float
+    public var augmentation: Augmentation
+    public var cachedViews: Int
+    public var validationSplit: Double
+    public var seed: UInt64
+    public var classWeight: String
+    public var patience: Int?
+    public var hidden: Int
+    public var dropout: Float
+
+    public init(backbone: String, featuresFrom: String? = nil, inputSize: Int = 96, classes: [String],
+                epochs: Int = 10, batchSize: Int = 32, optimizer: String = "adam", learningRate: Float = 0.001,
+                momentum: Float = 0.9, augmentation: Augmentation = .none, cachedViews: Int = 1,
+                validationSplit: Double = 0.2, seed: UInt64 = 42, classWeight: String = "none",
+                patience: Int? = 3, hidden: Int = 0, dropout: Float = 0.2) {
+        self.backbone = backbone
+        self.featuresFrom = featuresFrom
+        self.inputSize = inputSize
+        self.classes = classes
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.augmentation = augmentation
+        self.cachedViews = cachedViews
+        self.validationSplit = validationSplit
+        self.seed = seed
+        self.classWeight = classWeight
+        self.patience = patience
+        self.hidden = hidden
+        self.dropout = dropout
+    }
+}
+
+/// The frozen part of the model: input adapter, backbone (possibly cut at an inner layer)
+/// and global average pooling, mapping raw 48×48 faces to one feature vector each.
+public struct FeatureExtractor: Sendable {
+    public let adapter: InputAdapter
+    public let backbone: Graph
+    public let graph: Graph
+
+    public init(backbone full: Graph, inputSize: Int, featuresFrom: String?) throws {
+        var backbone = full
+        if let layer = featuresFrom {
+            guard let cut = try full.truncated(at: layer) else {
+                throw TrainingSetupError("the backbone has no layer '\(layer)' (--features-from)")
+            }
+            backbone = cut
+        }
+        // Frozen: not trainable, and BatchNormalization uses its moving statistics.
+        backbone.trainable = false
+        self.backbone = backbone
+        let channels = backbone.inputShapes.first?.last.flatMap { $0 } ?? 3
+        adapter = InputAdapter.fer(size: inputSize, channels: channels)
+        var model = try adapter.prepended(to: backbone)
+        let shape = model.outputShape
+        switch shape.count {
+        case 4:
+            var layers = model.layers
+            layers.append(GlobalAveragePooling2D(name: "avg_pool"))
+            var nodes = model.nodes
+            nodes.append(.init(layer: layers.count - 1, inputs: [model.outputNode]))
+            model = try Graph(name: "features", layers: layers, nodes: nodes, inputNodes: model.inputNodes,
+                              outputNode: nodes.count - 1)
+        case 2:
+            break
+        default:
+            throw TrainingSetupError("the backbone's output \(shape.kerasDescription) is neither a feature map nor a vector")
+        }
+        guard let features = model.outputShape.last.flatMap({ $0 }), features > 0 else {
+            throw TrainingSetupError("the backbone has no usable output (\(model.outputShape.kerasDescription))")
+        }
+        graph = try model.optimizedForInference()
+    }
+
+    public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }
+
+    /// Feature vectors `[N, C]` for faces given as 48×48 float pixels, in batches.
+    public func features(_ faces: [[Float]], batchSize: Int = 64, progress: (Int) -> Void = { _ in }) throws -> Tensor {
+        let side = FaceDataset.side
+        var scalars: [Float] = []
+        scalars.reserveCapacity(faces.count * featureCount)
+        var start = 0
+        while start < faces.count {
+            let end = min(start + batchSize, faces.count)
+            let batch = Tensor(shape: [end - start, side, side, 1], scalars: faces[start..<end].flatMap { $0 })
+            scalars += try BatchRunner.forward(graph, batch).scalars
+            start = end
+            progress(end)
+        }
+        return Tensor(shape: [faces.count, featureCount], scalars: scalars)
+    }
+}
+
+public struct TrainingSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ message: String) { description = message }
+}

@@ -1,0 +1,175 @@
+import Faces
+import Foundation
+import Keras
+import KerasConfig
+import ModelFile
+import NN
+
+/// What a fine-tuning run reports while it works; the CLI renders it.
+public enum FineTuneEvent: Sendable {
+    case warning(String)
+    case dataset(train: [Int], validation: [Int], classes: [String])
+    case features(done: Int, total: Int, imagesPerSecond: Double)
+    case featuresDone(count: Int, seconds: Double)
+    case batch(BatchProgress, batchSize: Int)
+    case epoch(EpochRecord, epochs: Int, best: Bool)
+    case resumed(fromEpoch: Int)
+    case finished(bestEpoch: Int?, path: String)
+}
+
+/// The whole job: load faces, split, cache the frozen backbone's features (with augmented
+/// views), fit the head with a checkpoint each epoch, and write the model.
+public struct FineTuneJob {
+    public var settings: FineTuneSettings
+    public var data: String
+    public var usage: String?
+    public var strict: Bool
+    public var output: String
+    public var resume: Bool
+
+    public init(settings: FineTuneSettings, data: String, usage: String?, strict: Bool, output: String, resume: Bool) {
+        self.settings = settings
+        self.data = data
+        self.usage = usage
+        self.strict = strict
+        self.output = output
+        self.resume = resume
+    }
+
+    public var checkpointPath: String { output + ".checkpoint.json" }
+    public var historyPath: String { output + ".history.json" }
+
+    /// What the checkpoint holds: the settings (a resumed run must be the same job) and the
+    /// trainer's state after the last finished epoch.
+    struct Checkpoint: Codable {
+        var settings: FineTuneSettings
+        var state: TrainerState
+    }
+
+    @discardableResult
+    public func run(_ report: (FineTuneEvent) -> Void) throws -> (model: MienModel, history: History) {
+        let faces = try FaceDataset.load(data, classes: settings.classes, usage: data.hasSuffix(".csv") ? usage : nil,
+                                         strict: strict)
+        for warning in faces.warnings { report(.warning(warning)) }
+        let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
+        report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
+
+        let backbone = try KerasModel(contentsOf: settings.backbone).graph
+        let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
+                                             featuresFrom: settings.featuresFrom)
+
+        // Features: the backbone is frozen, so they are computed once; with augmentation,
+        // `cachedViews` random views of each face, reused every epoch.
+        let views = settings.augmentation == .none ? 1 : settings.cachedViews
+        var pixels: [[Float]] = []
+        var labels: [Int] = []
+        for view in 0..<views {
+            for (i, face) in train.faces.enumerated() {
+                if settings.augmentation == .none {
+                    pixels.append(face.pixels.map(Float.init))
+                } else {
+                    var generator = SeededGenerator(seed: settings.seed, streams: UInt64(view), UInt64(i))
+                    pixels.append(settings.augmentation.apply(face.pixels, generator: &generator))
+                }
+                labels.append(face.label)
+            }
+        }
+        let validationPixels = validation.faces.map { $0.pixels.map(Float.init) }
+        let total = pixels.count + validationPixels.count
+        let clock = ContinuousClock()
+        let start = clock.now
+        func seconds() -> Double {
+            let d = clock.now - start
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        let trainFeatures = try extractor.features(pixels, batchSize: 64) { done in
+            report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
+        }
+        let validationFeatures = try extractor.features(validationPixels, batchSize: 64) { done in
+            report(.features(done: pixels.count + done, total: total,
+                             imagesPerSecond: Double(pixels.count + done) / max(seconds(), 1e-9)))
+        }
+        report(.featuresDone(count: total, seconds: seconds()))
+
+        // The head, fresh or from the checkpoint.
+        var trainer: Trainer
+        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let checkpoint = try readCheckpoint()
+            guard checkpoint.settings == settings else {
+                throw TrainingSetupError("\(checkpointPath): the checkpoint was made with other settings; rerun them, or remove it to start over")
+            }
+            trainer = try Trainer(resuming: checkpoint.state)
+            report(.resumed(fromEpoch: trainer.history.epochs.count))
+        } else {
+            let head = Head.make(features: extractor.featureCount, classes: settings.classes.count,
+                                 hidden: settings.hidden, dropout: settings.dropout, seed: settings.seed)
+            trainer = Trainer(head: head, options: fitOptions(counts: train.counts))
+        }
+        let (epochs, batchSize) = (settings.epochs, settings.batchSize)
+        try trainer.fit(
+            train: (trainFeatures, labels),
+            validation: validation.faces.isEmpty ? nil : (validationFeatures, validation.faces.map(\.label)),
+            onBatch: { report(.batch($0, batchSize: batchSize)) },
+            onEpoch: { record, state in
+                try writeJSON(Checkpoint(settings: settings, state: state), to: checkpointPath)
+                try writeJSON(state.history, to: historyPath)
+                report(.epoch(record, epochs: epochs, best: state.history.bestEpoch == record.epoch))
+            })
+
+        let model = MienModel(graph: try assemble(extractor, head: trainer.head), inputAdapter: extractor.adapter,
+                              classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
+                              training: try trainingRecord(trainer.history))
+        var optimized = model
+        optimized.graph = try model.graph.optimizedForInference()
+        try MienFile.write(optimized, to: output)
+        try writeJSON(trainer.history, to: historyPath)
+        try? FileManager.default.removeItem(atPath: checkpointPath)
+        report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
+        return (model, trainer.history)
+    }
+
+    func fitOptions(counts: [Int]) -> FitOptions {
+        let sgd = settings.optimizer == "sgd"
+        return FitOptions(epochs: settings.epochs, batchSize: settings.batchSize,
+                          optimizer: sgd ? .sgd : .adam, learningRate: Double(settings.learningRate),
+                          momentum: sgd ? Double(settings.momentum) : 0,
+                          classWeights: settings.classWeight == "balanced" ? classWeightsBalanced(counts: counts) : nil,
+                          patience: settings.patience, seed: settings.seed)
+    }
+
+    /// backbone (frozen, nested, keeping its Keras names) → average pooling → head.
+    func assemble(_ extractor: FeatureExtractor, head: Head) throws -> Graph {
+        let backbone = extractor.backbone
+        let side = settings.inputSize
+        let channels = extractor.adapter.outputSize[2]
+        var layers: [any Layer] = [InputLayer(name: "input", shape: [nil, side, side, channels]), backbone]
+        if backbone.outputShape.count == 4 { layers.append(GlobalAveragePooling2D(name: "avg_pool")) }
+        layers += head.layers
+        let nodes = layers.indices.map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
+        return try Graph(name: "fer_" + settings.classes.joined(separator: "_"), kerasClass: "Sequential",
+                         layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
+    }
+
+    func trainingRecord(_ history: History) throws -> JSON {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        struct Record: Encodable { var settings: FineTuneSettings; var history: History; var data: String }
+        return try JSON(parsing: String(decoding: try encoder.encode(Record(settings: settings, history: history, data: data)),
+                                        as: UTF8.self))
+    }
+
+    func readCheckpoint() throws -> Checkpoint {
+        do {
+            return try JSONDecoder().decode(Checkpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
+        } catch {
+            throw TrainingSetupError("\(checkpointPath): not a readable checkpoint (\(error))")
+        }
+    }
+}
+
+/// Writes JSON atomically (a temporary file renamed into place).
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Faces
+import Foundation
+import Keras
+import ModelFile
+import NN
+import Training
+
+/// `mien train`: fine-tune a new head on a frozen backbone.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a new head on a frozen Keras backbone with FER faces; writes a .mien model.")
+
+    @Option(help: "The backbone: a Keras .h5 (full model).")
+    var backbone = "Weights/efficientnet_lite0_notop.h5"
+
+    @Option(help: "Training data: a folder of class folders (Kaggle layout) or a fer2013.csv.")
+    var data: String
+
+    @Option(help: "The classes and their label order, comma-separated.")
+    var classes = "angry,happy"
+
+    @Option(name: .shortAndLong, help: "The model file to write (.mien).")
+    var output: String
+
+    @Option(help: "With a fer2013.csv: the Usage rows to train on.")
+    var usage = "Training"
+
+    @Option(help: "The side the faces are resized to for the backbone.")
+    var inputSize = InputAdapter.defaultFERSize
+
+    @Option(help: "Cut the backbone after this layer (mid-level features often transfer better).")
+    var featuresFrom: String?
+
+    @Option(help: "Epochs.")
+    var epochs = 10
+
+    @Option(help: "Faces per training step.")
+    var batchSize = 32
+
+    @Option(help: "adam or sgd.")
+    var optimizer = "adam"
+
+    @Option(help: "The optimizer's learning rate.")
+    var learningRate: Float = 0.001
+
+    @Option(help: "SGD's momentum.")
+    var momentum: Float = 0.9
+
+    @Flag(help: "Augment the training faces (rotation, shifts, zoom, horizontal flip, as Keras's ImageDataGenerator).")
+    var augment = false
+
+    @Option(help: "With --augment: augmented views of each face, computed once through the backbone and reused every epoch.")
+    var cachedViews = 4
+
+    @Option(help: "The fraction of each class held out to pick the best epoch.")
+    var validationSplit = 0.2
+
+    @Option(help: "The seed of the split, the head's initial weights, the shuffles, dropout and augmentation.")
+    var seed: UInt64 = 42
+
+    @Option(help: "none, or balanced (weights inversely proportional to class frequency).")
+    var classWeight = "none"
+
+    @Option(help: "Early stopping: epochs without a better validation loss (0: off).")
+    var patience = 3
+
+    @Option(help: "Units of a hidden ReLU layer in the head (0: none).")
+    var hidden = 0
+
+    @Option(help: "Dropout before the head's output layer.")
+    var dropout: Float = 0.2
+
+    @Flag(help: "Continue an interrupted run from its last checkpoint.")
+    var resume = false
+
+    @Flag(help: "Stop at an unreadable image instead of skipping it with a warning.")
+    var strict = false
+
+    func run() throws {
+        try reportingErrors {
+            try validate()
+            let classNames = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let settings = FineTuneSettings(
+                backbone: backbone, featuresFrom: featuresFrom, inputSize: inputSize, classes: classNames,
+                epochs: epochs, batchSize: batchSize, optimizer: optimizer, learningRate: learningRate,
+                momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
+                validationSplit: validationSplit, seed: seed, classWeight: classWeight,
+                patience: patience > 0 ? patience : nil, hidden: hidden, dropout: dropout)
+            let console = Console()
+            try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict, output: output,
+                            resume: resume).run { console.render($0) }
+        }
+    }
+
+    func validate() throws {
+        guard epochs > 0, batchSize > 0, inputSize >= 32, cachedViews > 0, hidden >= 0, patience >= 0 else {
+            throw ValidationError("--epochs, --batch-size and --cached-views must be positive, --input-size at least 32")
+        }
+        guard (0..<1).contains(validationSplit), (0..<1).contains(dropout) else {
+            throw ValidationError("--validation-split and --dropout must be in [0, 1)")
+        }
+        guard ["adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adam or sgd") }
+        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }
+    }
+}
+
+/// Progress on stderr: a bar redrawn in place, and a line per finished step.
+struct Console {
+    let interactive = isatty(2) != 0
+    let clock = Stopwatch()
+
+    func status(_ text: String) {
+        guard interactive else { return }
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
+    }
+
+    func line(_ text: String) {
+        FileHandle.standardError.write(Data(((interactive ? "\r\u{1B}[2K" : "") + text + "\n").utf8))
+    }
+
+    func render(_ event: FineTuneEvent) {
+        switch event {
+        case .warning(let text):
+            line("warning: \(text)")
+        case .dataset(let train, let validation, let classes):
+            line("data: " + classes.enumerated().map { "\($1) \(train[$0]) train / \(validation[$0]) validation" }
+                .joined(separator: ", "))
+        case .features(let done, let total, let speed):
+            status(String(format: "features %@ %d/%d  %.0f img/s", Console.bar(done, total), done, total, speed))
+        case .featuresDone(let count, let seconds):
+            line(String(format: "features: %d faces through the frozen backbone in %.1f s (%.0f img/s)",
+                        count, seconds, Double(count) / max(seconds, 1e-9)))
+        case .resumed(let epoch):
+            line("resumed after epoch \(epoch)")
+        case .batch(let p, let batchSize):
+            if p.batch == 1 { clock.restart() }
+            let elapsed = clock.seconds
+            let speed = elapsed > 0 ? Double(p.batch * batchSize) / elapsed : 0
+            let eta = speed > 0 ? Double((p.batches - p.batch) * batchSize) / speed : 0
+            status(String(format: "epoch %d/%d %@ %d/%d  loss %.4f  acc %.4f  %.0f img/s  ETA %.1fs",
+                          p.epoch, p.epochs, Console.bar(p.batch, p.batches), p.batch, p.batches, p.loss, p.accuracy,
+                          speed, eta))
+        case .epoch(let r, let epochs, let best):
+            var text = String(format: "epoch %d/%d  loss %.4f  acc %.4f", r.epoch, epochs, r.loss, r.accuracy)
+            if let vl = r.valLoss, let va = r.valAccuracy { text += String(format: "  val_loss %.4f  val_acc %.4f", vl, va) }
+            text += String(format: "  %.2fs", r.seconds) + (best ? "  (best)" : "")
+            line(text)
+        case .finished(let best, let path):
+            line("wrote \(path)" + (best.map { " (weights of epoch \($0))" } ?? ""))
+        }
+    }
+
+    static func bar(_ done: Int, _ total: Int, width: Int = 24) -> String {
+        let filled = total > 0 ? min(width, done * width / total) : width
+        return "[" + String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+            + String(repeating: " ", count: max(0, width - filled - 1)) + "]"
+    }
+}
+
+/// Seconds since the last restart (a class, so the console can restart it while rendering).
+final class Stopwatch {
+    private var start = ContinuousClock.now
+
+    func restart() { start = ContinuousClock.now }
+
+    var seconds: Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,125 @@
+"""The fine-tuning job in Keras and in Mien, side by side on the same machine.
+
+    swift build -c release
+    python3 tools/bench_train.py --data ../shared/fer2013 [--epochs 10] [--only keras|mien]
+
+Both: EfficientNet-Lite0 from Weights/efficientnet_lite0_notop.h5, frozen (BatchNormalization
+in inference mode); 48x48 gray faces resized to 96x96 (bilinear) and repeated to RGB; global
+average pooling, Dropout(0.2), Dense(1, sigmoid); Adam(1e-3), binary cross-entropy, batch 32;
+a stratified 20% validation split of train/ (seed 42) picks the best epoch (early stopping
+patience 3 unless --patience 0); classes angry (0) and happy (1); no augmentation. Keras runs
+the backbone every epoch, as `model.fit` does; Mien computes the frozen features once.
+The split is stratified and seeded in both but not the same faces (each uses its own RNG).
+
+Wall time is end to end: reading the JPEGs, training, and for the accuracy numbers the
+evaluation on test/. Results are also written to --json.
+Versions: tools/requirements.txt.
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLASSES = ["angry", "happy"]
+
+
+def metrics(pred, true):
+    pred, true = np.asarray(pred), np.asarray(true)
+    recalls = [float(np.mean(pred[true == c] == c)) for c in range(len(CLASSES))]
+    return {"accuracy": float(np.mean(pred == true)), "balanced_accuracy": float(np.mean(recalls)),
+            "angry_recall": recalls[0]}
+
+
+def load_folder(folder):
+    import keras
+    xs, ys = [], []
+    for label, name in enumerate(CLASSES):
+        directory = os.path.join(folder, name)
+        for f in sorted(os.listdir(directory)):
+            xs.append(keras.utils.img_to_array(keras.utils.load_img(os.path.join(directory, f), color_mode="grayscale")))
+            ys.append(label)
+    return np.stack(xs).astype("float32"), np.asarray(ys, dtype="float32")
+
+
+def run_keras(args):
+    import keras
+    from sklearn.model_selection import train_test_split
+    keras.utils.set_random_seed(args.seed)
+    start = time.perf_counter()
+    x, y = load_folder(os.path.join(args.data, "train"))
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=args.seed)
+    backbone = keras.models.load_model(os.path.join(ROOT, "Weights", "efficientnet_lite0_notop.h5"), compile=False)
+    backbone.trainable = False
+    face = keras.Input((48, 48, 1))
+    h = keras.layers.Resizing(args.input_size, args.input_size)(face)
+    h = keras.layers.Concatenate()([h, h, h])
+    h = backbone(h, training=False)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dropout(0.2)(h)
+    out = keras.layers.Dense(1, activation="sigmoid")(h)
+    model = keras.Model(face, out)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    callbacks = [keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)] if args.patience else []
+    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs, batch_size=32,
+              callbacks=callbacks, verbose=2)
+    train_seconds = time.perf_counter() - start
+    x_test, y_test = load_folder(os.path.join(args.data, "test"))
+    pred = (model.predict(x_test, batch_size=256, verbose=0)[:, 0] >= 0.5).astype(int)
+    result = metrics(pred, y_test.astype(int))
+    result.update(train_seconds=train_seconds, images_per_second=len(x_train) * args.epochs / train_seconds)
+    return result
+
+
+def run_mien(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "fer.mien")
+        start = time.perf_counter()
+        subprocess.run([args.mien, "train", "--data", os.path.join(args.data, "train"), "--classes", ",".join(CLASSES),
+                        "--output", out, "--epochs", str(args.epochs), "--input-size", str(args.input_size),
+                        "--patience", str(args.patience), "--seed", str(args.seed)], check=True, cwd=ROOT)
+        train_seconds = time.perf_counter() - start
+        report = json.loads(subprocess.run([args.mien, "evaluate", out, "--data", os.path.join(args.data, "test"),
+                                            "--format", "json"], check=True, capture_output=True, text=True,
+                                           cwd=ROOT).stdout)
+    angry = next(c for c in report["classes"] if c["name"] == "angry")
+    n_train = sum(len(os.listdir(os.path.join(args.data, "train", c))) for c in CLASSES) * 0.8
+    return {"accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
+            "angry_recall": angry["recall"], "train_seconds": train_seconds,
+            "images_per_second": n_train * args.epochs / train_seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "fer2013"))
+    parser.add_argument("--mien", default=os.path.join(ROOT, ".build", "release", "mien"))
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--patience", type=int, default=0)
+    parser.add_argument("--input-size", type=int, default=96)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--only", choices=["keras", "mien"])
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    results = {}
+    if args.only in (None, "mien"):
+        results["mien"] = run_mien(args)
+    if args.only in (None, "keras"):
+        results["keras"] = run_keras(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(f"{'':24}" + "".join(f"{k:>12}" for k in results))
+    for key in ["accuracy", "balanced_accuracy", "angry_recall", "train_seconds", "images_per_second"]:
+        print(f"{key:24}" + "".join(f"{results[k][key]:12.3f}" for k in results))
+    if len(results) == 2:
+        print(f"wall time Keras / Mien: {results['keras']['train_seconds'] / results['mien']['train_seconds']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
