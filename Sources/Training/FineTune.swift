@@ -63,6 +63,10 @@ public struct FeatureExtractor: Sendable {
             }
             backbone = cut
         }
+        guard backbone.inputShapes.count == 1, let input = backbone.inputShapes.first, input.count == 4,
+              [1, 3].contains(input[3] ?? 0) else {
+            throw TrainingSetupError("the backbone does not take one image of 1 or 3 channels (its inputs are \(backbone.inputShapes.map(\.kerasDescription).joined(separator: ", ")))")
+        }
         // Frozen: not trainable, and BatchNormalization uses its moving statistics.
         backbone.trainable = false
         self.backbone = backbone
@@ -92,7 +96,7 @@ public struct FeatureExtractor: Sendable {
     public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }
 
     /// Feature vectors `[N, C]` for faces given as 48×48 float pixels, in batches.
-    public func features(_ faces: [[Float]], batchSize: Int = 64, progress: (Int) -> Void = { _ in }) throws -> Tensor {
+    public func features(_ faces: [[Float]], batchSize: Int = 64, progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
         let side = FaceDataset.side
         var scalars: [Float] = []
         scalars.reserveCapacity(faces.count * featureCount)
@@ -102,7 +106,7 @@ public struct FeatureExtractor: Sendable {
             let batch = Tensor(shape: [end - start, side, side, 1], scalars: faces[start..<end].flatMap { $0 })
             scalars += try BatchRunner.forward(graph, batch).scalars
             start = end
-            progress(end)
+            try progress(end)
         }
         return Tensor(shape: [faces.count, featureCount], scalars: scalars)
     }

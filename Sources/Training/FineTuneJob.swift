@@ -47,12 +47,13 @@ public struct FineTuneJob {
     }
 
     @discardableResult
-    public func run(_ report: (FineTuneEvent) -> Void) throws -> (model: MienModel, history: History) {
+    /// Runs the job; `report` may throw to stop it (the last checkpoint stays).
+    public func run(_ report: (FineTuneEvent) throws -> Void) throws -> (model: MienModel, history: History) {
         let faces = try FaceDataset.load(data, classes: settings.classes, usage: data.hasSuffix(".csv") ? usage : nil,
                                          strict: strict)
-        for warning in faces.warnings { report(.warning(warning)) }
+        for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
-        report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
+        try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
 
         let backbone = try KerasModel(contentsOf: settings.backbone).graph
         let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
@@ -83,13 +84,13 @@ public struct FineTuneJob {
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
         let trainFeatures = try extractor.features(pixels, batchSize: 64) { done in
-            report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
+            try report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
         }
         let validationFeatures = try extractor.features(validationPixels, batchSize: 64) { done in
-            report(.features(done: pixels.count + done, total: total,
-                             imagesPerSecond: Double(pixels.count + done) / max(seconds(), 1e-9)))
+            try report(.features(done: pixels.count + done, total: total,
+                                 imagesPerSecond: Double(pixels.count + done) / max(seconds(), 1e-9)))
         }
-        report(.featuresDone(count: total, seconds: seconds()))
+        try report(.featuresDone(count: total, seconds: seconds()))
 
         // The head, fresh or from the checkpoint.
         var trainer: Trainer
@@ -99,22 +100,32 @@ public struct FineTuneJob {
                 throw TrainingSetupError("\(checkpointPath): the checkpoint was made with other settings; rerun them, or remove it to start over")
             }
             trainer = try Trainer(resuming: checkpoint.state)
-            report(.resumed(fromEpoch: trainer.history.epochs.count))
+            try report(.resumed(fromEpoch: trainer.history.epochs.count))
         } else {
             let head = Head.make(features: extractor.featureCount, classes: settings.classes.count,
                                  hidden: settings.hidden, dropout: settings.dropout, seed: settings.seed)
             trainer = Trainer(head: head, options: fitOptions(counts: train.counts))
         }
         let (epochs, batchSize) = (settings.epochs, settings.batchSize)
-        try trainer.fit(
-            train: (trainFeatures, labels),
-            validation: validation.faces.isEmpty ? nil : (validationFeatures, validation.faces.map(\.label)),
-            onBatch: { report(.batch($0, batchSize: batchSize)) },
-            onEpoch: { record, state in
-                try writeJSON(Checkpoint(settings: settings, state: state), to: checkpointPath)
-                try writeJSON(state.history, to: historyPath)
-                report(.epoch(record, epochs: epochs, best: state.history.bestEpoch == record.epoch))
-            })
+        var lastCheckpoint: Int?
+        do {
+            try trainer.fit(
+                train: (trainFeatures, labels),
+                validation: validation.faces.isEmpty ? nil : (validationFeatures, validation.faces.map(\.label)),
+                onBatch: { try? report(.batch($0, batchSize: batchSize)) },
+                onEpoch: { record, state in
+                    try writeJSON(Checkpoint(settings: settings, state: state), to: checkpointPath)
+                    try writeJSON(state.history, to: historyPath)
+                    lastCheckpoint = record.epoch
+                    try report(.epoch(record, epochs: epochs, best: state.history.bestEpoch == record.epoch))
+                })
+        } catch let error as TrainingError {
+            // The model is not written; the last checkpoint (if an epoch finished) stays.
+            let kept = FileManager.default.fileExists(atPath: checkpointPath)
+                ? "; the checkpoint of the last finished epoch\(lastCheckpoint.map { " (\($0))" } ?? "") is kept in \(checkpointPath): lower --learning-rate, then --resume"
+                : "; no epoch finished, so there is no checkpoint"
+            throw TrainingSetupError("\(error)" + kept)
+        }
 
         let model = MienModel(graph: try assemble(extractor, head: trainer.head), inputAdapter: extractor.adapter,
                               classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
@@ -124,7 +135,7 @@ public struct FineTuneJob {
         try MienFile.write(optimized, to: output)
         try writeJSON(trainer.history, to: historyPath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
-        report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
+        try report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
         return (model, trainer.history)
     }
 

@@ -16,9 +16,6 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Labelled faces: a folder of class folders (Kaggle layout) or a fer2013.csv.")
     var data: String
 
-    @Option(help: "The classes in the model's output order, comma-separated (default: the model's).")
-    var classes: String?
-
     @Option(help: "With a fer2013.csv: the Usage rows to evaluate on.")
     var usage = "PublicTest"
 
@@ -37,8 +34,8 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var loaded = try options.load(model)
-            if let classes { loaded.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            // `--classes` (in the model options) overrides the model's own class names.
+            let loaded = try options.load(model)
             guard !loaded.classes.isEmpty else {
                 throw ValidationError("\(model): the model records no class names; give --classes")
             }
@@ -59,6 +56,8 @@ struct Evaluate: ParsableCommand {
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                // scikit-learn's and Keras's spelling: balanced_accuracy, confusion_matrix.
+                encoder.keyEncodingStrategy = .convertToSnakeCase
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             }
         }

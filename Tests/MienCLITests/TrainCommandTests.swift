@@ -1,0 +1,58 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `mien train` then `mien evaluate` and `mien predict`, as a user runs them.
+final class TrainCommandTests: XCTestCase {
+    let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
+    let data = Fixtures.path("faces/folder/train")
+
+    func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mien-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testTrainEvaluatePredict() throws {
+        let model = try temporaryFolder().appendingPathComponent("fer.mien").path
+        let train = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model,
+                                 "--input-size", "32", "--epochs", "2", "--validation-split", "0.34"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
+        XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: model + ".history.json"))
+
+        let evaluate = try runMien(["evaluate", model, "--data", data, "--format", "json"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(evaluate.stdout.utf8)) as? [String: Any])
+        for key in ["accuracy", "balanced_accuracy", "classes", "confusion_matrix"] { XCTAssertNotNil(report[key], key) }
+        let classes = try XCTUnwrap(report["classes"] as? [[String: Any]])
+        XCTAssertEqual(classes.map { $0["name"] as? String }, ["angry", "happy"])
+        for key in ["precision", "recall", "f1", "support"] { XCTAssertNotNil(classes[0][key], key) }
+
+        let text = try runMien(["evaluate", model, "--data", data])
+        XCTAssertTrue(text.stdout.contains("weighted avg"), text.stdout)
+
+        let face = Fixtures.path("faces/folder/train/happy/face.png")
+        let predict = try runMien(["predict", model, face])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        XCTAssertTrue(predict.stdout.contains("\"label\""), predict.stdout)
+    }
+
+    func testBadDataExitsNonZeroNamingTheProblem() throws {
+        let model = try temporaryFolder().appendingPathComponent("fer.mien").path
+        for (extra, message) in [
+            (["--data", data, "--classes", "angry,contempt"], "contempt"),
+            (["--data", Fixtures.path("faces/empty_class")], "angry"),
+            (["--data", data, "--strict"], "truncated.jpg"),
+            (["--data", "/no/such/faces"], "/no/such/faces"),
+            (["--data", data, "--optimizer", "rmsprop"], "--optimizer"),
+        ] {
+            let result = try runMien(["train", "--backbone", backbone, "--output", model, "--input-size", "32"] + extra)
+            XCTAssertNotEqual(result.status, 0, "\(extra)")
+            XCTAssertTrue(result.stderr.contains(message), "\(extra): \(result.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: model), "\(extra): no model written")
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Faces
+import Foundation
+import ModelFile
+import NN
+import TestSupport
+@testable import Training
+import XCTest
+
+/// The whole fine-tuning job on a few fixture faces with the bundled backbone at 32×32
+/// (its smallest input), so it runs in seconds even in a debug build.
+final class FineTuneJobTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mien-finetune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    static let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
+    static let data = Fixtures.path("faces/folder/train")
+
+    func settings(epochs: Int = 3, learningRate: Float = 0.01, augment: Bool = false) -> FineTuneSettings {
+        FineTuneSettings(backbone: Self.backbone, inputSize: 32, classes: ["angry", "happy"], epochs: epochs,
+                         batchSize: 2, learningRate: learningRate,
+                         augmentation: augment ? .standard : .none, cachedViews: augment ? 2 : 1,
+                         validationSplit: 0.34, seed: 7, patience: nil, hidden: 4, dropout: 0.2)
+    }
+
+    func job(_ settings: FineTuneSettings, output: String = "m.mien", resume: Bool = false,
+             data: String = FineTuneJobTests.data, strict: Bool = false) -> FineTuneJob {
+        FineTuneJob(settings: settings, data: data, usage: nil, strict: strict,
+                    output: folder.appendingPathComponent(output).path, resume: resume)
+    }
+
+    func testTrainsAModelThatTakesRawFaces() throws {
+        var warnings: [String] = []
+        let job = job(settings(augment: true))
+        try job.run { if case .warning(let w) = $0 { warnings.append(w) } }
+        // The fixture's truncated JPEG is skipped, and named.
+        XCTAssertTrue(warnings.contains { $0.contains("truncated.jpg") }, "\(warnings)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.checkpointPath), "the checkpoint goes once the model is written")
+        let history = try JSONDecoder().decode(History.self, from: Data(contentsOf: URL(fileURLWithPath: job.historyPath)))
+        XCTAssertEqual(history.epochs.count, 3)
+        let predictor = try Predictor(contentsOf: job.output)
+        XCTAssertEqual(predictor.model.classes, ["angry", "happy"])
+        XCTAssertEqual(predictor.imageSize.height, 48)
+        XCTAssertEqual(predictor.imageSize.channels, 1)
+        let face = try Faces.FaceDataset.load(Self.data, classes: ["happy"]).faces[0]
+        let prediction = try predictor.predict(image: .init(width: 48, height: 48, channels: 1, pixels: face.pixels))
+        XCTAssertEqual(prediction.scores.count, 1)
+        XCTAssertTrue((0...1).contains(prediction.scores[0]))
+    }
+
+    /// Stopped after epoch 2 and resumed, a run ends with exactly the weights of a run
+    /// that was never interrupted.
+    func testResumedRunEndsIdentically() throws {
+        let whole = job(settings(epochs: 4), output: "whole.mien")
+        try whole.run { _ in }
+        struct Interrupt: Error {}
+        let parts = job(settings(epochs: 4), output: "parts.mien")
+        XCTAssertThrowsError(try parts.run { event in
+            if case .epoch(let record, _, _) = event, record.epoch == 2 { throw Interrupt() }
+        })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: parts.checkpointPath))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: parts.output), "no model from an interrupted run")
+        var resumedFrom: Int?
+        try job(settings(epochs: 4), output: "parts.mien", resume: true).run {
+            if case .resumed(let epoch) = $0 { resumedFrom = epoch }
+        }
+        XCTAssertEqual(resumedFrom, 2)
+        let a = try MienFile.read(contentsOf: whole.output).graph.parameters
+        let b = try MienFile.read(contentsOf: parts.output).graph.parameters
+        XCTAssertEqual(a.map(\.name), b.map(\.name))
+        XCTAssertEqual(a.map(\.value), b.map(\.value))
+    }
+
+    func testResumeRefusesOtherSettings() throws {
+        struct Interrupt: Error {}
+        let first = job(settings(epochs: 3), output: "x.mien")
+        XCTAssertThrowsError(try first.run { if case .epoch = $0 { throw Interrupt() } })
+        XCTAssertThrowsError(try job(settings(epochs: 5), output: "x.mien", resume: true).run { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("other settings"), "\(error)")
+        }
+    }
+
+    func testNonFiniteLossStopsWithoutWritingAModel() throws {
+        let job = job(settings(learningRate: 1e38))
+        XCTAssertThrowsError(try job.run { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("not finite"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.output))
+    }
+
+    func testBadInputs() throws {
+        func refused(_ job: FineTuneJob, _ text: String, line: UInt = #line) {
+            XCTAssertThrowsError(try job.run { _ in }, line: line) { error in
+                XCTAssertTrue("\(error)".contains(text), "'\(error)' should say '\(text)'", line: line)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: job.output), line: line)
+        }
+        var s = settings()
+        s.classes = ["angry", "contempt"]
+        refused(job(s), "no class folder 'contempt'")
+        refused(job(settings(), data: Fixtures.path("faces/empty_class")), "angry")
+        refused(job(settings(), strict: true), "truncated.jpg")
+        refused(job(settings(), data: "/no/such/faces"), "/no/such/faces")
+        s = settings()
+        s.backbone = Fixtures.path("keras/dense_mlp.k3.h5")
+        refused(job(s), "does not take one image")
+        s = settings()
+        s.featuresFrom = "no_such_layer"
+        refused(job(s), "no layer 'no_such_layer'")
+    }
+}
