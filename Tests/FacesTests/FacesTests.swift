@@ -9,30 +9,12 @@ private func fixture(_ name: String) -> String {
     Fixtures.path("faces/\(name)")
 }
 
-/// Runs `body` and returns the FaceDataError it throws (failing the test otherwise).
 private func faceError<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> FaceDataError? {
-    do {
-        let value = try body()
-        XCTFail("expected a FaceDataError, got \(value)", file: file, line: line)
-    } catch let error as FaceDataError {
-        return error
-    } catch {
-        XCTFail("expected a FaceDataError, got \(error)", file: file, line: line)
-    }
-    return nil
+    caught(FaceDataError.self, file: file, line: line, body)
 }
 
-/// Asserts the error names `path` ("PATH: message") and its message contains each fragment.
-private func assertError(_ error: FaceDataError?, path: String, contains fragments: [String],
-                         file: StaticString = #filePath, line: UInt = #line) {
-    guard let error else { return }
-    XCTAssertEqual(error.path, path, file: file, line: line)
-    XCTAssertEqual(error.description, "\(path): \(error.message)", file: file, line: line)
-    for fragment in fragments {
-        XCTAssertTrue(error.message.contains(fragment), "'\(error.description)' lacks '\(fragment)'",
-                      file: file, line: line)
-    }
-}
+extension FaceDataError: PathMessageError {}
+
 
 /// A fresh temporary folder, removed after the test.
 private func temporaryFolder(_ test: XCTestCase) throws -> String {

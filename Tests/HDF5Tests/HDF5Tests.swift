@@ -11,15 +11,7 @@ private func fixture(_ name: String) -> String {
 /// Runs `body` and returns the HDF5Error it throws (failing the test otherwise).
 /// The HDF5Error `body` throws, or a test failure. Shared by the reader and writer tests.
 func hdf5Error<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> HDF5Error? {
-    do {
-        let value = try body()
-        XCTFail("expected an HDF5Error, got \(value)", file: file, line: line)
-    } catch let error as HDF5Error {
-        return error
-    } catch {
-        XCTFail("expected an HDF5Error, got \(error)", file: file, line: line)
-    }
-    return nil
+    caught(HDF5Error.self, file: file, line: line, body)
 }
 
 /// Asserts the error names the file and (if given) the HDF5 path, and that its

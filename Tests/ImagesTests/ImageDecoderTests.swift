@@ -29,30 +29,12 @@ private struct Expected: Decodable {
     }
 }
 
-/// Runs `body` and returns the ImageError it throws (failing the test otherwise).
 private func imageError<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> ImageError? {
-    do {
-        let value = try body()
-        XCTFail("expected an ImageError, got \(value)", file: file, line: line)
-    } catch let error as ImageError {
-        return error
-    } catch {
-        XCTFail("expected an ImageError, got \(error)", file: file, line: line)
-    }
-    return nil
+    caught(ImageError.self, file: file, line: line, body)
 }
 
-/// Asserts the error names `path` ("PATH: message") and contains each fragment.
-private func assertError(_ error: ImageError?, path: String, contains fragments: [String],
-                         file: StaticString = #filePath, line: UInt = #line) {
-    guard let error else { return }
-    XCTAssertEqual(error.path, path, file: file, line: line)
-    XCTAssertEqual(error.description, "\(path): \(error.message)", file: file, line: line)
-    for fragment in fragments {
-        XCTAssertTrue(error.message.contains(fragment), "'\(error.description)' lacks '\(fragment)'",
-                      file: file, line: line)
-    }
-}
+extension ImageError: PathMessageError {}
+
 
 /// A small deterministic generator for the mutation test.
 private struct SplitMix64 {
