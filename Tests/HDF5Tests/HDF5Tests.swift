@@ -8,7 +8,6 @@ private func fixture(_ name: String) -> String {
     Fixtures.path("hdf5/\(name)")
 }
 
-/// Runs `body` and returns the HDF5Error it throws (failing the test otherwise).
 /// The HDF5Error `body` throws, or a test failure. Shared by the reader and writer tests.
 func hdf5Error<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> HDF5Error? {
     caught(HDF5Error.self, file: file, line: line, body)
