@@ -1,8 +1,19 @@
 import ArgumentParser
 import Foundation
+import NN
 
 @main
 struct Mien: ParsableCommand {
+    static func main() {
+        BLASKernels.restartWithBetterKernelsIfNeeded()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",

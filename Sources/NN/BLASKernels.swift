@@ -1,0 +1,33 @@
+import CBLAS
+import Foundation
+
+/// OpenBLAS picks its matrix kernels from the CPU's model number. On virtual machines that
+/// report a generic "Intel Xeon Processor", it falls back to its oldest kernels (Prescott,
+/// SSE3), even when the CPU has AVX2 or AVX-512. The choice is made when the library
+/// loads, so the only way to correct it is the `OPENBLAS_CORETYPE` variable before start.
+public enum BLASKernels {
+    /// The kernel set OpenBLAS chose, e.g. "Haswell" or "Prescott".
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// The kernel set this CPU can run, by its instruction-set flags, if better than OpenBLAS's choice.
+    public static func betterCoreType(cpuFlags: Set<Substring>) -> String? {
+        guard coreName.lowercased() == "prescott" else { return nil }
+        if cpuFlags.contains("avx512f") && cpuFlags.contains("avx512bw") && cpuFlags.contains("avx512vl") { return "SkylakeX" }
+        if cpuFlags.contains("avx2") && cpuFlags.contains("fma") { return "Haswell" }
+        return nil
+    }
+
+    /// Restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS misjudged the CPU
+    /// (never when the variable is already set, so at most once). Returns if no restart is needed.
+    public static func restartWithBetterKernelsIfNeeded() {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let core = betterCoreType(cpuFlags: Set(flagsLine.split(separator: " "))) else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        var arguments = CommandLine.arguments.map { strdup($0) }
+        arguments.append(nil)
+        execv("/proc/self/exe", &arguments)
+        // execv returns only on failure: carry on with the slower kernels.
+    }
+}
