@@ -67,6 +67,9 @@ public struct FeatureExtractor: Sendable {
               [1, 3].contains(input[3] ?? 0) else {
             throw TrainingSetupError("the backbone does not take one image of 1 or 3 channels (its inputs are \(backbone.inputShapes.map(\.kerasDescription).joined(separator: ", ")))")
         }
+        if let h = input[1], let w = input[2], (h, w) != (inputSize, inputSize) {
+            throw TrainingSetupError("the backbone takes \(h)×\(w) images only; use --input-size \(h)")
+        }
         // Frozen: not trainable, and BatchNormalization uses its moving statistics.
         backbone.trainable = false
         self.backbone = backbone

@@ -33,6 +33,9 @@ struct Train: ParsableCommand {
     @Option(help: "Cut the backbone after this layer (mid-level features often transfer better).")
     var featuresFrom: String?
 
+    @Option(help: "For a full model that already has a head: keep it up to this layer and train a new head after it.")
+    var replaceHeadAfter: String?
+
     @Option(help: "Epochs (early stopping usually ends sooner).")
     var epochs = 20
 
@@ -83,7 +86,7 @@ struct Train: ParsableCommand {
             try validate()
             let classNames = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let settings = FineTuneSettings(
-                backbone: backbone, featuresFrom: featuresFrom, inputSize: inputSize, classes: classNames,
+                backbone: backbone, featuresFrom: replaceHeadAfter ?? featuresFrom, inputSize: inputSize, classes: classNames,
                 epochs: epochs, batchSize: batchSize, optimizer: optimizer, learningRate: learningRate,
                 momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
@@ -100,6 +103,9 @@ struct Train: ParsableCommand {
         }
         guard (0..<1).contains(validationSplit), (0..<1).contains(dropout) else {
             throw ValidationError("--validation-split and --dropout must be in [0, 1)")
+        }
+        guard featuresFrom == nil || replaceHeadAfter == nil else {
+            throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")
         }
         guard ["adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adam or sgd") }
         guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }

@@ -56,3 +56,22 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 }
+
+extension TrainCommandTests {
+    /// A full model with its ImageNet head: the head after `top_activation` is replaced.
+    func testReplaceHeadAfter() throws {
+        let model = try temporaryFolder().appendingPathComponent("replaced.mien").path
+        let full = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0.h5").path
+        let result = try runMien(["train", "--backbone", full, "--replace-head-after", "top_activation",
+                                  "--data", data, "--output", model, "--input-size", "224", "--epochs", "1",
+                                  "--validation-split", "0.34"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let inspect = try runMien(["predict", model, Fixtures.path("faces/folder/train/happy/face.png")])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        // The ImageNet model takes 224×224 only: another size is refused with the fix.
+        let wrong = try runMien(["train", "--backbone", full, "--replace-head-after", "top_activation",
+                                 "--data", data, "--output", model + "2", "--input-size", "96"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("--input-size 224"), wrong.stderr)
+    }
+}
