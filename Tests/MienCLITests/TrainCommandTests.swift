@@ -7,12 +7,7 @@ final class TrainCommandTests: XCTestCase {
     let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
     let data = Fixtures.path("faces/folder/train")
 
-    func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mien-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
+    func temporaryFolder() throws -> URL { try makeTemporaryFolder("mien-train") }
 
     func testTrainEvaluatePredict() throws {
         let model = try temporaryFolder().appendingPathComponent("fer.mien").path
