@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
     var usage = "Training"
 
     @Option(help: "The side the faces are resized to for the backbone.")
-    var inputSize = 160
+    var inputSize = 224
 
     @Option(help: "Cut the backbone after this layer (mid-level features often transfer better).")
     var featuresFrom: String?
