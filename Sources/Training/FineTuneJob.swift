@@ -83,10 +83,10 @@ public struct FineTuneJob {
             let d = clock.now - start
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
-        let trainFeatures = try extractor.features(pixels, batchSize: 64) { done in
+        let trainFeatures = try extractor.features(pixels, batchSize: extractor.batchSize) { done in
             try report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
         }
-        let validationFeatures = try extractor.features(validationPixels, batchSize: 64) { done in
+        let validationFeatures = try extractor.features(validationPixels, batchSize: extractor.batchSize) { done in
             try report(.features(done: pixels.count + done, total: total,
                                  imagesPerSecond: Double(pixels.count + done) / max(seconds(), 1e-9)))
         }
