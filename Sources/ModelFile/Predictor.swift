@@ -68,7 +68,8 @@ public final class Predictor: Sendable {
 
     public func predict(images: [Image]) throws -> [Prediction] {
         guard !images.isEmpty else { return [] }
-        let outputs = try BatchRunner.forward(graph, try batch(images))
+        let side = model.inputAdapter?.outputSize[0] ?? imageSize.height
+        let outputs = try BatchRunner.forward(graph, try batch(images), perSlice: BatchRunner.imagesPerSlice(side: side))
         let width = outputs.count / images.count
         return (0..<images.count).map { i in
             prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))

@@ -9,10 +9,36 @@ public enum BatchRunner {
     /// The number of cores to use.
     public static var cores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    /// `graph` on `input` (`[N, ...]`), with the batch split across cores. Same result as
-    /// `graph.forward([input])`: every image is computed alone the same way.
-    public static func forward(_ graph: Graph, _ input: Tensor, cores: Int = BatchRunner.cores) throws -> Tensor {
+    /// Images per core and forward pass for a network whose input is `side`×`side`: few
+    /// enough that the largest activations stay in cache instead of streaming through
+    /// memory. Measured on 2 cores: 4 per core at 224×224 ran 1.6× faster than 32.
+    public static func imagesPerSlice(side: Int) -> Int {
+        let budget = 4 * 224 * 224
+        return max(1, min(32, (budget + side * side - 1) / max(side * side, 1)))
+    }
+
+    /// `graph` on `input` (`[N, ...]`), with the batch split across cores, each core's slice
+    /// at most `perSlice` images at a time. Same result as `graph.forward([input])`: every
+    /// image is computed alone the same way.
+    public static func forward(_ graph: Graph, _ input: Tensor, cores: Int = BatchRunner.cores,
+                               perSlice: Int = .max) throws -> Tensor {
         let n = input.shape[0]
+        let (product, overflow) = max(1, perSlice).multipliedReportingOverflow(by: max(1, cores))
+        let chunk = overflow ? Int.max : product
+        if n > chunk {
+            let perImage = input.count / n
+            var scalars: [Float] = []
+            var tail: [Int] = []
+            for start in stride(from: 0, to: n, by: chunk) {
+                let end = min(n, start + chunk)
+                let part = Tensor(shape: [end - start] + Array(input.shape.dropFirst()),
+                                  scalars: Array(input.scalars[start * perImage..<end * perImage]))
+                let output = try forward(graph, part, cores: cores)
+                tail = Array(output.shape.dropFirst())
+                scalars += output.scalars
+            }
+            return Tensor(shape: [n] + tail, scalars: scalars)
+        }
         let slices = min(cores, n)
         guard slices > 1 else { return try graph.forward([input]) }
         let perImage = input.count / max(n, 1)

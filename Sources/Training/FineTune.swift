@@ -98,13 +98,8 @@ public struct FeatureExtractor: Sendable {
 
     public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }
 
-    /// Faces per forward pass: each core's slice small enough that the largest activations
-    /// (expanded 112×112 maps at 224×224) stay in cache instead of streaming through memory.
-    public var batchSize: Int {
-        let side = adapter.outputSize[0]
-        let perCore = max(1, min(32, (BatchSizing.pixelsPerCore + side * side - 1) / (side * side)))
-        return perCore * BatchRunner.cores
-    }
+    /// Faces per forward pass: one small slice per core (`BatchRunner.imagesPerSlice`).
+    public var batchSize: Int { BatchRunner.imagesPerSlice(side: adapter.outputSize[0]) * BatchRunner.cores }
 
     /// Feature vectors `[N, C]` for faces given as 48×48 float pixels, in batches.
     public func features(_ faces: [[Float]], batchSize: Int = 64, progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
@@ -128,7 +123,3 @@ public struct TrainingSetupError: Error, CustomStringConvertible {
     public init(_ message: String) { description = message }
 }
 
-enum BatchSizing {
-    /// Measured on 2 cores: 4 faces per core at 224×224 ran 1.6× faster than 32 (63 against 39 faces/s).
-    static let pixelsPerCore = 4 * 224 * 224
-}
