@@ -57,6 +57,13 @@ public final class HDF5File: @unchecked Sendable {
         HDF5Library.withLock { _ = H5Fclose(id) }
     }
 
+    /// Whether the file at `path` carries the HDF5 signature (false if it cannot be read):
+    /// how callers tell an `.h5` from other model files without opening it.
+    public static func isHDF5(_ path: String) -> Bool {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return false }
+        return hasSignature(path: path, size: size)
+    }
+
     /// The HDF5 signature sits at offset 0 or, after a user block, at
     /// 512, 1024, 2048, ... (powers of two).
     private static func hasSignature(path: String, size: Int) -> Bool {

@@ -20,10 +20,7 @@ public enum KerasExport {
         if let adapter { graph = try insert(adapter, into: graph) }
         // Keras 3 and tf.keras number the calls of a nested model differently, so a graph
         // that refers to one by its calls is written flat. A chain (Sequential) never does.
-        let isChain = graph.inputNodes == [0] && graph.nodes.enumerated().allSatisfy { i, node in
-            node.layer == i && node.inputs == (i == 0 ? [] : [i - 1])
-        } && graph.outputNode == graph.nodes.count - 1
-        if !isChain && graph.layers.contains(where: { $0 is Graph }) { return try graph.flattened() }
+        if !graph.isChain && graph.layers.contains(where: { $0 is Graph }) { return try graph.flattened() }
         // Nested models are written as Functional, so one inside them is flattened too.
         graph.layers = try graph.layers.map { layer in
             guard let nested = layer as? Graph, nested.layers.contains(where: { $0 is Graph }) else { return layer }

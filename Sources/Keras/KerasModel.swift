@@ -33,7 +33,7 @@ public struct KerasModel: Sendable {
     /// or another full-model `.h5`.
     public init(architecture: String, weights: String) throws {
         let config: JSON, version: String?, backend: String?
-        if try KerasModel.isHDF5(architecture) {
+        if HDF5File.isHDF5(architecture) {
             (config, version, backend) = try KerasModel.architecture(in: try KerasModel.open(architecture).root,
                                                                       path: architecture)
         } else {
@@ -93,15 +93,6 @@ public struct KerasModel: Sendable {
         }
     }
 
-    private static func isHDF5(_ path: String) throws -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw KerasError(.notAModel, file: path, "cannot open the file")
-        }
-        defer { try? handle.close() }
-        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
-        return Array(handle.readData(ofLength: 8)) == signature
-    }
-
     /// The parsed `model_config`, `keras_version` and `backend` of a full-model file.
     private static func architecture(in root: HDF5Group, path: String) throws -> (JSON, String?, String?) {
         try KerasError.reading(path) {
@@ -130,8 +121,11 @@ public struct KerasModel: Sendable {
     }
 
     /// The Keras major version; from the config's style when the file does not say.
-    private static func major(_ version: String?, config: JSON) -> Int {
+    private static func major(_ version: String?, config: JSON?) -> Int {
         if let version, let first = version.split(separator: ".").first, let major = Int(first) { return major }
-        return config["module"] != nil ? 3 : 2
+        return config?["module"] != nil ? 3 : 2
     }
+
+    /// The major version of the Keras that wrote the file (3 when it does not say).
+    public var kerasMajor: Int { kerasVersion == nil ? 3 : KerasModel.major(kerasVersion, config: nil) }
 }

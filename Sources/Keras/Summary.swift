@@ -23,7 +23,7 @@ public struct ModelSummary: Sendable, Equatable, Codable {
 extension KerasModel {
     public var summary: ModelSummary {
         let graph = self.graph
-        let major = kerasVersion.flatMap { $0.split(separator: ".").first.flatMap { Int($0) } } ?? 3
+        let major = kerasMajor
         var rows: [ModelSummary.Row] = []
         for (index, layer) in graph.layers.enumerated() {
             // Keras lists a Sequential model's layers without its InputLayer.

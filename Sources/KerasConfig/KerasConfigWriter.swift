@@ -37,7 +37,7 @@ public struct KerasConfigWriter {
     /// A nested model is always written as Functional: Keras 3 and tf.keras number the
     /// calls of a nested Sequential differently, those of a nested Functional alike.
     private func model(_ graph: Graph, nested: Bool = false) throws -> (String, JSON) {
-        if !nested && isChain(graph) {
+        if !nested && graph.isChain {
             let layers = try graph.layers.map { try entry($0, calls: nil, in: graph) }
             return ("Sequential", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
                                    "layers": .array(layers)])
@@ -60,15 +60,6 @@ public struct KerasConfigWriter {
     private func endpoints(_ nodes: [Int], in graph: Graph) -> JSON {
         let refs = nodes.map { reference($0, in: graph, kwargs: false) }
         return refs.count == 1 ? refs[0] : .array(refs)
-    }
-
-    /// A graph a Sequential model can express: one input, each node fed by the previous one.
-    private func isChain(_ graph: Graph) -> Bool {
-        graph.inputNodes == [0] && graph.outputNode == graph.nodes.count - 1
-            && graph.nodes.count == graph.layers.count
-            && graph.nodes.enumerated().allSatisfy { i, node in
-                node.layer == i && node.inputs == (i == 0 ? [] : [i - 1])
-            }
     }
 
     /// `[layer, node, tensor, {}]`: the output of a node, numbered as Keras numbers calls.

@@ -60,6 +60,13 @@ public struct Graph: Layer {
     }
 
     public var inputShapes: [Shape] { inputNodes.map { nodeShapes[$0] } }
+
+    /// Whether a Keras Sequential model can express this graph: one input, and each layer
+    /// called once, on the previous layer's output.
+    public var isChain: Bool {
+        inputNodes == [0] && outputNode == nodes.count - 1 && nodes.count == layers.count
+            && nodes.enumerated().allSatisfy { i, node in node.layer == i && node.inputs == (i == 0 ? [] : [i - 1]) }
+    }
     public var outputShape: Shape { nodeShapes[outputNode] }
 
     /// The same graph with `transform` applied to every layer, nested models included

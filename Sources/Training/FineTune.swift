@@ -102,19 +102,22 @@ public struct FeatureExtractor: Sendable {
     public var batchSize: Int { BatchRunner.imagesPerSlice(side: adapter.outputSize[0]) * BatchRunner.cores }
 
     /// Feature vectors `[N, C]` for faces given as 48×48 float pixels, in batches.
-    public func features(_ faces: [[Float]], batchSize: Int = 64, progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
+    /// Feature vectors `[count, C]` of `count` faces, face `i`'s 48×48 float pixels made by
+    /// `face(i)` only when its batch runs, so augmented views never all sit in memory.
+    public func features(count: Int, batchSize: Int = 64, face: (Int) -> [Float],
+                         progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
         let side = FaceDataset.side
         var scalars: [Float] = []
-        scalars.reserveCapacity(faces.count * featureCount)
+        scalars.reserveCapacity(count * featureCount)
         var start = 0
-        while start < faces.count {
-            let end = min(start + batchSize, faces.count)
-            let batch = Tensor(shape: [end - start, side, side, 1], scalars: faces[start..<end].flatMap { $0 })
+        while start < count {
+            let end = min(start + batchSize, count)
+            let batch = Tensor(shape: [end - start, side, side, 1], scalars: (start..<end).flatMap(face))
             scalars += try BatchRunner.forward(graph, batch).scalars
             start = end
             try progress(end)
         }
-        return Tensor(shape: [faces.count, featureCount], scalars: scalars)
+        return Tensor(shape: [count, featureCount], scalars: scalars)
     }
 }
 

@@ -61,34 +61,29 @@ public struct FineTuneJob {
 
         // Features: the backbone is frozen, so they are computed once; with augmentation,
         // `cachedViews` random views of each face, reused every epoch.
+        // View v of face i is entry v·n + i; each is made when its batch runs.
         let views = settings.augmentation == .none ? 1 : settings.cachedViews
-        var pixels: [[Float]] = []
-        var labels: [Int] = []
-        for view in 0..<views {
-            for (i, face) in train.faces.enumerated() {
-                if settings.augmentation == .none {
-                    pixels.append(face.pixels.map(Float.init))
-                } else {
-                    var generator = SeededGenerator(seed: settings.seed, streams: UInt64(view), UInt64(i))
-                    pixels.append(settings.augmentation.apply(face.pixels, generator: &generator))
-                }
-                labels.append(face.label)
-            }
+        let n = train.faces.count
+        let labels = (0..<views).flatMap { _ in train.faces.map(\.label) }
+        func trainFace(_ entry: Int) -> [Float] {
+            let (view, i) = entry.quotientAndRemainder(dividingBy: n)
+            let pixels = train.faces[i].pixels
+            guard settings.augmentation != .none else { return pixels.map(Float.init) }
+            var generator = SeededGenerator(seed: settings.seed, streams: UInt64(view), UInt64(i))
+            return settings.augmentation.apply(pixels, generator: &generator)
         }
-        let validationPixels = validation.faces.map { $0.pixels.map(Float.init) }
-        let total = pixels.count + validationPixels.count
+        let total = labels.count + validation.faces.count
         let clock = ContinuousClock()
         let start = clock.now
-        func seconds() -> Double {
-            let d = clock.now - start
-            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        }
-        let trainFeatures = try extractor.features(pixels, batchSize: extractor.batchSize) { done in
+        func seconds() -> Double { (clock.now - start).seconds }
+        let trainFeatures = try extractor.features(count: labels.count, batchSize: extractor.batchSize,
+                                                   face: trainFace) { done in
             try report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
         }
-        let validationFeatures = try extractor.features(validationPixels, batchSize: extractor.batchSize) { done in
-            try report(.features(done: pixels.count + done, total: total,
-                                 imagesPerSecond: Double(pixels.count + done) / max(seconds(), 1e-9)))
+        let validationFeatures = try extractor.features(count: validation.faces.count, batchSize: extractor.batchSize,
+                                                        face: { validation.faces[$0].pixels.map(Float.init) }) { done in
+            try report(.features(done: labels.count + done, total: total,
+                                 imagesPerSecond: Double(labels.count + done) / max(seconds(), 1e-9)))
         }
         try report(.featuresDone(count: total, seconds: seconds()))
 

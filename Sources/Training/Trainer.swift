@@ -327,7 +327,7 @@ public struct Trainer: Sendable {
                                       loss: lossTotal / lossCount, accuracy: Float(correct) / Float(seen)))
             }
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.seconds
             var record = EpochRecord(epoch: epoch, loss: lossTotal / lossCount,
                                      accuracy: Float(correct) / Float(n),
                                      seconds: seconds, imagesPerSecond: seconds > 0 ? Double(n) / seconds : 0)
@@ -427,4 +427,11 @@ enum RandomStream: UInt64 {
     case initializer = 1
     case shuffle = 2
     case dropout = 3
+}
+
+extension Duration {
+    /// The duration in seconds, for rates and progress.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
 }

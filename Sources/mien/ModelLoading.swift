@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HDF5
 import Keras
 import ModelFile
 import NN
@@ -30,7 +31,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads MODEL; a `.mien` file carries its own adapter and classes.
     func load(_ path: String) throws -> MienModel {
-        if try isHDF5(path) || weights != nil {
+        if HDF5File.isHDF5(path) || weights != nil {
             let keras = try weights.map { try KerasModel(architecture: path, weights: $0) } ?? KerasModel(contentsOf: path)
             return MienModel(graph: keras.graph, inputAdapter: try adapter(for: keras.graph, path: path),
                              classes: classes.map(split) ?? [], source: URL(fileURLWithPath: path).lastPathComponent)
@@ -56,13 +57,5 @@ struct ModelOptions: ParsableArguments {
 
     private func split(_ list: String) -> [String] {
         list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    }
-
-    private func isHDF5(_ path: String) throws -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ValidationError("\(path): cannot open the file")
-        }
-        defer { try? handle.close() }
-        return Array(handle.readData(ofLength: 8)) == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Images
 import ModelFile
+import Training
 
 /// `mien predict`: class probabilities and the predicted class for each image.
 struct Predict: ParsableCommand {
@@ -75,7 +76,7 @@ struct Predict: ParsableCommand {
     }
 
     func milliseconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        d.seconds * 1000
     }
 
     /// The files named, and the images directly inside the folders named, sorted.

@@ -172,7 +172,6 @@ final class Stopwatch {
     func restart() { start = ContinuousClock.now }
 
     var seconds: Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        (ContinuousClock.now - start).seconds
     }
 }
