@@ -85,7 +85,7 @@ def run_mien(args):
                         "--output", out, "--epochs", str(args.epochs), "--input-size", str(args.input_size),
                         "--patience", str(args.patience), "--seed", str(args.seed),
                         # The Keras job's head and settings, whatever Mien's defaults are.
-                        "--class-weight", "none", "--hidden", "0", "--dropout", "0.2", "--batch-size", "32",
+                        "--class-weight", "none", "--head", "Dropout(0.2)", "--batch-size", "32",
                         "--optimizer", "adam", "--learning-rate", "0.001"], check=True, cwd=ROOT)
         train_seconds = time.perf_counter() - start
         report = json.loads(subprocess.run([args.mien, "evaluate", out, "--data", os.path.join(args.data, "test"),

@@ -20,14 +20,14 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var classWeight: String
     public var patience: Int?
-    public var hidden: Int
-    public var dropout: Float
+    /// The head as Keras layer calls (`HeadSpec`); the output layer is added.
+    public var head: String
 
     public init(backbone: String, featuresFrom: String? = nil, inputSize: Int = 96, classes: [String],
                 epochs: Int = 10, batchSize: Int = 32, optimizer: String = "adam", learningRate: Float = 0.001,
                 momentum: Float = 0.9, augmentation: Augmentation = .none, cachedViews: Int = 1,
                 validationSplit: Double = 0.2, seed: UInt64 = 42, classWeight: String = "none",
-                patience: Int? = 3, hidden: Int = 0, dropout: Float = 0.2) {
+                patience: Int? = 3, head: String = "Dropout(0.2)") {
         self.backbone = backbone
         self.featuresFrom = featuresFrom
         self.inputSize = inputSize
@@ -43,19 +43,20 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
         self.seed = seed
         self.classWeight = classWeight
         self.patience = patience
-        self.hidden = hidden
-        self.dropout = dropout
+        self.head = head
     }
 }
 
 /// The frozen part of the model: input adapter, backbone (possibly cut at an inner layer)
-/// and global average pooling, mapping raw 48×48 faces to one feature vector each.
+/// and the head's pooling, mapping raw 48×48 faces to one feature vector each.
 public struct FeatureExtractor: Sendable {
     public let adapter: InputAdapter
     public let backbone: Graph
+    /// The parameter-free layers from the feature map to a vector (`HeadSpec.poolingLayers`).
+    public let pooling: [any Layer]
     public let graph: Graph
 
-    public init(backbone full: Graph, inputSize: Int, featuresFrom: String?) throws {
+    public init(backbone full: Graph, inputSize: Int, featuresFrom: String?, head: HeadSpec = try! HeadSpec("")) throws {
         var backbone = full
         if let layer = featuresFrom {
             guard let cut = try full.truncated(at: layer) else {
@@ -76,19 +77,19 @@ public struct FeatureExtractor: Sendable {
         let channels = backbone.inputShapes.first?.last.flatMap { $0 } ?? 3
         adapter = InputAdapter.fer(size: inputSize, channels: channels)
         var model = try adapter.prepended(to: backbone)
-        let shape = model.outputShape
-        switch shape.count {
-        case 4:
-            var layers = model.layers
-            layers.append(GlobalAveragePooling2D(name: "avg_pool"))
-            var nodes = model.nodes
-            nodes.append(.init(layer: layers.count - 1, inputs: [model.outputNode]))
+        guard [2, 4].contains(model.outputShape.count) else {
+            throw TrainingSetupError("the backbone's output \(model.outputShape.kerasDescription) is neither a feature map nor a vector")
+        }
+        pooling = try head.poolingLayers(after: model.outputShape)
+        if !pooling.isEmpty {
+            var (layers, nodes, last) = (model.layers, model.nodes, model.outputNode)
+            for layer in pooling {
+                layers.append(layer)
+                nodes.append(.init(layer: layers.count - 1, inputs: [last]))
+                last = nodes.count - 1
+            }
             model = try Graph(name: "features", layers: layers, nodes: nodes, inputNodes: model.inputNodes,
-                              outputNode: nodes.count - 1)
-        case 2:
-            break
-        default:
-            throw TrainingSetupError("the backbone's output \(shape.kerasDescription) is neither a feature map nor a vector")
+                              outputNode: last)
         }
         guard let features = model.outputShape.last.flatMap({ $0 }), features > 0 else {
             throw TrainingSetupError("the backbone has no usable output (\(model.outputShape.kerasDescription))")

@@ -49,15 +49,17 @@ public struct FineTuneJob {
     @discardableResult
     /// Runs the job; `report` may throw to stop it (the last checkpoint stays).
     public func run(_ report: (FineTuneEvent) throws -> Void) throws -> (model: MienModel, history: History) {
+        // The model first: a bad backbone or head fails before the faces are read.
+        let headSpec = try HeadSpec(settings.head)
+        let backbone = try KerasModel(contentsOf: settings.backbone).graph
+        let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
+                                             featuresFrom: settings.featuresFrom, head: headSpec)
+
         let faces = try FaceDataset.load(data, classes: settings.classes, usage: data.hasSuffix(".csv") ? usage : nil,
                                          strict: strict)
         for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
-
-        let backbone = try KerasModel(contentsOf: settings.backbone).graph
-        let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
-                                             featuresFrom: settings.featuresFrom)
 
         // Features: the backbone is frozen, so they are computed once; with augmentation,
         // `cachedViews` random views of each face, reused every epoch.
@@ -97,8 +99,8 @@ public struct FineTuneJob {
             trainer = try Trainer(resuming: checkpoint.state)
             try report(.resumed(fromEpoch: trainer.history.epochs.count))
         } else {
-            let head = Head.make(features: extractor.featureCount, classes: settings.classes.count,
-                                 hidden: settings.hidden, dropout: settings.dropout, seed: settings.seed)
+            let head = try headSpec.head(features: extractor.featureCount, classes: settings.classes.count,
+                                         seed: settings.seed)
             trainer = Trainer(head: head, options: fitOptions(counts: train.counts))
         }
         let (epochs, batchSize) = (settings.epochs, settings.batchSize)
@@ -143,13 +145,13 @@ public struct FineTuneJob {
                           patience: settings.patience, seed: settings.seed)
     }
 
-    /// backbone (frozen, nested, keeping its Keras names) → average pooling → head.
+    /// backbone (frozen, nested, keeping its Keras names) → pooling → head.
     func assemble(_ extractor: FeatureExtractor, head: Head) throws -> Graph {
         let backbone = extractor.backbone
         let side = settings.inputSize
         let channels = extractor.adapter.outputSize[2]
         var layers: [any Layer] = [InputLayer(name: "input", shape: [nil, side, side, channels]), backbone]
-        if backbone.outputShape.count == 4 { layers.append(GlobalAveragePooling2D(name: "avg_pool")) }
+        layers += extractor.pooling
         layers += head.layers
         let nodes = layers.indices.map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
         return try Graph(name: "fer_" + settings.classes.joined(separator: "_"), kerasClass: "Sequential",

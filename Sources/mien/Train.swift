@@ -69,11 +69,15 @@ struct Train: ParsableCommand {
     @Option(help: "Early stopping: epochs without a better validation loss (0: off).")
     var patience = 3
 
-    @Option(help: "Units of a hidden ReLU layer in the head (0: none).")
-    var hidden = 256
-
-    @Option(help: "Dropout before the head's output layer.")
-    var dropout: Float = 0.2
+    @Option(help: ArgumentHelp(
+        "The new head's layers as Keras calls; the output layer (Dense(1, sigmoid), or Dense(k, softmax)) is added.",
+        discussion: """
+            Pooling (AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten) comes first \
+            and runs on the frozen feature map (GlobalAveragePooling2D when none is given); then Dense, Dropout and \
+            Activation are trained. Arguments are positional in Keras's order or key=value, e.g. \
+            "AveragePooling2D(4, strides=3), Flatten, Dense(256, relu), Dropout(0.3)".
+            """))
+    var head = "Dense(256, relu), Dropout(0.2), Dropout(0.2)"
 
     @Flag(help: "Continue an interrupted run from its last checkpoint.")
     var resume = false
@@ -90,7 +94,7 @@ struct Train: ParsableCommand {
                 epochs: epochs, batchSize: batchSize, optimizer: optimizer, learningRate: learningRate,
                 momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
-                patience: patience > 0 ? patience : nil, hidden: hidden, dropout: dropout)
+                patience: patience > 0 ? patience : nil, head: head)
             let console = Console()
             try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict, output: output,
                             resume: resume).run { console.render($0) }
@@ -98,11 +102,11 @@ struct Train: ParsableCommand {
     }
 
     func validate() throws {
-        guard epochs > 0, batchSize > 0, inputSize >= 32, cachedViews > 0, hidden >= 0, patience >= 0 else {
+        guard epochs > 0, batchSize > 0, inputSize >= 32, cachedViews > 0, patience >= 0 else {
             throw ValidationError("--epochs, --batch-size and --cached-views must be positive, --input-size at least 32")
         }
-        guard (0..<1).contains(validationSplit), (0..<1).contains(dropout) else {
-            throw ValidationError("--validation-split and --dropout must be in [0, 1)")
+        guard (0..<1).contains(validationSplit) else {
+            throw ValidationError("--validation-split must be in [0, 1)")
         }
         guard featuresFrom == nil || replaceHeadAfter == nil else {
             throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")

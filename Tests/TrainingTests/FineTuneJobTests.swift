@@ -1,5 +1,6 @@
 import Faces
 import Foundation
+import Keras
 import ModelFile
 import NN
 import TestSupport
@@ -22,7 +23,7 @@ final class FineTuneJobTests: XCTestCase {
         FineTuneSettings(backbone: Self.backbone, inputSize: 32, classes: ["angry", "happy"], epochs: epochs,
                          batchSize: 2, learningRate: learningRate,
                          augmentation: augment ? .standard : .none, cachedViews: augment ? 2 : 1,
-                         validationSplit: 0.34, seed: 7, patience: nil, hidden: 4, dropout: 0.2)
+                         validationSplit: 0.34, seed: 7, patience: nil, head: "Dense(4, relu), Dropout(0.2)")
     }
 
     func job(_ settings: FineTuneSettings, output: String = "m.mien", resume: Bool = false,
@@ -48,6 +49,30 @@ final class FineTuneJobTests: XCTestCase {
         let prediction = try predictor.predict(image: .init(width: 48, height: 48, channels: 1, pixels: face.pixels))
         XCTAssertEqual(prediction.scores.count, 1)
         XCTAssertTrue((0...1).contains(prediction.scores[0]))
+    }
+
+    /// A head with spatial pooling on a mid-level map: the pooling runs with the frozen
+    /// backbone, and the written model computes what extraction and head computed in training.
+    func testSpatialHeadOnAnInnerLayer() throws {
+        var s = settings(epochs: 2)
+        s.inputSize = 64
+        s.featuresFrom = "block5c_add"
+        s.head = "AveragePooling2D(2), Flatten, Dense(4, relu), Dropout(0.2)"
+        let job = job(s)
+        let (model, _) = try job.run { _ in }
+        let extractor = try FeatureExtractor(backbone: try KerasModel(contentsOf: Self.backbone).graph, inputSize: 64,
+                                             featuresFrom: "block5c_add", head: try HeadSpec(s.head))
+        XCTAssertEqual(extractor.featureCount, 2 * 2 * 112)
+        XCTAssertEqual(extractor.pooling.map(\.kerasClass), ["AveragePooling2D", "Flatten"])
+        let faces = try FaceDataset.load(Self.data, classes: ["angry", "happy"]).faces.prefix(3)
+        let features = try extractor.features(count: faces.count, face: { faces[$0].pixels.map(Float.init) })
+        let batch = Tensor(shape: [faces.count, 48, 48, 1], scalars: faces.flatMap { $0.pixels.map(Float.init) })
+        let adapted = try extractor.adapter.forward([batch])
+        // The written model, cut after its pooling, gives the features the head was trained on.
+        let pooled = try XCTUnwrap(try model.graph.truncated(at: "flatten"))
+        assertClose(try pooled.forward([adapted]), features, Tolerance(relative: 1e-5), "pooled features")
+        let predictor = try Predictor(contentsOf: job.output)
+        assertClose(try predictor.predict(batch), try model.graph.forward([adapted]), Tolerance(relative: 1e-5), "predictions")
     }
 
     /// Stopped after epoch 2 and resumed, a run ends with exactly the weights of a run
