@@ -6,10 +6,13 @@
 Both: EfficientNet-Lite0 from Weights/efficientnet_lite0_notop.h5, frozen (BatchNormalization
 in inference mode); 48x48 gray faces resized to 96x96 (bilinear) and repeated to RGB; global
 average pooling, Dropout(0.2), Dense(1, sigmoid); Adam(1e-3), binary cross-entropy, batch 32;
-a stratified 20% validation split of train/ (seed 42) picks the best epoch (early stopping
-patience 3 unless --patience 0); classes angry (0) and happy (1); no augmentation. Keras runs
-the backbone every epoch, as `model.fit` does; Mien computes the frozen features once.
-The split is stratified and seeded in both but not the same faces (each uses its own RNG).
+a stratified 20% validation split of train/ (seed 42) picks the best epoch (the weights of
+the epoch with the lowest validation loss are kept: Keras's ModelCheckpoint(save_best_only);
+early stopping only with --patience); classes angry (0) and happy (1); no augmentation.
+Both use the same validation faces: Mien's split, which `mien train` writes beside its output
+(`<output>.split.json`); with --only keras give one with --split. Keras runs the backbone
+every epoch, as `model.fit` does; Mien computes the frozen features once. What still differs
+is the random stream: the head's initial weights, the batch order and the dropout masks.
 
 Wall time is end to end: reading the JPEGs, training, and for the accuracy numbers the
 evaluation on test/. Results are also written to --json.
@@ -18,6 +21,7 @@ Versions: tools/requirements.txt.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -39,22 +43,27 @@ def metrics(pred, true):
 
 def load_folder(folder):
     import keras
-    xs, ys = [], []
+    xs, ys, paths = [], [], []
     for label, name in enumerate(CLASSES):
         directory = os.path.join(folder, name)
         for f in sorted(os.listdir(directory)):
-            xs.append(keras.utils.img_to_array(keras.utils.load_img(os.path.join(directory, f), color_mode="grayscale")))
+            path = os.path.join(directory, f)
+            xs.append(keras.utils.img_to_array(keras.utils.load_img(path, color_mode="grayscale")))
             ys.append(label)
-    return np.stack(xs).astype("float32"), np.asarray(ys, dtype="float32")
+            paths.append(os.path.realpath(path))
+    return np.stack(xs).astype("float32"), np.asarray(ys, dtype="float32"), paths
 
 
-def run_keras(args):
+def run_keras(args, split):
     import keras
-    from sklearn.model_selection import train_test_split
     keras.utils.set_random_seed(args.seed)
+    with open(split) as f:
+        validation = {os.path.realpath(p) for p in json.load(f)["validation"]}
     start = time.perf_counter()
-    x, y = load_folder(os.path.join(args.data, "train"))
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, stratify=y, random_state=args.seed)
+    x, y, paths = load_folder(os.path.join(args.data, "train"))
+    is_val = np.array([p in validation for p in paths])
+    assert is_val.sum() == len(validation), "the split names faces that are not in --data"
+    x_train, y_train, x_val, y_val = x[~is_val], y[~is_val], x[is_val], y[is_val]
     backbone = keras.models.load_model(os.path.join(ROOT, "Weights", "efficientnet_lite0_notop.h5"), compile=False)
     backbone.trainable = False
     face = keras.Input((48, 48, 1))
@@ -66,31 +75,39 @@ def run_keras(args):
     out = keras.layers.Dense(1, activation="sigmoid")(h)
     model = keras.Model(face, out)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
-    callbacks = [keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)] if args.patience else []
-    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs, batch_size=32,
-              callbacks=callbacks, verbose=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        best = os.path.join(tmp, "best.weights.h5")
+        callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True,
+                                                     save_weights_only=True)]
+        if args.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(patience=args.patience))
+        model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs, batch_size=32,
+                  callbacks=callbacks, verbose=2)
+        model.load_weights(best)
     train_seconds = time.perf_counter() - start
-    x_test, y_test = load_folder(os.path.join(args.data, "test"))
+    x_test, y_test, _ = load_folder(os.path.join(args.data, "test"))
     pred = (model.predict(x_test, batch_size=256, verbose=0)[:, 0] >= 0.5).astype(int)
     result = metrics(pred, y_test.astype(int))
     result.update(train_seconds=train_seconds, images_per_second=len(x_train) * args.epochs / train_seconds)
     return result
 
 
-def run_mien(args):
+def run_mien(args, keep):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "fer.mien")
         start = time.perf_counter()
         subprocess.run([args.mien, "train", "--data", os.path.join(args.data, "train"), "--classes", ",".join(CLASSES),
                         "--output", out, "--epochs", str(args.epochs), "--input-size", str(args.input_size),
                         "--patience", str(args.patience), "--seed", str(args.seed),
-                        # The Keras job's head and settings, whatever Mien's defaults are.
-                        "--class-weight", "none", "--head", "Dropout(0.2)", "--batch-size", "32",
+                        # The Keras job's model and settings, whatever Mien's defaults are.
+                        "--features-from", "top_activation", "--head", "GlobalAveragePooling2D, Dropout(0.2)",
+                        "--class-weight", "none", "--batch-size", "32",
                         "--optimizer", "adam", "--learning-rate", "0.001"], check=True, cwd=ROOT)
         train_seconds = time.perf_counter() - start
         report = json.loads(subprocess.run([args.mien, "evaluate", out, "--data", os.path.join(args.data, "test"),
                                             "--format", "json"], check=True, capture_output=True, text=True,
                                            cwd=ROOT).stdout)
+        shutil.copy(out + ".split.json", keep)
     angry = next(c for c in report["classes"] if c["name"] == "angry")
     n_train = sum(len(os.listdir(os.path.join(args.data, "train", c))) for c in CLASSES) * 0.8
     return {"accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
@@ -108,12 +125,18 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", choices=["keras", "mien"])
     parser.add_argument("--json", default=None)
+    parser.add_argument("--split", help="with --only keras: the validation split a mien train run wrote")
     args = parser.parse_args()
+    args.data = os.path.abspath(args.data)   # mien runs in ROOT
+    if args.only == "keras" and not args.split:
+        parser.error("--only keras needs --split (a <output>.split.json from mien train)")
     results = {}
-    if args.only in (None, "mien"):
-        results["mien"] = run_mien(args)
-    if args.only in (None, "keras"):
-        results["keras"] = run_keras(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        split = args.split or os.path.join(tmp, "split.json")
+        if args.only in (None, "mien"):
+            results["mien"] = run_mien(args, split)
+        if args.only in (None, "keras"):
+            results["keras"] = run_keras(args, split)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -38,6 +38,15 @@ public struct FineTuneJob {
 
     public var checkpointPath: String { output + ".checkpoint.json" }
     public var historyPath: String { output + ".history.json" }
+    public var splitPath: String { output + ".split.json" }
+
+    /// Which faces picked the epoch, so that another tool (or a rerun) can use the same ones.
+    struct Split: Codable {
+        var seed: UInt64
+        var validationFraction: Double
+        var classes: [String]
+        var validation: [String]
+    }
 
     /// What the checkpoint holds: the settings (a resumed run must be the same job) and the
     /// trainer's state after the last finished epoch.
@@ -60,6 +69,8 @@ public struct FineTuneJob {
         for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
+        try writeJSON(Split(seed: settings.seed, validationFraction: settings.validationSplit, classes: faces.classes,
+                            validation: validation.faces.map(\.source)), to: splitPath)
 
         // Features: the backbone is frozen, so they are computed once; with augmentation,
         // `cachedViews` random views of each face, reused every epoch.
@@ -67,12 +78,13 @@ public struct FineTuneJob {
         let views = settings.augmentation == .none ? 1 : settings.cachedViews
         let n = train.faces.count
         let labels = (0..<views).flatMap { _ in train.faces.map(\.label) }
-        func trainFace(_ entry: Int) -> [Float] {
+        let (augmentation, seed) = (settings.augmentation, settings.seed)
+        @Sendable func trainFace(_ entry: Int) -> [Float] {
             let (view, i) = entry.quotientAndRemainder(dividingBy: n)
             let pixels = train.faces[i].pixels
-            guard settings.augmentation != .none else { return pixels.map(Float.init) }
-            var generator = SeededGenerator(seed: settings.seed, streams: UInt64(view), UInt64(i))
-            return settings.augmentation.apply(pixels, generator: &generator)
+            guard augmentation != .none else { return pixels.map(Float.init) }
+            var generator = SeededGenerator(seed: seed, streams: UInt64(view), UInt64(i))
+            return augmentation.apply(pixels, generator: &generator)
         }
         let total = labels.count + validation.faces.count
         let clock = ContinuousClock()

@@ -41,6 +41,11 @@ final class FineTuneJobTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: job.checkpointPath), "the checkpoint goes once the model is written")
         let history = try JSONDecoder().decode(History.self, from: Data(contentsOf: URL(fileURLWithPath: job.historyPath)))
         XCTAssertEqual(history.epochs.count, 3)
+        // The split file names the validation faces: the dataset's own split.
+        let split = try JSONDecoder().decode(FineTuneJob.Split.self, from: Data(contentsOf: URL(fileURLWithPath: job.splitPath)))
+        let expected = try FaceDataset.load(Self.data, classes: ["angry", "happy"]).split(validationFraction: 0.34, seed: 7)
+        XCTAssertEqual(split.validation, expected.validation.faces.map(\.source))
+        XCTAssertFalse(split.validation.isEmpty)
         let predictor = try Predictor(contentsOf: job.output)
         XCTAssertEqual(predictor.model.classes, ["angry", "happy"])
         XCTAssertEqual(predictor.imageSize.height, 48)
