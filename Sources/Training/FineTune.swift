@@ -102,23 +102,48 @@ public struct FeatureExtractor: Sendable {
     /// Faces per forward pass: one small slice per core (`BatchRunner.imagesPerSlice`).
     public var batchSize: Int { BatchRunner.imagesPerSlice(side: adapter.outputSize[0]) * BatchRunner.cores }
 
-    /// Feature vectors `[N, C]` for faces given as 48×48 float pixels, in batches.
     /// Feature vectors `[count, C]` of `count` faces, face `i`'s 48×48 float pixels made by
-    /// `face(i)` only when its batch runs, so augmented views never all sit in memory.
-    public func features(count: Int, batchSize: Int = 64, face: (Int) -> [Float],
+    /// `face(i)` only when its batch is next, so augmented views never all sit in memory.
+    /// The next batch's pixels (decoding, augmentation) are made on another thread while the
+    /// backbone runs on the current one.
+    public func features(count: Int, batchSize: Int = 64, face: @escaping @Sendable (Int) -> [Float],
                          progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
         let side = FaceDataset.side
+        let starts = Array(stride(from: 0, to: count, by: batchSize))
+        @Sendable func batch(_ start: Int) -> Tensor {
+            let end = min(start + batchSize, count)
+            return Tensor(shape: [end - start, side, side, 1], scalars: (start..<end).flatMap(face))
+        }
         var scalars: [Float] = []
         scalars.reserveCapacity(count * featureCount)
-        var start = 0
-        while start < count {
-            let end = min(start + batchSize, count)
-            let batch = Tensor(shape: [end - start, side, side, 1], scalars: (start..<end).flatMap(face))
-            scalars += try BatchRunner.forward(graph, batch).scalars
-            start = end
-            try progress(end)
+        let next = Prefetched<Tensor>()
+        if let first = starts.first { next.start { batch(first) } }
+        for (k, start) in starts.enumerated() {
+            let current = next.wait()
+            if k + 1 < starts.count { next.start { batch(starts[k + 1]) } }
+            scalars += try BatchRunner.forward(graph, current).scalars
+            try progress(min(start + batchSize, count))
         }
         return Tensor(shape: [count, featureCount], scalars: scalars)
+    }
+}
+
+/// One value computed on a background thread; `wait` blocks until it is ready.
+final class Prefetched<Value: Sendable>: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private var value: Value?
+
+    func start(_ make: @escaping @Sendable () -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.value = make()   // read only after `ready` is signalled
+            self.ready.signal()
+        }
+    }
+
+    func wait() -> Value {
+        ready.wait()
+        defer { value = nil }
+        return value!
     }
 }
 

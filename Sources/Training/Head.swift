@@ -245,9 +245,10 @@ public struct Head: Sendable {
                     dz = dense.activation.backward(input: dense.activation.backwardNeedsInput ? z : nil,
                                                    output: y, outputGradient: gradient)
                 }
-                let g = try dense.backward(input: input, preActivationGradient: dz, inputGradient: needInput)
-                gradients[offsets[i]] = g.kernel
-                if let bias = g.bias { gradients[offsets[i] + 1] = bias }
+                let g = try dense.backward(input: input, preActivationGradient: flushingSubnormals(dz),
+                                           inputGradient: needInput)
+                gradients[offsets[i]] = flushingSubnormals(g.kernel)
+                if let bias = g.bias { gradients[offsets[i] + 1] = flushingSubnormals(bias) }
                 if let dx = g.input { gradient = dx }
             case (let dropout as Identity, .dropout(let mask)):
                 gradient = try dropout.backward(outputGradient: gradient, mask: mask)
@@ -330,6 +331,17 @@ extension Head.Step {
 }
 
 /// Whether no value is NaN or infinite: one branch-free pass (the exponent bits all set).
+/// `t` with subnormal values replaced by zero. A confident sigmoid gives gradients below
+/// 1e-38; arithmetic on subnormals takes a slow path in the CPU (here it made epochs 10×
+/// slower), so they are flushed as TensorFlow's flush-to-zero mode does on CPU.
+func flushingSubnormals(_ t: Tensor) -> Tensor {
+    var t = t
+    t.scalars.withUnsafeMutableBufferPointer { values in
+        for i in values.indices where values[i].isSubnormal { values[i] = 0 }
+    }
+    return t
+}
+
 func allFinite(_ values: [Float]) -> Bool {
     values.withUnsafeBufferPointer { b in
         var special: UInt32 = 0

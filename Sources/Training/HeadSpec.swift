@@ -39,7 +39,12 @@ public struct HeadSpec: Sendable, Equatable {
         }
         let specs = pooling.isEmpty ? [LayerSpec(className: "GlobalAveragePooling2D", config: ["name": "avg_pool"])]
                                     : pooling
-        let graph = try build(specs, input: shape, name: "pooling", prefix: "")
+        let graph: Graph
+        do {
+            graph = try build(specs, input: shape, name: "pooling", prefix: "")
+        } catch {
+            throw TrainingError.invalidHead("\(error) on the backbone's \(shape.kerasDescription) map; choose a pooling that fits it, or a larger --input-size")
+        }
         guard graph.outputShape.count == 2 else {
             throw TrainingError.invalidHead("the pooling leaves a feature map \(graph.outputShape.kerasDescription); end it with Flatten or GlobalAveragePooling2D")
         }
@@ -53,7 +58,12 @@ public struct HeadSpec: Sendable, Equatable {
         let output = LayerSpec(className: "Dense", config: [
             "name": "head_output", "units": .number(Double(classes == 2 ? 1 : classes)),
             "activation": classes == 2 ? "sigmoid" : "softmax"])
-        let graph = try build(trained + [output], input: [nil, features], name: "head", prefix: "head_")
+        let graph: Graph
+        do {
+            graph = try build(trained + [output], input: [nil, features], name: "head", prefix: "head_")
+        } catch {
+            throw TrainingError.invalidHead("\(error)")
+        }
         var dense: UInt64 = 0
         let layers: [any Layer] = graph.layers.dropFirst().map { layer in
             guard let d = layer as? Dense else { return layer }
@@ -63,12 +73,9 @@ public struct HeadSpec: Sendable, Equatable {
         return try Head(layers: layers)
     }
 
+    /// Builds the layers with the importer's Keras builders; their errors name `--head` and the layer.
     private func build(_ specs: [LayerSpec], input: Shape, name: String, prefix: String) throws -> Graph {
         let config = LayerSpec.sequentialConfig(specs, inputShape: input, name: name, prefix: prefix)
-        do {
-            return try ModelBuilder(file: "--head", kerasMajor: 3).buildModel(config)
-        } catch {
-            throw TrainingError.invalidHead("\(error)")
-        }
+        return try ModelBuilder(file: "--head", kerasMajor: 3).buildModel(config)
     }
 }

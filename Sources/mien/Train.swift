@@ -30,8 +30,13 @@ struct Train: ParsableCommand {
     @Option(help: "The side the faces are resized to for the backbone.")
     var inputSize = 224
 
-    @Option(help: "Cut the backbone after this layer (mid-level features often transfer better).")
+    @Option(help: ArgumentHelp(
+        "Cut the backbone after this layer (mid-level features often transfer better).",
+        discussion: "Default: \(Train.defaultFeatureLayer) when the backbone has it (EfficientNet's last block at 1/32 scale, before the top), else the whole backbone."))
     var featuresFrom: String?
+
+    /// The feature layer that did best on the validation split (README, "Measured").
+    static let defaultFeatureLayer = "block6d_add"
 
     @Option(help: "For a full model that already has a head: keep it up to this layer and train a new head after it.")
     var replaceHeadAfter: String?
@@ -77,7 +82,7 @@ struct Train: ParsableCommand {
             Activation are trained. Arguments are positional in Keras's order or key=value, e.g. \
             "AveragePooling2D(4, strides=3), Flatten, Dense(256, relu), Dropout(0.3)".
             """))
-    var head = "Dense(256, relu), Dropout(0.2), Dropout(0.2)"
+    var head = "AveragePooling2D(3, strides=2), Flatten, Dense(256, relu), Dropout(0.2)"
 
     @Flag(help: "Continue an interrupted run from its last checkpoint.")
     var resume = false
@@ -89,8 +94,12 @@ struct Train: ParsableCommand {
         try reportingErrors {
             try validate()
             let classNames = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            var layer = replaceHeadAfter ?? featuresFrom
+            if layer == nil, try KerasModel(contentsOf: backbone).graph.truncated(at: Train.defaultFeatureLayer) != nil {
+                layer = Train.defaultFeatureLayer
+            }
             let settings = FineTuneSettings(
-                backbone: backbone, featuresFrom: replaceHeadAfter ?? featuresFrom, inputSize: inputSize, classes: classNames,
+                backbone: backbone, featuresFrom: layer, inputSize: inputSize, classes: classNames,
                 epochs: epochs, batchSize: batchSize, optimizer: optimizer, learningRate: learningRate,
                 momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,

@@ -12,7 +12,7 @@ final class TrainCommandTests: XCTestCase {
     func testTrainEvaluatePredict() throws {
         let model = try temporaryFolder().appendingPathComponent("fer.mien").path
         let train = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model,
-                                 "--input-size", "32", "--epochs", "2", "--validation-split", "0.34"])
+                                 "--input-size", "96", "--epochs", "2", "--validation-split", "0.34"])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
         XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
@@ -43,8 +43,11 @@ final class TrainCommandTests: XCTestCase {
             (["--data", data, "--strict"], "truncated.jpg"),
             (["--data", "/no/such/faces"], "/no/such/faces"),
             (["--data", data, "--optimizer", "rmsprop"], "--optimizer"),
+            (["--data", data, "--head", "Dense(4, relu"], "invalid head: expected ')'"),
+            // At 32×32 the default layer's map is 1×1: the default 3×3 pooling cannot fit.
+            (["--data", data, "--input-size", "32"], "the backbone's (None, 1, 1, 192) map"),
         ] {
-            let result = try runMien(["train", "--backbone", backbone, "--output", model, "--input-size", "32"] + extra)
+            let result = try runMien(["train", "--backbone", backbone, "--output", model, "--input-size", "96"] + extra)
             XCTAssertNotEqual(result.status, 0, "\(extra)")
             XCTAssertTrue(result.stderr.contains(message), "\(extra): \(result.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: model), "\(extra): no model written")
