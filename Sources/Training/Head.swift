@@ -331,13 +331,20 @@ extension Head.Step {
 }
 
 /// Whether no value is NaN or infinite: one branch-free pass (the exponent bits all set).
-/// `t` with subnormal values replaced by zero. A confident sigmoid gives gradients below
-/// 1e-38; arithmetic on subnormals takes a slow path in the CPU (here it made epochs 10×
-/// slower), so they are flushed as TensorFlow's flush-to-zero mode does on CPU.
+/// `x`, or zero when it is subnormal. Arithmetic on subnormals takes a slow path in the CPU:
+/// Adam's moments of units that no longer get gradients decay into them after a few
+/// epochs, and a confident sigmoid gives gradients below 1e-38; here they made epochs up to
+/// 10× slower. TensorFlow runs its CPU kernels in flush-to-zero mode, so Keras flushes them too.
+@inline(__always)
+func flushed(_ x: Float) -> Float {
+    abs(x) < Float.leastNormalMagnitude ? 0 : x
+}
+
+/// `t` with its subnormal values flushed to zero (`flushed`).
 func flushingSubnormals(_ t: Tensor) -> Tensor {
     var t = t
     t.scalars.withUnsafeMutableBufferPointer { values in
-        for i in values.indices where values[i].isSubnormal { values[i] = 0 }
+        for i in values.indices { values[i] = flushed(values[i]) }
     }
     return t
 }

@@ -118,8 +118,10 @@ public struct Adam: Optimizer {
                             precondition(m.count == w.count, "Adam: slot size differs from parameter \(k)")
                             for i in 0..<w.count {
                                 let gi = g[i]
-                                m[i] += (gi - m[i]) * oneMinusB1
-                                v[i] += (gi * gi - v[i]) * oneMinusB2
+                                // The moments of a unit that stopped getting gradients decay
+                                // into subnormals within a few epochs; flushed (see `flushed`).
+                                m[i] = flushed(m[i] + (gi - m[i]) * oneMinusB1)
+                                v[i] = flushed(v[i] + (gi * gi - v[i]) * oneMinusB2)
                                 w[i] -= m[i] * alpha / (v[i].squareRoot() + eps)
                             }
                         }
@@ -194,7 +196,7 @@ public struct SGD: Optimizer {
                     parameters[k].scalars.withUnsafeMutableBufferPointer { w in
                         precondition(m.count == w.count, "SGD: slot size differs from parameter \(k)")
                         for i in 0..<w.count {
-                            m[i] = m[i] * mu - g[i] * lr
+                            m[i] = flushed(m[i] * mu - g[i] * lr)
                             w[i] += nesterov ? m[i] * mu - g[i] * lr : m[i]
                         }
                     }
