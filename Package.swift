@@ -5,7 +5,7 @@ let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces"]),
+        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces", "Charts", "Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,9 +36,13 @@ let package = Package(
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
         .target(name: "Images", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "Faces", dependencies: ["Images", "NN", .product(name: "CSV", package: "CSV.swift")]),
+        // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
+        .target(name: "Charts"),
+        // The report: metrics, charts and faces of an evaluation as report.html and report.json.
+        .target(name: "Report", dependencies: ["Charts", "Training", "Faces", "Images", "ModelFile", "KerasConfig"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training",
+            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +55,8 @@ let package = Package(
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Training", "Faces", "ModelFile", "TestSupport"]),
         .testTarget(name: "FacesTests", dependencies: ["Faces", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "NN", "KerasConfig", "Keras", "Images", "TestSupport"]),
     ]

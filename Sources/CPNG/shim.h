@@ -194,4 +194,71 @@ static inline int mien_png_decode(mien_png_source *source, uint32_t width, uint3
     return 0;
 }
 
+// ---------------------------------------------------------------------------- encoding
+//
+// Writing uses libpng's simplified API (png_image_write_to_memory, libpng >= 1.6.24). It
+// runs the whole libpng conversation under its own setjmp (png_safe_execute) and reports
+// errors in the png_image struct, so no longjmp can cross a Swift frame here either. For
+// 8-bit gray / RGB / RGBA input it writes the samples unchanged (no conversion, unlike the
+// read side described above): bit depth 8, not interlaced, zlib's default compression, and
+// an sRGB chunk (flags 0), which decoders that ignore colour management (Pillow, the read
+// code above) skip, and which browsers treat as the default anyway.
+
+/// The most bytes mien_png_encode can write for this image (libpng's PNG_IMAGE_PNG_SIZE_MAX);
+/// 0 for a channel count other than 1, 3 or 4.
+static inline size_t mien_png_encode_bound(uint32_t width, uint32_t height, int channels) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = width;
+    image.height = height;
+    switch (channels) {
+    case 1: image.format = PNG_FORMAT_GRAY; break;
+    case 3: image.format = PNG_FORMAT_RGB; break;
+    case 4: image.format = PNG_FORMAT_RGBA; break;
+    default: return 0;
+    }
+    return (size_t)PNG_IMAGE_PNG_SIZE_MAX(image);
+}
+
+/// Encodes width * height * channels 8-bit samples (row-major, channels last; channels 1
+/// gray, 3 RGB, 4 RGBA) as a PNG into out[0 ..< *out_size]. Returns 0 and sets *out_size to
+/// the bytes written on success; -1 with a NUL-terminated message (at least 1 byte of
+/// `message`) on failure. The caller checks that `pixels` holds width * height * channels
+/// bytes; libpng checks the size limits (PNG_USER_WIDTH_MAX / PNG_USER_HEIGHT_MAX).
+static inline int mien_png_encode(const unsigned char *pixels, uint32_t width, uint32_t height, int channels,
+                                  unsigned char *out, size_t *out_size, char *message, size_t message_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.opaque = NULL;
+    image.width = width;
+    image.height = height;
+    image.flags = 0;
+    switch (channels) {
+    case 1: image.format = PNG_FORMAT_GRAY; break;
+    case 3: image.format = PNG_FORMAT_RGB; break;
+    case 4: image.format = PNG_FORMAT_RGBA; break;
+    default:
+        snprintf(message, message_size, "cannot write %d channels", channels);
+        return -1;
+    }
+    png_alloc_size_t capacity = (png_alloc_size_t)*out_size;
+    png_alloc_size_t size = capacity;
+    int ok = png_image_write_to_memory(&image, out, &size, 0 /* convert_to_8_bit */, pixels,
+                                       0 /* row stride: width * channels */, NULL);
+    png_image_free(&image);                 // already freed by the write; harmless
+    if (!ok) {
+        if (!PNG_IMAGE_FAILED(image) && size > capacity) {
+            snprintf(message, message_size, "output buffer too small (%zu bytes, %zu needed)",
+                     (size_t)capacity, (size_t)size);
+        } else {
+            snprintf(message, message_size, "%s", image.message[0] != 0 ? image.message : "unknown error");
+        }
+        return -1;
+    }
+    *out_size = (size_t)size;
+    return 0;
+}
+
 #endif

@@ -57,7 +57,11 @@ public struct FineTuneJob {
 
     @discardableResult
     /// Runs the job; `report` may throw to stop it (the last checkpoint stays).
-    public func run(_ report: (FineTuneEvent) throws -> Void) throws -> (model: MienModel, history: History) {
+    /// Returns the model (before BatchNormalization folding), its history, and the validation
+    /// faces that picked the epoch (for a report).
+    public func run(_ report: (FineTuneEvent) throws -> Void) throws
+        -> (model: MienModel, history: History, validation: FaceDataset) {
+        let runStart = ContinuousClock.now
         // The model first: a bad backbone or head fails before the faces are read.
         let headSpec = try HeadSpec(settings.head)
         let backbone = try KerasModel(contentsOf: settings.backbone).graph
@@ -138,14 +142,15 @@ public struct FineTuneJob {
 
         let model = MienModel(graph: try assemble(extractor, head: trainer.head), inputAdapter: extractor.adapter,
                               classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
-                              training: try trainingRecord(trainer.history))
+                              training: try trainingRecord(trainer.history, counts: faces.counts,
+                                                           seconds: (ContinuousClock.now - runStart).seconds))
         var optimized = model
         optimized.graph = try model.graph.optimizedForInference()
         try MienFile.write(optimized, to: output)
         try writeJSON(trainer.history, to: historyPath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
         try report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
-        return (model, trainer.history)
+        return (model, trainer.history, validation)
     }
 
     func fitOptions(counts: [Int]) -> FitOptions {
@@ -170,12 +175,21 @@ public struct FineTuneJob {
                          layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
     }
 
-    func trainingRecord(_ history: History) throws -> JSON {
+    /// What the model file records of its training, for `mien inspect` and the report: the
+    /// settings, the history, the data, its class counts and the run's wall time (a resumed
+    /// run counts its last part only).
+    func trainingRecord(_ history: History, counts: [Int], seconds: Double) throws -> JSON {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        struct Record: Encodable { var settings: FineTuneSettings; var history: History; var data: String }
-        return try JSON(parsing: String(decoding: try encoder.encode(Record(settings: settings, history: history, data: data)),
-                                        as: UTF8.self))
+        struct Record: Encodable {
+            var settings: FineTuneSettings
+            var history: History
+            var data: String
+            var classCounts: [Int]
+            var seconds: Double
+        }
+        let record = Record(settings: settings, history: history, data: data, classCounts: counts, seconds: seconds)
+        return try JSON(parsing: String(decoding: try encoder.encode(record), as: UTF8.self))
     }
 
     func readCheckpoint() throws -> Checkpoint {

@@ -3,6 +3,7 @@ import Faces
 import Foundation
 import Images
 import ModelFile
+import Report
 import Training
 
 /// `mien evaluate`: accuracy, per-class precision/recall/F1 and the confusion matrix.
@@ -30,6 +31,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Stop at an unreadable image instead of skipping it with a warning.")
     var strict = false
 
+    @Option(help: "Also write the report to this folder: report.html (charts, tables, faces), report.json and the charts as .svg.")
+    var report: String?
+
     enum Format: String, ExpressibleByArgument { case text, json }
 
     func run() throws {
@@ -43,14 +47,12 @@ struct Evaluate: ParsableCommand {
             let faces = try FaceDataset.load(data, classes: loaded.classes, usage: data.hasSuffix(".csv") ? usage : nil,
                                              strict: strict)
             for warning in faces.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            var predicted: [Int] = []
-            let side = FaceDataset.side
-            for start in stride(from: 0, to: faces.faces.count, by: 256) {
-                let chunk = faces.faces[start..<min(start + 256, faces.faces.count)]
-                let images = chunk.map { Image(width: side, height: side, channels: 1, pixels: $0.pixels) }
-                predicted += try predictor.predict(images: images).map(\.index)
-            }
-            let report = ClassificationReport(predicted: predicted, actual: faces.faces.map(\.label), classes: faces.classes)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let scored = try Evaluation.score(predictor, faces: faces)
+            let seconds = (clock.now - start).seconds
+            let report = ClassificationReport(predicted: scored.map(\.predicted), actual: scored.map(\.truth),
+                                              classes: faces.classes)
             switch format {
             case .text: print(report.text)
             case .json:
@@ -59,6 +61,15 @@ struct Evaluate: ParsableCommand {
                 // scikit-learn's and Keras's spelling: balanced_accuracy, confusion_matrix.
                 encoder.keyEncodingStrategy = .convertToSnakeCase
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            }
+            if let folder = self.report {
+                let run = RunInfo(model: model, data: data, dataRole: "evaluation", classes: faces.classes, counts: faces.counts,
+                                  threshold: threshold, mienVersion: MienVersion.current, evaluationSeconds: seconds,
+                                  training: nil)
+                let path = try Report(faces: scored, classes: faces.classes, model: loaded, run: run).write(to: folder)
+                // After the metrics, so the report's path is the last line a user sees.
+                fflush(nil)
+                FileHandle.standardError.write(Data("report: \(path)\n".utf8))
             }
         }
     }

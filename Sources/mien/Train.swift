@@ -4,6 +4,7 @@ import Foundation
 import Keras
 import ModelFile
 import NN
+import Report
 import Training
 
 /// `mien train`: fine-tune a new head on a frozen backbone. The defaults are the settings
@@ -84,6 +85,9 @@ struct Train: ParsableCommand {
             """))
     var head = "AveragePooling2D(3, strides=2), Flatten, Dense(256, relu), Dropout(0.2)"
 
+    @Option(help: "Also write a report of the trained model on the validation faces to this folder (see mien evaluate --report).")
+    var report: String?
+
     @Flag(help: "Continue an interrupted run from its last checkpoint.")
     var resume = false
 
@@ -105,8 +109,20 @@ struct Train: ParsableCommand {
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
                 patience: patience > 0 ? patience : nil, head: head)
             let console = Console()
-            try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict, output: output,
-                            resume: resume).run { console.render($0) }
+            let (_, _, validation) = try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict,
+                                                     output: output, resume: resume).run { console.render($0) }
+            if let folder = report {
+                // The written file, so the report measures exactly what was saved.
+                let saved = try MienFile.read(contentsOf: output)
+                let clock = ContinuousClock()
+                let start = clock.now
+                let scored = try Evaluation.score(try Predictor(model: saved), faces: validation)
+                let run = RunInfo(model: output, data: data, dataRole: "validation", classes: validation.classes,
+                                  counts: validation.counts, threshold: 0.5, mienVersion: MienVersion.current,
+                                  evaluationSeconds: (clock.now - start).seconds, training: nil)
+                let path = try Report(faces: scored, classes: validation.classes, model: saved, run: run).write(to: folder)
+                console.line("report: \(path)")
+            }
         }
     }
 
@@ -116,6 +132,9 @@ struct Train: ParsableCommand {
         }
         guard (0..<1).contains(validationSplit) else {
             throw ValidationError("--validation-split must be in [0, 1)")
+        }
+        guard report == nil || validationSplit > 0 else {
+            throw ValidationError("--report shows the validation faces, and --validation-split 0 leaves none; use mien evaluate --report")
         }
         guard featuresFrom == nil || replaceHeadAfter == nil else {
             throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")

@@ -12,11 +12,13 @@ final class TrainCommandTests: XCTestCase {
     func testTrainEvaluatePredict() throws {
         let model = try temporaryFolder().appendingPathComponent("fer.mien").path
         let train = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model,
-                                 "--input-size", "96", "--epochs", "2", "--validation-split", "0.34"])
+                                 "--input-size", "96", "--epochs", "2", "--validation-split", "0.34",
+                                 "--report", try temporaryFolder().appendingPathComponent("validation").path])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
         XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model + ".history.json"))
+        XCTAssertTrue(train.stderr.contains("/validation/report.html"), "mien train --report: \(train.stderr)")
 
         let evaluate = try runMien(["evaluate", model, "--data", data, "--format", "json"])
         XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
@@ -28,6 +30,22 @@ final class TrainCommandTests: XCTestCase {
 
         let text = try runMien(["evaluate", model, "--data", data])
         XCTAssertTrue(text.stdout.contains("weighted avg"), text.stdout)
+
+        // --report: the page, its numbers and the charts, and the path as the last line.
+        let folder = try temporaryFolder().appendingPathComponent("report").path
+        let reported = try runMien(["evaluate", model, "--data", data, "--report", folder, "--threshold", "0.3"])
+        XCTAssertEqual(reported.status, 0, reported.stderr)
+        XCTAssertTrue(reported.stderr.hasSuffix("report: \(folder)/report.html\n"), reported.stderr)
+        for file in ["report.html", "report.json", "loss.svg", "accuracy.svg", "confusion_matrix.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(folder)/\(file)"), file)
+        }
+        let page = try String(contentsOfFile: "\(folder)/report.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("<b>0.3</b>"), "the threshold is shown")
+        let trainReport = try temporaryFolder().appendingPathComponent("train-report").path
+        let refused = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model + "2",
+                                   "--validation-split", "0", "--report", trainReport])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--validation-split 0"), refused.stderr)
 
         let face = Fixtures.path("faces/folder/train/happy/face.png")
         let predict = try runMien(["predict", model, face])

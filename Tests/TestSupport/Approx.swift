@@ -27,14 +27,15 @@ public struct Mismatch: CustomStringConvertible {
 }
 
 /// Nil when `actual` matches `expected` within `tolerance`, else the worst mismatch.
-public func mismatch(_ actual: [Float], _ expected: [Float], _ tolerance: Tolerance) -> Mismatch? {
+/// Generic so that Double results (metrics) are compared at their own precision.
+public func mismatch<T: BinaryFloatingPoint>(_ actual: [T], _ expected: [T], _ tolerance: Tolerance) -> Mismatch? {
     guard actual.count == expected.count else {
         return Mismatch(index: -1, actual: Float(actual.count), expected: Float(expected.count),
                         maxError: .infinity, allowed: 0)
     }
-    let scale = expected.reduce(Float(0)) { max($0, abs($1)) }
-    let allowed = tolerance.absolute + tolerance.relative * scale
-    var worst: Float = 0
+    let scale = expected.reduce(T(0)) { max($0, abs($1)) }
+    let allowed = T(tolerance.absolute) + T(tolerance.relative) * scale
+    var worst: T = 0
     var firstBad: Int?
     for i in actual.indices {
         let error = abs(actual[i] - expected[i])
@@ -44,7 +45,8 @@ public func mismatch(_ actual: [Float], _ expected: [Float], _ tolerance: Tolera
         }
     }
     guard let bad = firstBad else { return nil }
-    return Mismatch(index: bad, actual: actual[bad], expected: expected[bad], maxError: worst, allowed: allowed)
+    return Mismatch(index: bad, actual: Float(actual[bad]), expected: Float(expected[bad]), maxError: Float(worst),
+                    allowed: Float(allowed))
 }
 
 public func mismatch(_ actual: Tensor, _ expected: Tensor, _ tolerance: Tolerance) -> Mismatch? {

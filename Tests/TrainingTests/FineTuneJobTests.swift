@@ -64,7 +64,7 @@ final class FineTuneJobTests: XCTestCase {
         s.featuresFrom = "block5c_add"
         s.head = "AveragePooling2D(2), Flatten, Dense(4, relu), Dropout(0.2)"
         let job = job(s)
-        let (model, _) = try job.run { _ in }
+        let (model, _, _) = try job.run { _ in }
         let extractor = try FeatureExtractor(backbone: try KerasModel(contentsOf: Self.backbone).graph, inputSize: 64,
                                              featuresFrom: "block5c_add", head: try HeadSpec(s.head))
         XCTAssertEqual(extractor.featureCount, 2 * 2 * 112)
