@@ -31,3 +31,39 @@ public enum BLASKernels {
         // execv returns only on failure: carry on with the slower kernels.
     }
 }
+
+extension BLASKernels {
+    /// OpenBLAS's own thread count, for work that runs one product at a time.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// The GFLOP/s `cblas_sgemm` reaches on `size`×`size` square matrices with `threads`
+    /// OpenBLAS threads: the machine's practical peak for this library, to compare a forward
+    /// pass with. The best of a few timed runs after a warm-up.
+    public static func sgemmGFLOPs(size: Int = 1024, threads: Int, repetitions: Int = 5) -> Double {
+        let previous = self.threads
+        self.threads = threads
+        defer { self.threads = previous }
+        let a = [Float](repeating: 0.5, count: size * size)
+        let b = [Float](repeating: 0.25, count: size * size)
+        var c = [Float](repeating: 0, count: size * size)
+        var best = Double.infinity
+        let clock = ContinuousClock()
+        for run in 0...repetitions {
+            let start = clock.now
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        gemm(a.baseAddress!, b.baseAddress!, c.baseAddress!, m: size, n: size, k: size)
+                    }
+                }
+            }
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            if run > 0 { best = min(best, seconds) }   // run 0 warms up caches and threads
+        }
+        return 2 * Double(size * size * size) / best / 1e9
+    }
+}

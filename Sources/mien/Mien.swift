@@ -6,6 +6,7 @@ import NN
 struct Mien: ParsableCommand {
     static func main() {
         BLASKernels.restartWithBetterKernelsIfNeeded()
+        Allocator.keepFreedBuffersForReuse()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -18,7 +19,7 @@ struct Mien: ParsableCommand {
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",
         version: MienVersion.current,
-        subcommands: [Inspect.self, Export.self, Predict.self, Train.self, Evaluate.self])
+        subcommands: [Inspect.self, Export.self, Predict.self, Train.self, Evaluate.self, Bench.self])
 }
 
 enum MienVersion {

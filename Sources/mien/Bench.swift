@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import Faces
+import NN
+import Training
+
+/// `mien bench`: forward throughput of a model on random input, next to what `cblas_sgemm`
+/// reaches on the same machine.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model's forward throughput (images/s) on random input, and the machine's sgemm GFLOP/s.")
+
+    @Argument(help: "A .mien model, or a Keras .h5 (see the input options).")
+    var model: String
+
+    @Option(help: "Images per forward pass.")
+    var batchSize = 64
+
+    @Option(help: "Cores to use (default: all). With 1, OpenBLAS runs on one thread too.")
+    var threads: Int?
+
+    @Option(help: "How long to measure, after one warm-up batch.")
+    var seconds: Double = 10
+
+    @Option(help: "Output format: text or json.")
+    var format: Format = .text
+
+    @OptionGroup var options: ModelOptions
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    struct Result: Encodable {
+        var model: String
+        var imagesPerSecond: Double
+        var batchSize: Int
+        var inputSize: Int
+        var threads: Int
+        var batches: Int
+        var medianBatchSeconds: Double
+        var gflopsPerImage: Double
+        var gflopsPerSecond: Double
+        var sgemmGflopsPerSecond: Double
+        /// This process's peak resident memory.
+        var peakMemoryMb: Double
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let inputSize = options.inputSize   // the side for a model that takes any size (default 224)
+            guard batchSize > 0, seconds > 0, (threads ?? 1) > 0, (inputSize ?? 32) > 0 else {
+                throw ValidationError("--batch-size, --seconds, --threads and --input-size must be positive")
+            }
+            // As Mien runs models for prediction and training: BatchNormalization folded.
+            let graph = try options.load(model).graph.optimizedForInference()
+            guard graph.inputShapes.count == 1, let declared = graph.inputShapes.first, declared.count == 4,
+                  let channels = declared[3] else {
+                throw ValidationError("\(model): mien bench needs a model that takes one image; its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
+            }
+            let side = declared[1] ?? inputSize ?? 224
+            if let inputSize, let fixed = declared[1], fixed != inputSize {
+                throw ValidationError("\(model): the model takes \(fixed)×\(fixed) images only")
+            }
+            let cores = threads ?? BatchRunner.cores
+            let shape = [batchSize, side, declared[2] ?? side, channels]
+            // Random pixels in the range the bundled backbones expect (0...255).
+            var generator = SeededGenerator(seed: 1)
+            let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in
+                Float(generator.nextDouble() * 255)
+            })
+            if cores == 1 { BLASKernels.threads = 1 }
+            func pass() throws {
+                _ = try BatchRunner.forward(graph, input, cores: cores, perSlice: BatchRunner.imagesPerSlice(side: side))
+            }
+            try pass()   // warm-up: first-touch allocations, OpenBLAS's buffers
+            var times: [Double] = []
+            let clock = ContinuousClock()
+            let start = clock.now
+            while times.count < 3 || (clock.now - start).seconds < seconds {
+                let t = clock.now
+                try pass()
+                times.append((clock.now - t).seconds)
+            }
+            let total = times.reduce(0, +)
+            let flops = Double(try graph.flopsPerImage(for: [[1] + Array(shape.dropFirst())]))
+            let imagesPerSecond = Double(batchSize * times.count) / total
+            let result = Result(
+                model: model, imagesPerSecond: imagesPerSecond, batchSize: batchSize, inputSize: side, threads: cores,
+                batches: times.count, medianBatchSeconds: times.sorted()[times.count / 2],
+                gflopsPerImage: flops / 1e9, gflopsPerSecond: flops * imagesPerSecond / 1e9,
+                sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: cores), peakMemoryMb: Bench.peakMemoryMB())
+            switch format {
+            case .text:
+                print(String(format: "%@: batch %d of %d×%d×%d, %d thread%@",
+                             model, batchSize, side, shape[2], channels, cores, cores == 1 ? "" : "s"))
+                print(String(format: "forward: %.1f images/s (%d batches, median %.3f s per batch)",
+                             imagesPerSecond, times.count, result.medianBatchSeconds))
+                print(String(format: "work: %.3f GFLOP per image, %.1f GFLOP/s achieved", result.gflopsPerImage,
+                             result.gflopsPerSecond))
+                print(String(format: "peak memory: %.0f MB", result.peakMemoryMb))
+                print(String(format: "cblas_sgemm 1024×1024×1024 on %d thread%@: %.1f GFLOP/s; the forward pass reaches %.0f%% of it",
+                             cores, cores == 1 ? "" : "s", result.sgemmGflopsPerSecond,
+                             100 * result.gflopsPerSecond / result.sgemmGflopsPerSecond))
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            }
+        }
+    }
+
+    /// Peak resident memory of this process (Linux reports `ru_maxrss` in KiB).
+    static func peakMemoryMB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

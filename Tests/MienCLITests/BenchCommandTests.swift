@@ -1,0 +1,29 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `mien bench`: throughput and the machine's sgemm rate, as JSON (no timing is checked).
+final class BenchCommandTests: XCTestCase {
+    func testJSONHasTheFiguresAndBadInputIsRefused() throws {
+        let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
+        let result = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
+                                  "--threads", "1", "--format", "json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["images_per_second", "batch_size", "input_size", "threads", "gflops_per_second",
+                    "sgemm_gflops_per_second", "peak_memory_mb"] {
+            XCTAssertNotNil(json[key], key)
+        }
+        XCTAssertEqual(json["input_size"] as? Int, 32)
+        XCTAssertEqual(json["threads"] as? Int, 1)
+        XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0)
+        // EfficientNet-Lite0 at 32×32: 2 × (multiply-adds) ≈ 0.8 GFLOP × (32/224)².
+        XCTAssertEqual(json["gflops_per_image"] as? Double ?? 0, 0.768 * 32 * 32 / (224 * 224), accuracy: 0.002)
+
+        let dense = Fixtures.path("keras/dense_mlp.k3.h5")
+        let refused = try runMien(["bench", dense])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("takes one image"), refused.stderr)
+        XCTAssertNotEqual(try runMien(["bench", backbone, "--batch-size", "0"]).status, 0)
+    }
+}
