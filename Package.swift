@@ -21,11 +21,13 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        // glibc's mallopt (part of libc: nothing to install).
+        .systemLibrary(name: "CMalloc"),
 
         // Read-only Swift view of HDF5 files.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         // NHWC tensors, kernels, layers and the layer graph.
-        .target(name: "NN", dependencies: ["CBLAS"]),
+        .target(name: "NN", dependencies: ["CBLAS", "CMalloc"]),
         .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "KerasConfig", dependencies: ["NN"]),

@@ -1,14 +1,17 @@
 """The fine-tuning job in Keras and in Mien, side by side on the same machine.
 
     swift build -c release
-    python3 tools/bench_train.py --data ../shared/fer2013 [--epochs 10] [--only keras|mien]
+    python3 tools/bench_train.py --data ../shared/fer2013 [--epochs 10] [--augment] [--only keras|mien]
 
 Both: EfficientNet-Lite0 from Weights/efficientnet_lite0_notop.h5, frozen (BatchNormalization
 in inference mode); 48x48 gray faces resized to 96x96 (bilinear) and repeated to RGB; global
 average pooling, Dropout(0.2), Dense(1, sigmoid); Adam(1e-3), binary cross-entropy, batch 32;
 a stratified 20% validation split of train/ (seed 42) picks the best epoch (the weights of
 the epoch with the lowest validation loss are kept: Keras's ModelCheckpoint(save_best_only);
-early stopping only with --patience); classes angry (0) and happy (1); no augmentation.
+early stopping only with --patience); classes angry (0) and happy (1). No augmentation, or
+with --augment the original project's (rotation 10°, shifts and zoom 10%, horizontal flip):
+Keras draws new views every epoch through ImageDataGenerator, Mien computes --cached-views
+views once (`mien train --augment --cached-views K`).
 Both use the same validation faces: Mien's split, which `mien train` writes beside its output
 (`<output>.split.json`); with --only keras give one with --split. Keras runs the backbone
 every epoch, as `model.fit` does; Mien computes the frozen features once. What still differs
@@ -81,8 +84,23 @@ def run_keras(args, split):
                                                      save_weights_only=True)]
         if args.patience:
             callbacks.append(keras.callbacks.EarlyStopping(patience=args.patience))
-        model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs, batch_size=32,
-                  callbacks=callbacks, verbose=2)
+        if args.augment:
+            # The original project's augmentation, on the 48x48 faces before the resize.
+            # ImageDataGenerator left Keras 3; tf_keras keeps it (tools/requirements.txt).
+            from tf_keras.preprocessing.image import ImageDataGenerator
+            flow = ImageDataGenerator(rotation_range=10, width_shift_range=0.1, height_shift_range=0.1,
+                                      zoom_range=0.1, horizontal_flip=True).flow(
+                x_train, y_train, batch_size=32, seed=args.seed)
+
+            def batches():
+                while True:   # the iterator reshuffles after each pass, as Keras 2's fit did
+                    yield next(flow)
+
+            model.fit(batches(), steps_per_epoch=len(flow), validation_data=(x_val, y_val), epochs=args.epochs,
+                      callbacks=callbacks, verbose=2)
+        else:
+            model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs, batch_size=32,
+                      callbacks=callbacks, verbose=2)
         model.load_weights(best)
     train_seconds = time.perf_counter() - start
     x_test, y_test, _ = load_folder(os.path.join(args.data, "test"))
@@ -102,7 +120,9 @@ def run_mien(args, keep):
                         # The Keras job's model and settings, whatever Mien's defaults are.
                         "--features-from", "top_activation", "--head", "GlobalAveragePooling2D, Dropout(0.2)",
                         "--class-weight", "none", "--batch-size", "32",
-                        "--optimizer", "adam", "--learning-rate", "0.001"], check=True, cwd=ROOT)
+                        "--optimizer", "adam", "--learning-rate", "0.001"]
+                       + (["--augment", "--cached-views", str(args.cached_views)] if args.augment else []),
+                       check=True, cwd=ROOT)
         train_seconds = time.perf_counter() - start
         report = json.loads(subprocess.run([args.mien, "evaluate", out, "--data", os.path.join(args.data, "test"),
                                             "--format", "json"], check=True, capture_output=True, text=True,
@@ -123,6 +143,9 @@ def main():
     parser.add_argument("--patience", type=int, default=0)
     parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--augment", action="store_true",
+                        help="augment (Keras: ImageDataGenerator every epoch; Mien: --augment --cached-views)")
+    parser.add_argument("--cached-views", type=int, default=2)
     parser.add_argument("--only", choices=["keras", "mien"])
     parser.add_argument("--json", default=None)
     parser.add_argument("--split", help="with --only keras: the validation split a mien train run wrote")

@@ -1,7 +1,8 @@
 /// Rewrites a graph for inference: the same function with fewer passes over memory.
 extension Graph {
     /// A copy with every BatchNormalization folded into the convolution or dense layer that
-    /// feeds it (when nothing else reads that layer's output and it has no activation), and
+    /// feeds it (when nothing else reads that layer's output and it has no activation), each
+    /// Activation layer fused into such a layer before it the same way, and
     /// the layers that are the identity at inference (Dropout, GaussianNoise, ...) removed,
     /// recursively in nested models. Outputs equal the original's up to float rounding.
     public func optimizedForInference() throws -> Graph {
@@ -27,6 +28,16 @@ extension Graph {
                       let folded = Graph.fold(bn, into: layers[sourceLayer]) else { continue }
                 layers[sourceLayer] = folded
                 replacement[index] = source
+            } else if let activation = layer as? ActivationLayer, node.inputs.count == 1 {
+                // The activation runs in the convolution's own epilogue instead of another
+                // pass (and copy) over the tensor.
+                let source = replacement[node.inputs[0]]
+                let sourceLayer = nodes[source].layer
+                guard consumers[node.inputs[0]] == 1, consumers[source] == 1, callsPerLayer[sourceLayer] == 1,
+                      !inputNodes.contains(source),
+                      let fused = Graph.fuse(activation.activation, into: layers[sourceLayer]) else { continue }
+                layers[sourceLayer] = fused
+                replacement[index] = source
             }
         }
 
@@ -47,6 +58,17 @@ extension Graph {
 
     /// `layer` followed by `bn`, as one layer: `bn(W·x + b) = (s·W)·x + (s·b + t)` per output
     /// channel, where `s, t` is the normalization's affine map. Nil when it cannot fold.
+    /// `layer` with `activation` as its own, when it has none yet and can carry one.
+    static func fuse(_ activation: Activation, into layer: any Layer) -> (any Layer)? {
+        switch layer {
+        case var l as Conv2D where l.activation == .linear: l.activation = activation; return l
+        case var l as DepthwiseConv2D where l.activation == .linear: l.activation = activation; return l
+        case var l as SeparableConv2D where l.activation == .linear: l.activation = activation; return l
+        case var l as Dense where l.activation == .linear: l.activation = activation; return l
+        default: return nil
+        }
+    }
+
     static func fold(_ bn: BatchNormalization, into layer: any Layer) -> (any Layer)? {
         let (scale, shift) = bn.affine
         func scaled(_ kernel: Tensor, channelOf: (Int) -> Int) -> Tensor {

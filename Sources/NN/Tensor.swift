@@ -14,6 +14,15 @@ public struct Tensor: Sendable, Equatable {
         self.scalars = scalars
     }
 
+    /// A tensor whose every element the caller overwrites before reading it (a matrix
+    /// product's output): skips the zero-fill, a pass over memory per layer.
+    init(uninitialized shape: [Int]) {
+        let count = Tensor.count(of: shape)
+        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { _, initialized in
+            initialized = count   // Float has no invalid bit patterns; callers write every element
+        })
+    }
+
     public init(zeros shape: [Int]) {
         self.init(shape: shape, scalars: [Float](repeating: 0, count: Tensor.count(of: shape)))
     }

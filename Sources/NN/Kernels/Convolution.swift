@@ -38,7 +38,7 @@ public struct WindowGeometry: Sendable, Equatable {
 func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
     let filters = kernel.shape[3]
     let outShape = [g.batch, g.outputHeight, g.outputWidth, filters]
-    var output = Tensor(zeros: outShape)
+    var output = Tensor(uninitialized: outShape)   // every row is a gemm output (beta 0)
     let k = g.kernelHeight * g.kernelWidth * g.channels
 
     input.scalars.withUnsafeBufferPointer { x in

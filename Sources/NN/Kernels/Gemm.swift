@@ -34,6 +34,21 @@ func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float]) {
     }
 }
 
+/// `x = min(max(x + bias[channel], 0), upper)` over a `[rows × channels]` buffer: bias and
+/// ReLU (upper = ∞) or ReLU6 in one pass.
+@inline(__always)
+func addBiasAndClamp(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float], upper: Float) {
+    let channels = bias.count
+    guard channels > 0 else { return }
+    bias.withUnsafeBufferPointer { b in
+        var start = 0
+        while start < x.count {
+            for c in 0..<channels { x[start + c] = min(max(x[start + c] + b[c], 0), upper) }
+            start += channels
+        }
+    }
+}
+
 /// `sums[c] (+)= Σ_r x[r·channels + c]`: the column sums of a `[rows × channels]` buffer
 /// (the bias gradient of a dense layer), accumulated row by row in order.
 @inline(__always)

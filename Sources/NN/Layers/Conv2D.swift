@@ -74,6 +74,11 @@ extension Layer {
     func addBiasAndActivate(_ y: inout Tensor, bias: Tensor?, activation: Activation) {
         let channels = y.shape.last ?? 1
         y.scalars.withUnsafeMutableBufferPointer { buffer in
+            // The usual convolution epilogues in one pass over the output instead of two.
+            if let bias, [.relu, .relu6].contains(activation) {
+                addBiasAndClamp(buffer, bias.scalars, upper: activation == .relu6 ? 6 : .infinity)
+                return
+            }
             if let bias { addBias(buffer, bias.scalars) }
             activation.apply(buffer, lastAxis: channels)
         }
