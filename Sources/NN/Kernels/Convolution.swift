@@ -106,7 +106,9 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
     let multiplier = kernel.shape[3]
     let c = g.channels
     let outChannels = c * multiplier
-    var output = Tensor(zeros: [g.batch, g.outputHeight, g.outputWidth, outChannels])
+    // Not zero-filled: each output pixel's first tap assigns instead of adding (one pass
+    // over the output less); a pixel with no tap inside the image is zeroed below.
+    var output = Tensor(uninitialized: [g.batch, g.outputHeight, g.outputWidth, outChannels])
     guard output.count > 0 else { return output }
     input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { w in
@@ -115,6 +117,8 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
                             let dst = ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
+                            var first = true
+                            defer { if first { (y.baseAddress! + dst).update(repeating: 0, count: outChannels) } }
                             for ky in 0..<g.kernelHeight {
                                 let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
                                 guard iy >= 0, iy < g.height else { continue }
@@ -130,14 +134,20 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
                                     if multiplier == 1 {
                                         // The common case (MobileNet, EfficientNet): one tap per channel,
                                         // a straight multiply-add with no division.
-                                        for j in 0..<c { ys[j] += xs[j] * ws[j] }
+                                        if first {
+                                            for j in 0..<c { ys[j] = xs[j] * ws[j] }
+                                        } else {
+                                            for j in 0..<c { ys[j] += xs[j] * ws[j] }
+                                        }
                                     } else {
+                                        if first { ys.update(repeating: 0, count: outChannels) }
                                         for ch in 0..<c {
                                             let v = xs[ch]
                                             let (yc, wc) = (ys + ch * multiplier, ws + ch * multiplier)
                                             for m in 0..<multiplier { yc[m] += v * wc[m] }
                                         }
                                     }
+                                    first = false
                                 }
                             }
                         }

@@ -26,10 +26,13 @@ func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float]) {
     let channels = bias.count
     guard channels > 0 else { return }
     bias.withUnsafeBufferPointer { b in
-        var start = 0
-        while start < x.count {
-            for c in 0..<channels { x[start + c] += b[c] }
-            start += channels
+        let b = b.baseAddress!
+        var row = x.baseAddress!
+        // Row pointers keep `start + c` (and its overflow check) out of the inner loop, so it
+        // vectorizes.
+        for _ in 0..<x.count / channels {
+            for c in 0..<channels { row[c] += b[c] }
+            row += channels
         }
     }
 }
@@ -41,10 +44,11 @@ func addBiasAndClamp(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float], up
     let channels = bias.count
     guard channels > 0 else { return }
     bias.withUnsafeBufferPointer { b in
-        var start = 0
-        while start < x.count {
-            for c in 0..<channels { x[start + c] = min(max(x[start + c] + b[c], 0), upper) }
-            start += channels
+        let b = b.baseAddress!
+        var row = x.baseAddress!
+        for _ in 0..<x.count / channels {
+            for c in 0..<channels { row[c] = min(max(row[c] + b[c], 0), upper) }
+            row += channels
         }
     }
 }
