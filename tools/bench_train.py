@@ -24,6 +24,7 @@ Versions: tools/requirements.txt.
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -106,7 +107,8 @@ def run_keras(args, split):
     x_test, y_test, _ = load_folder(os.path.join(args.data, "test"))
     pred = (model.predict(x_test, batch_size=256, verbose=0)[:, 0] >= 0.5).astype(int)
     result = metrics(pred, y_test.astype(int))
-    result.update(train_seconds=train_seconds, images_per_second=len(x_train) * args.epochs / train_seconds)
+    result.update(train_seconds=train_seconds, images_per_second=len(x_train) * args.epochs / train_seconds,
+                  peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
 
 
@@ -132,7 +134,9 @@ def run_mien(args, keep):
     n_train = sum(len(os.listdir(os.path.join(args.data, "train", c))) for c in CLASSES) * 0.8
     return {"accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
             "angry_recall": angry["recall"], "train_seconds": train_seconds,
-            "images_per_second": n_train * args.epochs / train_seconds}
+            "images_per_second": n_train * args.epochs / train_seconds,
+            # The largest child so far: mien train (it runs before Keras is loaded).
+            "peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def main():
@@ -164,7 +168,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     print(f"{'':24}" + "".join(f"{k:>12}" for k in results))
-    for key in ["accuracy", "balanced_accuracy", "angry_recall", "train_seconds", "images_per_second"]:
+    for key in ["accuracy", "balanced_accuracy", "angry_recall", "train_seconds", "images_per_second", "peak_memory_mb"]:
         print(f"{key:24}" + "".join(f"{results[k][key]:12.3f}" for k in results))
     if len(results) == 2:
         print(f"wall time Keras / Mien: {results['keras']['train_seconds'] / results['mien']['train_seconds']:.1f}x")
