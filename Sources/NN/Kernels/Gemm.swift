@@ -20,34 +20,23 @@ func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutab
                 c, Int32(n))
 }
 
-/// Adds `bias[channel]` to every row of a `[rows × channels]` buffer.
+/// Adds `bias[channel]` to every row of a `[rows × channels]` buffer, then with `clampTo`
+/// clamps each value to `0...upper`: bias and ReLU (upper = ∞) or ReLU6 in one pass.
 @inline(__always)
-func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float]) {
+func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float], clampTo upper: Float? = nil) {
     let channels = bias.count
     guard channels > 0 else { return }
     bias.withUnsafeBufferPointer { b in
         let b = b.baseAddress!
         var row = x.baseAddress!
-        // Row pointers keep `start + c` (and its overflow check) out of the inner loop, so it
-        // vectorizes.
+        // Row pointers keep `start + c` (and its overflow check) out of the inner loops, so
+        // they vectorize.
         for _ in 0..<x.count / channels {
-            for c in 0..<channels { row[c] += b[c] }
-            row += channels
-        }
-    }
-}
-
-/// `x = min(max(x + bias[channel], 0), upper)` over a `[rows × channels]` buffer: bias and
-/// ReLU (upper = ∞) or ReLU6 in one pass.
-@inline(__always)
-func addBiasAndClamp(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float], upper: Float) {
-    let channels = bias.count
-    guard channels > 0 else { return }
-    bias.withUnsafeBufferPointer { b in
-        let b = b.baseAddress!
-        var row = x.baseAddress!
-        for _ in 0..<x.count / channels {
-            for c in 0..<channels { row[c] = min(max(row[c] + b[c], 0), upper) }
+            if let upper {
+                for c in 0..<channels { row[c] = min(max(row[c] + b[c], 0), upper) }
+            } else {
+                for c in 0..<channels { row[c] += b[c] }
+            }
             row += channels
         }
     }

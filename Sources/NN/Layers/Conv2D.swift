@@ -76,7 +76,7 @@ extension Layer {
         y.scalars.withUnsafeMutableBufferPointer { buffer in
             // The usual convolution epilogues in one pass over the output instead of two.
             if let bias, [.relu, .relu6].contains(activation) {
-                addBiasAndClamp(buffer, bias.scalars, upper: activation == .relu6 ? 6 : .infinity)
+                addBias(buffer, bias.scalars, clampTo: activation == .relu6 ? 6 : .infinity)
                 return
             }
             if let bias { addBias(buffer, bias.scalars) }
