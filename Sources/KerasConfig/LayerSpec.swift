@@ -38,7 +38,7 @@ public struct LayerSpec: Equatable, Sendable {
         if parser.atEnd { return [] }
         repeat {
             specs.append(try parser.layer())
-        } while try parser.comma()
+        } while parser.comma()
         guard parser.atEnd else { throw parser.fail("expected ',' between layers") }
         return specs
     }
@@ -100,7 +100,7 @@ public struct LayerSpec: Equatable, Sendable {
             return true
         }
 
-        mutating func comma() throws -> Bool { take(",") }
+        mutating func comma() -> Bool { take(",") }
 
         mutating func identifier() -> String? {
             skipSpaces()
@@ -135,7 +135,7 @@ public struct LayerSpec: Equatable, Sendable {
                             config[names[index]] = value
                             index += 1
                         }
-                    } while try comma()
+                    } while comma()
                     guard take(")") else { throw fail("expected ')'") }
                 }
             }
@@ -151,7 +151,7 @@ public struct LayerSpec: Equatable, Sendable {
                 let close: Unicode.Scalar = c == "(" ? ")" : "]"
                 var items: [JSON] = []
                 if !take(close) {
-                    repeat { items.append(try value()) } while try comma()
+                    repeat { items.append(try value()) } while comma()
                     guard take(close) else { throw fail("expected '\(close)'") }
                 }
                 return .array(items)
