@@ -19,6 +19,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Cores to use (default: all). With 1, OpenBLAS runs on one thread too.")
     var threads: Int?
 
+    @Option(help: "Images per core and pass (default: as mien predicts and trains, BatchRunner.imagesPerSlice).")
+    var perSlice: Int?
+
     @Option(help: "How long to measure, after one warm-up batch.")
     var seconds: Double = 10
 
@@ -47,8 +50,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let inputSize = options.inputSize   // the side for a model that takes any size (default 224)
-            guard batchSize > 0, seconds > 0, (threads ?? 1) > 0, (inputSize ?? 32) > 0 else {
-                throw ValidationError("--batch-size, --seconds, --threads and --input-size must be positive")
+            guard batchSize > 0, seconds > 0, (threads ?? 1) > 0, (inputSize ?? 32) > 0, (perSlice ?? 1) > 0 else {
+                throw ValidationError("--batch-size, --seconds, --threads, --per-slice and --input-size must be positive")
             }
             // As Mien runs models for prediction and training: BatchNormalization folded.
             let graph = try options.load(model).graph.optimizedForInference()
@@ -69,7 +72,8 @@ struct Bench: ParsableCommand {
             })
             if cores == 1 { BLASKernels.threads = 1 }
             func pass() throws {
-                _ = try BatchRunner.forward(graph, input, cores: cores, perSlice: BatchRunner.imagesPerSlice(side: side))
+                _ = try BatchRunner.forward(graph, input, cores: cores,
+                                            perSlice: perSlice ?? BatchRunner.imagesPerSlice(side: side))
             }
             try pass()   // warm-up: first-touch allocations, OpenBLAS's buffers
             var times: [Double] = []

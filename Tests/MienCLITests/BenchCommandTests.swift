@@ -7,7 +7,7 @@ final class BenchCommandTests: XCTestCase {
     func testJSONHasTheFiguresAndBadInputIsRefused() throws {
         let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
         let result = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
-                                  "--threads", "1", "--format", "json"])
+                                  "--threads", "1", "--per-slice", "1", "--format", "json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         for key in ["images_per_second", "batch_size", "input_size", "threads", "gflops_per_second",
