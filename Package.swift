@@ -41,7 +41,7 @@ let package = Package(
         // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
         .target(name: "Charts"),
         // The report: metrics, charts and faces of an evaluation as report.html and report.json.
-        .target(name: "Report", dependencies: ["Charts", "Training", "Faces", "Images", "ModelFile", "KerasConfig"]),
+        .target(name: "Report", dependencies: ["Charts", "Training", "Faces", "Images", "ModelFile"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
             "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training", "Report",

@@ -1,4 +1,3 @@
-import CBLAS
 import Dispatch
 import Foundation
 
@@ -44,9 +43,9 @@ public enum BatchRunner {
         let perImage = input.count / max(n, 1)
         let bounds = (0...slices).map { $0 * n / slices }
         let results = SliceResults(count: slices)
-        let previousThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(previousThreads) }
+        let previousThreads = BLASKernels.threads
+        BLASKernels.threads = 1
+        defer { BLASKernels.threads = previousThreads }
         DispatchQueue.concurrentPerform(iterations: slices) { s in
             let range = bounds[s]..<bounds[s + 1]
             let slice = Tensor(shape: [range.count] + Array(input.shape.dropFirst()),

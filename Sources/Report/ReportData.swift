@@ -76,7 +76,8 @@ public struct RunInfo: Codable, Sendable, Equatable {
     }
 }
 
-/// The training record a `.mien` file made by `mien train` carries (`FineTuneJob`).
+/// The training record a `.mien` file made by `mien train` carries, without the history
+/// (`ReportData.history` holds it).
 public struct TrainingInfo: Codable, Sendable, Equatable {
     public var settings: FineTuneSettings
     public var data: String
@@ -84,4 +85,11 @@ public struct TrainingInfo: Codable, Sendable, Equatable {
     public var classCounts: [Int]?
     /// Wall time of the training run; absent in older files.
     public var seconds: Double?
+
+    public init(_ record: TrainingRecord) {
+        settings = record.settings
+        data = record.data
+        classCounts = record.classCounts
+        seconds = record.seconds
+    }
 }

@@ -1,6 +1,5 @@
 import Charts
 import Foundation
-import KerasConfig
 import ModelFile
 import Training
 
@@ -25,26 +24,10 @@ public struct Report {
 
     /// The report of a model file: its training record (settings, history) goes in too.
     public init(faces: [ScoredFace], classes: [String], model: MienModel, run: RunInfo) {
-        let record = Report.trainingRecord(model)
+        let record = TrainingRecord(model.training)
         var run = run
-        run.training = run.training ?? record?.info
+        run.training = run.training ?? record.map(TrainingInfo.init)
         self.init(faces: faces, classes: classes, run: run, history: record?.history)
-    }
-
-    /// The training record of a `.mien` made by `mien train`, or nil.
-    static func trainingRecord(_ model: MienModel) -> (info: TrainingInfo, history: History)? {
-        guard let json = model.training else { return nil }
-        struct Record: Decodable {
-            var settings: FineTuneSettings
-            var history: History
-            var data: String
-            var classCounts: [Int]?
-            var seconds: Double?
-        }
-        guard let encoded = try? JSONEncoder().encode(json),
-              let record = try? JSONDecoder().decode(Record.self, from: encoded) else { return nil }
-        return (TrainingInfo(settings: record.settings, data: record.data, classCounts: record.classCounts,
-                             seconds: record.seconds), record.history)
     }
 
     /// Writes the report into `folder` (created if needed); returns the path of `report.html`.

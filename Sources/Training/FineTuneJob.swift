@@ -26,14 +26,18 @@ public struct FineTuneJob {
     public var strict: Bool
     public var output: String
     public var resume: Bool
+    /// `settings.backbone` already imported by the caller, so it is not read twice.
+    public var backbone: Graph?
 
-    public init(settings: FineTuneSettings, data: String, usage: String?, strict: Bool, output: String, resume: Bool) {
+    public init(settings: FineTuneSettings, data: String, usage: String?, strict: Bool, output: String, resume: Bool,
+                backbone: Graph? = nil) {
         self.settings = settings
         self.data = data
         self.usage = usage
         self.strict = strict
         self.output = output
         self.resume = resume
+        self.backbone = backbone
     }
 
     public var checkpointPath: String { output + ".checkpoint.json" }
@@ -64,7 +68,7 @@ public struct FineTuneJob {
         let runStart = ContinuousClock.now
         // The model first: a bad backbone or head fails before the faces are read.
         let headSpec = try HeadSpec(settings.head)
-        let backbone = try KerasModel(contentsOf: settings.backbone).graph
+        let backbone = try self.backbone ?? KerasModel(contentsOf: settings.backbone).graph
         let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
                                              featuresFrom: settings.featuresFrom, head: headSpec)
 
@@ -142,8 +146,9 @@ public struct FineTuneJob {
 
         let model = MienModel(graph: try assemble(extractor, head: trainer.head), inputAdapter: extractor.adapter,
                               classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
-                              training: try trainingRecord(trainer.history, counts: faces.counts,
-                                                           seconds: (ContinuousClock.now - runStart).seconds))
+                              training: try TrainingRecord(settings: settings, history: trainer.history, data: data,
+                                                           classCounts: faces.counts,
+                                                           seconds: (ContinuousClock.now - runStart).seconds).json())
         var optimized = model
         optimized.graph = try model.graph.optimizedForInference()
         try MienFile.write(optimized, to: output)
@@ -175,23 +180,6 @@ public struct FineTuneJob {
                          layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
     }
 
-    /// What the model file records of its training, for `mien inspect` and the report: the
-    /// settings, the history, the data, its class counts and the run's wall time (a resumed
-    /// run counts its last part only).
-    func trainingRecord(_ history: History, counts: [Int], seconds: Double) throws -> JSON {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        struct Record: Encodable {
-            var settings: FineTuneSettings
-            var history: History
-            var data: String
-            var classCounts: [Int]
-            var seconds: Double
-        }
-        let record = Record(settings: settings, history: history, data: data, classCounts: counts, seconds: seconds)
-        return try JSON(parsing: String(decoding: try encoder.encode(record), as: UTF8.self))
-    }
-
     func readCheckpoint() throws -> Checkpoint {
         do {
             return try JSONDecoder().decode(Checkpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
@@ -206,4 +194,38 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+}
+
+/// What a model made by `mien train` records of its training (the `.mien` file's `training`
+/// metadata): the settings, the history, the data, its class counts and the run's wall time
+/// (a resumed run counts its last part only). Written by `FineTuneJob`, read by the report.
+public struct TrainingRecord: Codable, Sendable, Equatable {
+    public var settings: FineTuneSettings
+    public var history: History
+    public var data: String
+    /// Training faces per class, before the validation split; absent in older files.
+    public var classCounts: [Int]?
+    /// Absent in older files.
+    public var seconds: Double?
+
+    public init(settings: FineTuneSettings, history: History, data: String, classCounts: [Int]?, seconds: Double?) {
+        self.settings = settings
+        self.history = history
+        self.data = data
+        self.classCounts = classCounts
+        self.seconds = seconds
+    }
+
+    /// The record a model file carries; nil when it has none or another kind.
+    public init?(_ json: JSON?) {
+        guard let json, let encoded = try? JSONEncoder().encode(json),
+              let record = try? JSONDecoder().decode(TrainingRecord.self, from: encoded) else { return nil }
+        self = record
+    }
+
+    func json() throws -> JSON {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try JSON(parsing: String(decoding: try encoder.encode(self), as: UTF8.self))
+    }
 }

@@ -428,10 +428,3 @@ enum RandomStream: UInt64 {
     case shuffle = 2
     case dropout = 3
 }
-
-extension Duration {
-    /// The duration in seconds, for rates and progress.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
-    }
-}

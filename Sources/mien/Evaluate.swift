@@ -1,7 +1,6 @@
 import ArgumentParser
 import Faces
 import Foundation
-import Images
 import ModelFile
 import Report
 import Training
@@ -63,14 +62,21 @@ struct Evaluate: ParsableCommand {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             }
             if let folder = self.report {
-                let run = RunInfo(model: model, data: data, dataRole: "evaluation", classes: faces.classes, counts: faces.counts,
-                                  threshold: threshold, mienVersion: MienVersion.current, evaluationSeconds: seconds,
-                                  training: nil)
-                let path = try Report(faces: scored, classes: faces.classes, model: loaded, run: run).write(to: folder)
+                let path = try writeReport(scored, on: faces, role: "evaluation", model: loaded, path: model, data: data,
+                                           threshold: threshold, seconds: seconds, to: folder)
                 // After the metrics, so the report's path is the last line a user sees.
                 fflush(nil)
                 FileHandle.standardError.write(Data("report: \(path)\n".utf8))
             }
         }
     }
+}
+
+/// Writes the report of a model's answers on labelled faces (`mien evaluate` and `mien train
+/// --report`) and returns the path of its `report.html`.
+func writeReport(_ scored: [ScoredFace], on faces: FaceDataset, role: String, model: MienModel, path: String,
+                 data: String, threshold: Float, seconds: Double, to folder: String) throws -> String {
+    let run = RunInfo(model: path, data: data, dataRole: role, classes: faces.classes, counts: faces.counts,
+                      threshold: threshold, mienVersion: MienVersion.current, evaluationSeconds: seconds, training: nil)
+    return try Report(faces: scored, classes: faces.classes, model: model, run: run).write(to: folder)
 }

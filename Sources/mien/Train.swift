@@ -98,8 +98,9 @@ struct Train: ParsableCommand {
         try reportingErrors {
             try validate()
             let classNames = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let graph = try KerasModel(contentsOf: backbone).graph
             var layer = replaceHeadAfter ?? featuresFrom
-            if layer == nil, try KerasModel(contentsOf: backbone).graph.truncated(at: Train.defaultFeatureLayer) != nil {
+            if layer == nil, try graph.truncated(at: Train.defaultFeatureLayer) != nil {
                 layer = Train.defaultFeatureLayer
             }
             let settings = FineTuneSettings(
@@ -110,17 +111,16 @@ struct Train: ParsableCommand {
                 patience: patience > 0 ? patience : nil, head: head)
             let console = Console()
             let (_, _, validation) = try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict,
-                                                     output: output, resume: resume).run { console.render($0) }
+                                                     output: output, resume: resume, backbone: graph)
+                .run { console.render($0) }
             if let folder = report {
                 // The written file, so the report measures exactly what was saved.
                 let saved = try MienFile.read(contentsOf: output)
                 let clock = ContinuousClock()
                 let start = clock.now
                 let scored = try Evaluation.score(try Predictor(model: saved), faces: validation)
-                let run = RunInfo(model: output, data: data, dataRole: "validation", classes: validation.classes,
-                                  counts: validation.counts, threshold: 0.5, mienVersion: MienVersion.current,
-                                  evaluationSeconds: (clock.now - start).seconds, training: nil)
-                let path = try Report(faces: scored, classes: validation.classes, model: saved, run: run).write(to: folder)
+                let path = try writeReport(scored, on: validation, role: "validation", model: saved, path: output,
+                                           data: data, threshold: 0.5, seconds: (clock.now - start).seconds, to: folder)
                 console.line("report: \(path)")
             }
         }
