@@ -24,10 +24,13 @@ let package = Package(
         // glibc's mallopt (part of libc: nothing to install).
         .systemLibrary(name: "CMalloc"),
 
+        // Hot loops in C, built for baseline x86-64 and for AVX2+FMA, chosen at run time.
+        .target(name: "CKernels"),
+
         // Read-only Swift view of HDF5 files.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         // NHWC tensors, kernels, layers and the layer graph.
-        .target(name: "NN", dependencies: ["CBLAS", "CMalloc"]),
+        .target(name: "NN", dependencies: ["CBLAS", "CMalloc", "CKernels"]),
         .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "KerasConfig", dependencies: ["NN"]),

@@ -31,6 +31,9 @@ extension KerasLayers {
                                "strides": JSON(l.strides), "dilation_rate": JSON(l.dilation),
                                "padding": .string(l.padding.rawValue), "data_format": channelsLast,
                                "use_bias": .bool(l.bias != nil), "activation": try name(l.activation)])
+        case let l as DepthwiseConv2D where l.hasInputPadding:
+            throw KerasError(.unsupportedOption, file: "model_config", layer: l.name,
+                             "a folded-in ZeroPadding2D (inputPadding) has no Keras form; export the graph before folding")
         case let l as DepthwiseConv2D:
             return ("DepthwiseConv2D", ["kernel_size": JSON(l.kernelSize), "strides": JSON(l.strides),
                                         "dilation_rate": JSON(l.dilation), "padding": .string(l.padding.rawValue),

@@ -30,7 +30,7 @@ public final class Predictor: Sendable {
     public init(model: MienModel, threshold: Float = 0.5) throws {
         self.model = model
         self.threshold = threshold
-        graph = try model.fullGraph().optimizedForInference()
+        graph = try model.fullGraph().optimizedForInference(foldingZeroPadding: true)
         let shape = model.imageShape
         guard model.graph.inputShapes.count == 1, shape.count == 3, let h = shape[0], let w = shape[1], let c = shape[2], c == 1 || c == 3 else {
             throw LayerError(layer: model.graph.name,

@@ -31,6 +31,17 @@ public enum Activation: Sendable, Equatable {
     /// Keras 3's `hard_sigmoid` (`relu6(x + 3) / 6`).
     public static let hardSigmoidKeras3 = Activation.hardSigmoid(slope: 1.0 / 6.0)
 
+    /// The activations that are a clamp (`linear` an unbounded one), which kernels apply
+    /// as they store each result; nil for the others.
+    public var clampRange: ClosedRange<Float>? {
+        switch self {
+        case .linear: -Float.infinity...Float.infinity
+        case .relu: 0...Float.infinity
+        case .relu6: 0...6
+        default: nil
+        }
+    }
+
     /// Looks up Keras's name for an activation; `kerasMajor` selects between the
     /// definitions that differ across Keras versions. Nil if unknown.
     public init?(kerasName: String, kerasMajor: Int = 3) {

@@ -5,10 +5,16 @@ extension Graph {
     /// Activation layer fused into such a layer before it the same way, and
     /// the layers that are the identity at inference (Dropout, GaussianNoise, ...) removed,
     /// recursively in nested models. Outputs equal the original's up to float rounding.
-    public func optimizedForInference() throws -> Graph {
+    ///
+    /// With `foldingZeroPadding`, a ZeroPadding2D that feeds only a `valid` DepthwiseConv2D
+    /// becomes that layer's `inputPadding` (no padded copy of the input). Keras has no such
+    /// option, so a graph meant for export must not use it; one meant to run should.
+    public func optimizedForInference(foldingZeroPadding: Bool = false) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
-            if let nested = layers[i] as? Graph { layers[i] = try nested.optimizedForInference() }
+            if let nested = layers[i] as? Graph {
+                layers[i] = try nested.optimizedForInference(foldingZeroPadding: foldingZeroPadding)
+            }
         }
         var consumers = [Int](repeating: 0, count: nodes.count)
         for node in nodes { for i in node.inputs { consumers[i] += 1 } }
@@ -21,6 +27,16 @@ extension Graph {
             let layer = layers[node.layer]
             if layer is Identity, node.inputs.count == 1 {
                 replacement[index] = replacement[node.inputs[0]]
+            } else if foldingZeroPadding, var conv = layer as? DepthwiseConv2D, node.inputs.count == 1,
+                      conv.padding == .valid, !conv.hasInputPadding, callsPerLayer[node.layer] == 1 {
+                let source = replacement[node.inputs[0]]
+                guard !inputNodes.contains(source), consumers[node.inputs[0]] == 1, consumers[source] == 1,
+                      let pad = layers[nodes[source].layer] as? ZeroPadding2D, nodes[source].inputs.count == 1,
+                      callsPerLayer[nodes[source].layer] == 1 else { continue }
+                conv.inputPadding = pad.padding
+                layers[node.layer] = conv
+                // The padding node now stands for its own input: only this layer read it.
+                replacement[source] = replacement[nodes[source].inputs[0]]
             } else if let bn = layer as? BatchNormalization, node.inputs.count == 1 {
                 let source = replacement[node.inputs[0]]
                 let sourceLayer = nodes[source].layer
@@ -56,8 +72,6 @@ extension Graph {
         return graph
     }
 
-    /// `layer` followed by `bn`, as one layer: `bn(W·x + b) = (s·W)·x + (s·b + t)` per output
-    /// channel, where `s, t` is the normalization's affine map. Nil when it cannot fold.
     /// `layer` with `activation` as its own, when it has none yet and can carry one.
     static func fuse(_ activation: Activation, into layer: any Layer) -> (any Layer)? {
         switch layer {
@@ -69,6 +83,8 @@ extension Graph {
         }
     }
 
+    /// `layer` followed by `bn`, as one layer: `bn(W·x + b) = (s·W)·x + (s·b + t)` per output
+    /// channel, where `s, t` is the normalization's affine map. Nil when it cannot fold.
     static func fold(_ bn: BatchNormalization, into layer: any Layer) -> (any Layer)? {
         let (scale, shift) = bn.affine
         func scaled(_ kernel: Tensor, channelOf: (Int) -> Int) -> Tensor {

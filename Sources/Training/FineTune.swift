@@ -94,7 +94,7 @@ public struct FeatureExtractor: Sendable {
         guard let features = model.outputShape.last.flatMap({ $0 }), features > 0 else {
             throw TrainingSetupError("the backbone has no usable output (\(model.outputShape.kerasDescription))")
         }
-        graph = try model.optimizedForInference()
+        graph = try model.optimizedForInference(foldingZeroPadding: true)
     }
 
     public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }

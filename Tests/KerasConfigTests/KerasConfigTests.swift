@@ -34,6 +34,17 @@ final class KerasConfigTests: XCTestCase {
         XCTAssertEqual(try KerasLayers.kerasName(.hardSigmoidKeras2, kerasMajor: 2, layer: "x"), "hard_sigmoid")
     }
 
+    /// A ZeroPadding2D folded into a depthwise layer for execution has no Keras form: the
+    /// writer refuses it, naming the layer, instead of writing a layer without its padding.
+    func testFoldedPaddingIsRefused() {
+        var dw = DepthwiseConv2D(name: "dw", inputChannels: 2, kernelSize: (3, 3), strides: (2, 2))
+        XCTAssertNoThrow(try KerasLayers.config(of: dw, kerasMajor: 3))
+        dw.inputPadding = ((0, 1), (0, 1))
+        XCTAssertThrowsError(try KerasLayers.config(of: dw, kerasMajor: 3)) { error in
+            XCTAssertEqual((error as? KerasError)?.layer, "dw")
+        }
+    }
+
     func testJSONTextIsCompactSortedAndShortest() throws {
         let value: JSON = ["b": JSON(Float(0.001)), "a": [1, "x", nil, true]]
         XCTAssertEqual(value.text, #"{"a":[1,"x",null,true],"b":0.001}"#)

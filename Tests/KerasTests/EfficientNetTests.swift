@@ -32,6 +32,13 @@ final class EfficientNetTests: XCTestCase {
         _ = try check("efficientnet_lite0_notop.h5", "notop")
     }
 
+    /// The same with Mien's C kernels in their portable build (what a CPU without AVX2 runs).
+    func testNotopFeaturesEqualKerasWithPortableKernels() throws {
+        VectorKernels.usePortable(true)
+        defer { VectorKernels.usePortable(false) }
+        _ = try check("efficientnet_lite0_notop.h5", "notop")
+    }
+
     func testTopLogitsEqualKeras() throws {
         _ = try check("efficientnet_lite0.h5", "top_random")
     }

@@ -7,15 +7,8 @@ import XCTest
 final class InferenceOptimizationTests: XCTestCase {
     let tolerance = Tolerance(relative: 1e-5)
 
-    /// A deterministic pseudo-random tensor.
     func random(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) -> Tensor {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        let scalars = (0..<Tensor.count(of: shape)).map { _ -> Float in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            let unit = Float(state >> 40) / Float(1 << 24)
-            return range.lowerBound + unit * (range.upperBound - range.lowerBound)
-        }
-        return Tensor(shape: shape, scalars: scalars)
+        randomTensor(shape, seed: seed, range: range)
     }
 
     func randomized<L: Layer>(_ layer: L, seed: UInt64) throws -> L {
@@ -82,5 +75,39 @@ final class InferenceOptimizationTests: XCTestCase {
         XCTAssertEqual(folded.layers.map(\.name), ["in", "conv", "bn", "add"])
         let x = random([1, 3, 3, 2], seed: 9)
         XCTAssertEqual(try folded.forward([x]), try graph.forward([x]))
+    }
+
+    /// in → pad → dw (valid, stride 2) → pad2 → dw2, + pad2 cropped back: pad folds into dw;
+    /// pad2, read twice, stays.
+    func paddedModel() throws -> Graph {
+        let layers: [any Layer] = [
+            InputLayer(name: "in", shape: [nil, 8, 8, 3]),
+            ZeroPadding2D(name: "pad", padding: ((0, 1), (0, 1))),
+            try randomized(DepthwiseConv2D(name: "dw", inputChannels: 3, kernelSize: (3, 3), strides: (2, 2)),
+                           seed: 1),
+            ZeroPadding2D(name: "pad2", padding: ((1, 1), (1, 1))),
+            try randomized(DepthwiseConv2D(name: "dw2", inputChannels: 3, kernelSize: (3, 3)), seed: 2),
+            Cropping2D(name: "crop", cropping: ((1, 1), (1, 1))),
+            Merge(name: "add", op: .add),
+        ]
+        let nodes: [Graph.Node] = [
+            .init(layer: 0, inputs: []), .init(layer: 1, inputs: [0]), .init(layer: 2, inputs: [1]),
+            .init(layer: 3, inputs: [2]), .init(layer: 4, inputs: [3]), .init(layer: 5, inputs: [3]),
+            .init(layer: 6, inputs: [4, 5]),
+        ]
+        return try Graph(name: "p", layers: layers, nodes: nodes, inputNodes: [0], outputNode: 6)
+    }
+
+    func testZeroPaddingFoldsIntoTheDepthwiseThatAloneReadsIt() throws {
+        let original = try paddedModel()
+        XCTAssertEqual(try original.optimizedForInference().layers.map(\.name),
+                       ["in", "pad", "dw", "pad2", "dw2", "crop", "add"], "not folded unless asked")
+        let folded = try original.optimizedForInference(foldingZeroPadding: true)
+        XCTAssertEqual(folded.layers.map(\.name), ["in", "dw", "pad2", "dw2", "crop", "add"])
+        let padding = try XCTUnwrap(folded.layers[1] as? DepthwiseConv2D).inputPadding
+        XCTAssertTrue(padding.0 == (0, 1) && padding.1 == (0, 1), "\(padding)")
+        XCTAssertEqual(folded.outputShape, original.outputShape)
+        let x = random([2, 8, 8, 3], seed: 5)
+        if let bad = mismatch(try folded.forward([x]), try original.forward([x]), tolerance) { XCTFail("\(bad)") }
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The geometry of a 2-D window op over NHWC input: convolutions and poolings share it.
 public struct WindowGeometry: Sendable, Equatable {
     public var batch, height, width, channels: Int
@@ -7,14 +9,20 @@ public struct WindowGeometry: Sendable, Equatable {
     public var rows: AxisPadding
     public var cols: AxisPadding
 
-    /// Nil when the window does not fit (`valid` on a too-small input).
+    /// Nil when the window does not fit (`valid` on a too-small input). `inputPadding`,
+    /// `((top, bottom), (left, right))`, is zeros added around the input first, as a
+    /// ZeroPadding2D before the layer would add them.
     public init?(input: [Int], kernel: (Int, Int), strides: (Int, Int), dilation: (Int, Int) = (1, 1),
-                 padding: Padding) {
+                 padding: Padding, inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0))) {
         precondition(input.count == 4)
-        guard let rows = resolvePadding(padding, input: input[1], kernel: kernel.0, stride: strides.0,
-                                        dilation: dilation.0),
-              let cols = resolvePadding(padding, input: input[2], kernel: kernel.1, stride: strides.1,
-                                        dilation: dilation.1) else { return nil }
+        let ((top, bottom), (left, right)) = inputPadding
+        guard var rows = resolvePadding(padding, input: input[1] + top + bottom, kernel: kernel.0,
+                                        stride: strides.0, dilation: dilation.0),
+              var cols = resolvePadding(padding, input: input[2] + left + right, kernel: kernel.1,
+                                        stride: strides.1, dilation: dilation.1) else { return nil }
+        // Out-of-image taps read zero, so the extra zeros are only more padding.
+        (rows.before, rows.after, cols.before, cols.after) =
+            (rows.before + top, rows.after + bottom, cols.before + left, cols.after + right)
         (batch, height, width, channels) = (input[0], input[1], input[2], input[3])
         (kernelHeight, kernelWidth) = kernel
         (strideHeight, strideWidth) = strides
@@ -26,6 +34,16 @@ public struct WindowGeometry: Sendable, Equatable {
     public var outputHeight: Int { rows.output }
     public var outputWidth: Int { cols.output }
 
+    /// The same geometry for the C kernels.
+    var cWindow: mien_window {
+        mien_window(batch: Int32(batch), height: Int32(height), width: Int32(width), channels: Int32(channels),
+                    kernel_height: Int32(kernelHeight), kernel_width: Int32(kernelWidth),
+                    stride_height: Int32(strideHeight), stride_width: Int32(strideWidth),
+                    dilation_height: Int32(dilationHeight), dilation_width: Int32(dilationWidth),
+                    pad_top: Int32(rows.before), pad_left: Int32(cols.before),
+                    output_height: Int32(outputHeight), output_width: Int32(outputWidth))
+    }
+
     /// Whether the op is a plain per-pixel matrix product (1×1, stride 1, no padding).
     var isPointwise: Bool {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
@@ -33,37 +51,49 @@ public struct WindowGeometry: Sendable, Equatable {
     }
 }
 
-/// Convolution of NHWC `input` with an HWIO `kernel` (`[kh, kw, C, F]`), by im2col and
-/// one `cblas_sgemm` per block of output rows. Out-of-image taps read zero.
-func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
+/// `activation(convolution + bias)` of NHWC `input` with an HWIO `kernel` (`[kh, kw, C, F]`),
+/// by im2col and `cblas_sgemm` on blocks of output pixels, each finished (bias, activation)
+/// while it is in cache; or, for inputs of fewer than `directConvolutionMaxChannels`
+/// channels, by the direct C kernel. Out-of-image taps read zero.
+func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
+              bias: Tensor? = nil, activation: Activation = .linear) -> Tensor {
     let filters = kernel.shape[3]
-    let outShape = [g.batch, g.outputHeight, g.outputWidth, filters]
-    var output = Tensor(uninitialized: outShape)   // every row is a gemm output (beta 0)
+    var output = Tensor(uninitialized: [g.batch, g.outputHeight, g.outputWidth, filters])
     let k = g.kernelHeight * g.kernelWidth * g.channels
 
     input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { w in
             output.scalars.withUnsafeMutableBufferPointer { y in
-                if g.isPointwise {
-                    // NHWC makes a 1×1 convolution a single matrix product with no copy.
-                    gemm(x.baseAddress!, w.baseAddress!, y.baseAddress!,
-                         m: g.batch * g.height * g.width, n: filters, k: k)
-                    return
-                }
-                let pixels = g.outputHeight * g.outputWidth
-                // Bound the im2col buffer (~16 MB) by working on blocks of output rows.
-                let blockRows = max(1, min(pixels, (1 << 22) / max(k, 1)))
-                var columns = [Float](repeating: 0, count: blockRows * k)
-                columns.withUnsafeMutableBufferPointer { col in
-                    for n in 0..<g.batch {
-                        var start = 0
-                        while start < pixels {
-                            let count = min(blockRows, pixels - start)
-                            im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
-                            gemm(col.baseAddress!, w.baseAddress!,
-                                 y.baseAddress! + (n * pixels + start) * filters,
-                                 m: count, n: filters, k: k)
-                            start += count
+                withOptionalPointer(bias?.scalars) { b in
+                    if g.channels < directConvolutionMaxChannels, !g.isPointwise {
+                        var window = g.cWindow
+                        let bounds = activation.clampRange ?? -Float.infinity...Float.infinity
+                        mien_conv2d_direct(x.baseAddress, w.baseAddress, b, y.baseAddress, &window, Int32(filters),
+                                           bounds.lowerBound, bounds.upperBound)
+                        if activation.clampRange == nil { activation.apply(y, lastAxis: filters) }
+                        return
+                    }
+                    if g.isPointwise {
+                        // NHWC makes a 1×1 convolution a matrix product with no copy.
+                        gemmBiasActivate(x.baseAddress!, w.baseAddress!, y.baseAddress!,
+                                         m: g.batch * g.height * g.width, n: filters, k: k,
+                                         bias: b, activation: activation)
+                        return
+                    }
+                    let pixels = g.outputHeight * g.outputWidth
+                    let blockRows = min(pixels, gemmBlockRows(n: filters))
+                    var columns = [Float](repeating: 0, count: blockRows * k)
+                    columns.withUnsafeMutableBufferPointer { col in
+                        for n in 0..<g.batch {
+                            var start = 0
+                            while start < pixels {
+                                let count = min(blockRows, pixels - start)
+                                im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
+                                gemmBiasActivate(col.baseAddress!, w.baseAddress!,
+                                                 y.baseAddress! + (n * pixels + start) * filters,
+                                                 m: count, n: filters, k: k, bias: b, activation: activation)
+                                start += count
+                            }
                         }
                     }
                 }
@@ -71,6 +101,18 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Te
         }
     }
     return output
+}
+
+/// Inputs with fewer channels than this (a stem on RGB or gray pixels) are convolved
+/// directly: with K = kh·kw·C of 27, the im2col copy and a thin sgemm ran the Lite0 stem at
+/// 14 GFLOP/s (`mien bench --profile`).
+let directConvolutionMaxChannels = 8
+
+/// Calls `body` with a pointer to `array`'s elements, or with nil when there is no array.
+@inline(__always)
+func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// Copies the receptive fields of `pixels` output pixels into rows of `col`
@@ -102,52 +144,55 @@ private func im2col(_ x: UnsafeBufferPointer<Float>, image n: Int, geometry g: W
 
 /// Depthwise convolution of NHWC `input` with a `[kh, kw, C, M]` kernel: output channel
 /// `c·M + m` is channel `c` filtered by `kernel[..., c, m]` (Keras's layout).
-func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry) -> Tensor {
+///
+/// With depth multiplier 1 (MobileNet, EfficientNet) it runs the C kernel, which also adds
+/// `bias` and clamps to `clamp` in the same pass. Otherwise the loop below runs and the
+/// caller applies the bias and activation (`clamp` must then be nil).
+func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
+                       bias: Tensor? = nil, clamp: ClosedRange<Float>? = nil) -> Tensor {
     let multiplier = kernel.shape[3]
     let c = g.channels
     let outChannels = c * multiplier
-    // Not zero-filled: each output pixel's first tap assigns instead of adding (one pass
-    // over the output less); a pixel with no tap inside the image is zeroed below.
+    // Not zero-filled: every output value is assigned.
     var output = Tensor(uninitialized: [g.batch, g.outputHeight, g.outputWidth, outChannels])
     guard output.count > 0 else { return output }
+    if multiplier == 1 {
+        var window = g.cWindow
+        let bounds = clamp ?? -Float.infinity...Float.infinity
+        input.scalars.withUnsafeBufferPointer { x in
+            kernel.scalars.withUnsafeBufferPointer { w in
+                output.scalars.withUnsafeMutableBufferPointer { y in
+                    withOptionalPointer(bias?.scalars) { b in
+                        mien_depthwise_conv2d(x.baseAddress, w.baseAddress, b, y.baseAddress,
+                                              &window, bounds.lowerBound, bounds.upperBound)
+                    }
+                }
+            }
+        }
+        return output
+    }
+    precondition(clamp == nil && bias == nil, "depthwiseConvolve: the epilogue is fused only for multiplier 1")
     input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { w in
             output.scalars.withUnsafeMutableBufferPointer { y in
                 for n in 0..<g.batch {
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
-                            let dst = ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
-                            var first = true
-                            defer { if first { (y.baseAddress! + dst).update(repeating: 0, count: outChannels) } }
+                            let ys = y.baseAddress! + ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
+                            ys.update(repeating: 0, count: outChannels)
                             for ky in 0..<g.kernelHeight {
                                 let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
                                 guard iy >= 0, iy < g.height else { continue }
                                 for kx in 0..<g.kernelWidth {
                                     let ix = ox * g.strideWidth + kx * g.dilationWidth - g.cols.before
                                     guard ix >= 0, ix < g.width else { continue }
-                                    // Inner loops run across channels: contiguous in NHWC and in the
-                                    // kernel. Row pointers keep index arithmetic (and its overflow
-                                    // checks) out of the inner loop so it vectorizes.
                                     let xs = x.baseAddress! + ((n * g.height + iy) * g.width + ix) * c
                                     let ws = w.baseAddress! + (ky * g.kernelWidth + kx) * outChannels
-                                    let ys = y.baseAddress! + dst
-                                    if multiplier == 1 {
-                                        // The common case (MobileNet, EfficientNet): one tap per channel,
-                                        // a straight multiply-add with no division.
-                                        if first {
-                                            for j in 0..<c { ys[j] = xs[j] * ws[j] }
-                                        } else {
-                                            for j in 0..<c { ys[j] += xs[j] * ws[j] }
-                                        }
-                                    } else {
-                                        if first { ys.update(repeating: 0, count: outChannels) }
-                                        for ch in 0..<c {
-                                            let v = xs[ch]
-                                            let (yc, wc) = (ys + ch * multiplier, ws + ch * multiplier)
-                                            for m in 0..<multiplier { yc[m] += v * wc[m] }
-                                        }
+                                    for ch in 0..<c {
+                                        let v = xs[ch]
+                                        let (yc, wc) = (ys + ch * multiplier, ws + ch * multiplier)
+                                        for m in 0..<multiplier { yc[m] += v * wc[m] }
                                     }
-                                    first = false
                                 }
                             }
                         }

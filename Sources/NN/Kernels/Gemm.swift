@@ -20,27 +20,40 @@ func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutab
                 c, Int32(n))
 }
 
-/// Adds `bias[channel]` to every row of a `[rows × channels]` buffer, then with `clampTo`
-/// clamps each value to `0...upper`: bias and ReLU (upper = ∞) or ReLU6 in one pass.
-@inline(__always)
-func addBias(_ x: UnsafeMutableBufferPointer<Float>, _ bias: [Float], clampTo upper: Float? = nil) {
-    let channels = bias.count
-    guard channels > 0 else { return }
-    bias.withUnsafeBufferPointer { b in
-        let b = b.baseAddress!
-        var row = x.baseAddress!
-        // Row pointers keep `start + c` (and its overflow check) out of the inner loops, so
-        // they vectorize.
-        for _ in 0..<x.count / channels {
-            if let upper {
-                for c in 0..<channels { row[c] = min(max(row[c] + b[c], 0), upper) }
-            } else {
-                for c in 0..<channels { row[c] += b[c] }
-            }
-            row += channels
+/// `y = activation(a · w + bias)` for `m` rows of `k` → `n` values (row-major), in blocks of
+/// rows small enough (about 256 KB of output) to stay in cache from the bias fill through the
+/// product to the activation, so that the output goes to memory once. (A plain sgemm with
+/// beta 0 first zero-fills the whole output, and a separate epilogue reads and writes it
+/// again: three passes where the tall, thin products of the early layers are memory-bound.)
+func gemmBiasActivate(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                      m: Int, n: Int, k: Int, bias: UnsafePointer<Float>?, activation: Activation) {
+    guard m > 0, n > 0 else { return }
+    let blockRows = min(m, gemmBlockRows(n: n))
+    // The bias repeated for a whole block, so that each block starts with one copy
+    // instead of a call per row.
+    var biasBlock = [Float]()
+    if let bias {
+        biasBlock.reserveCapacity(blockRows * n)
+        for _ in 0..<blockRows { biasBlock.append(contentsOf: UnsafeBufferPointer(start: bias, count: n)) }
+    }
+    biasBlock.withUnsafeBufferPointer { biasRows in
+        var start = 0
+        while start < m {
+            let rows = min(blockRows, m - start)
+            let out = y + start * n
+            // sgemm with beta 1 adds to the bias already in place and skips its zero-fill.
+            if let biasRows = biasRows.baseAddress { out.update(from: biasRows, count: rows * n) }
+            gemm(a + start * k, w, out, m: rows, n: n, k: k, accumulate: bias != nil)
+            activation.apply(UnsafeMutableBufferPointer(start: out, count: rows * n), lastAxis: n)
+            start += rows
         }
     }
 }
+
+/// Rows per block of `gemmBiasActivate`: about 256 KB of output, and at least 64 rows so
+/// that each sgemm call still has work for its kernels.
+@inline(__always)
+func gemmBlockRows(n: Int) -> Int { max(128, (1 << 16) / max(n, 1)) }
 
 /// `sums[c] (+)= Σ_r x[r·channels + c]`: the column sums of a `[rows × channels]` buffer
 /// (the bias gradient of a dense layer), accumulated row by row in order.

@@ -48,9 +48,7 @@ public struct Conv2D: Layer {
         let x = try single(inputs)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
                              padding: padding, channels: kernel.shape[2])
-        var y = convolve(x, kernel: kernel, geometry: g)
-        addBiasAndActivate(&y, bias: bias, activation: activation)
-        return y
+        return convolve(x, kernel: kernel, geometry: g, bias: bias, activation: activation)
     }
 }
 
@@ -69,17 +67,20 @@ extension Layer {
                 outputChannels]
     }
 
-    /// Adds the bias and applies the activation in place: the epilogue of every
-    /// convolution and dense layer.
+    /// Adds the bias and applies the activation in place, for the layers whose kernel did not.
     func addBiasAndActivate(_ y: inout Tensor, bias: Tensor?, activation: Activation) {
         let channels = y.shape.last ?? 1
         y.scalars.withUnsafeMutableBufferPointer { buffer in
-            // The usual convolution epilogues in one pass over the output instead of two.
-            if let bias, [.relu, .relu6].contains(activation) {
-                addBias(buffer, bias.scalars, clampTo: activation == .relu6 ? 6 : .infinity)
-                return
+            if let bias, channels > 0 {
+                bias.scalars.withUnsafeBufferPointer { b in
+                    var row = buffer.baseAddress!
+                    // A row pointer keeps the index arithmetic out of the inner loop, which vectorizes.
+                    for _ in 0..<buffer.count / channels {
+                        for c in 0..<channels { row[c] += b[c] }
+                        row += channels
+                    }
+                }
             }
-            if let bias { addBias(buffer, bias.scalars) }
             activation.apply(buffer, lastAxis: channels)
         }
     }
@@ -97,12 +98,13 @@ extension Layer {
 
     /// The window geometry of a rank-4 NHWC input, checked against the expected channels.
     func geometry(of x: Tensor, kernel: (Int, Int), strides: (Int, Int), dilation: (Int, Int) = (1, 1),
-                  padding: Padding, channels: Int?) throws -> WindowGeometry {
+                  padding: Padding, inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0)),
+                  channels: Int?) throws -> WindowGeometry {
         guard x.rank == 4, channels == nil || x.shape[3] == channels else {
             throw LayerError(layer: name, "got input of shape \(x.shape), expected [batch, height, width, \(channels.map(String.init) ?? "channels")]")
         }
         guard let g = WindowGeometry(input: x.shape, kernel: kernel, strides: strides, dilation: dilation,
-                                     padding: padding) else {
+                                     padding: padding, inputPadding: inputPadding) else {
             throw LayerError(layer: name, "window \(kernel) does not fit input \(x.shape) with 'valid' padding")
         }
         return g

@@ -44,15 +44,17 @@ public struct Dense: Layer {
             throw LayerError(layer: name, "got input of shape \(x.shape), expected last axis \(kernel.shape[0])")
         }
         let rows = x.count / kernel.shape[0]
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [units])
+        var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [units])
         x.scalars.withUnsafeBufferPointer { a in
             kernel.scalars.withUnsafeBufferPointer { w in
                 y.scalars.withUnsafeMutableBufferPointer { out in
-                    gemm(a.baseAddress!, w.baseAddress!, out.baseAddress!, m: rows, n: units, k: kernel.shape[0])
+                    withOptionalPointer(bias?.scalars) { b in
+                        gemmBiasActivate(a.baseAddress!, w.baseAddress!, out.baseAddress!, m: rows, n: units,
+                                         k: kernel.shape[0], bias: b, activation: activation)
+                    }
                 }
             }
         }
-        addBiasAndActivate(&y, bias: bias, activation: activation)
         return y
     }
 }

@@ -13,6 +13,11 @@ public struct DepthwiseConv2D: Layer {
     public var depthwiseKernel: Tensor
     /// `[inputChannels · depthMultiplier]`.
     public var bias: Tensor?
+    /// Zeros around the input before the window, `((top, bottom), (left, right))`: a
+    /// ZeroPadding2D folded in for execution (`optimizedForInference(foldingZeroPadding:)`),
+    /// which saves writing and reading a padded copy. Not a Keras option: export refuses it.
+    public var inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0))
+    public var hasInputPadding: Bool { inputPadding.0 != (0, 0) || inputPadding.1 != (0, 0) }
 
     public init(name: String, inputChannels: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 dilation: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
@@ -46,14 +51,19 @@ public struct DepthwiseConv2D: Layer {
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        try convolvedShape(inputShapes, inputChannels: inputChannels, outputChannels: outputChannels,
+        let padded = try ZeroPadding2D(name: name, padding: inputPadding).outputShape(for: inputShapes)
+        return try convolvedShape([padded], inputChannels: inputChannels, outputChannels: outputChannels,
                            kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, channels: inputChannels)
+                             padding: padding, inputPadding: inputPadding, channels: inputChannels)
+        if depthMultiplier == 1, let clamp = activation.clampRange {
+            // Bias and activation in the kernel's own pass over the output.
+            return depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g, bias: bias, clamp: clamp)
+        }
         var y = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
         addBiasAndActivate(&y, bias: bias, activation: activation)
         return y

@@ -65,8 +65,6 @@ public struct SeparableConv2D: Layer {
                                              padding: .valid) else {
             throw LayerError(layer: name, "empty depthwise output \(depthwise.shape)")
         }
-        var y = convolve(depthwise, kernel: pointwiseKernel, geometry: pointwise)
-        addBiasAndActivate(&y, bias: bias, activation: activation)
-        return y
+        return convolve(depthwise, kernel: pointwiseKernel, geometry: pointwise, bias: bias, activation: activation)
     }
 }
