@@ -133,6 +133,12 @@ public struct Graph: Layer {
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        try forward(inputs, observer: nil)
+    }
+
+    /// `forward`, calling `observer` after each layer call with the index of the layer in
+    /// `layers` and the time it took (`mien bench --profile`). A nested model counts as one layer.
+    public func forward(_ inputs: [Tensor], observer: ((Int, Duration) -> Void)?) throws -> Tensor {
         guard inputs.count == inputNodes.count else {
             throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputs.count)")
         }
@@ -162,7 +168,13 @@ public struct Graph: Layer {
                 remaining[i] -= 1
                 if remaining[i] == 0 { values[i] = nil }
             }
-            values[index] = try layers[node.layer].forward(args)
+            if let observer {
+                let start = ContinuousClock.now
+                values[index] = try layers[node.layer].forward(args)
+                observer(node.layer, ContinuousClock.now - start)
+            } else {
+                values[index] = try layers[node.layer].forward(args)
+            }
         }
         guard let output = values[outputNode] else {
             throw LayerError(layer: name, "output was not computed")

@@ -25,6 +25,9 @@ struct Bench: ParsableCommand {
     @Option(help: "How long to measure, after one warm-up batch.")
     var seconds: Double = 10
 
+    @Flag(help: "Also time each layer (on one core, after the measurement) and show where the time goes.")
+    var profile = false
+
     @Option(help: "Output format: text or json.")
     var format: Format = .text
 
@@ -43,8 +46,11 @@ struct Bench: ParsableCommand {
         var gflopsPerImage: Double
         var gflopsPerSecond: Double
         var sgemmGflopsPerSecond: Double
+        /// OpenBLAS's kernel set and the build Mien's own C kernels run.
+        var kernels: String
         /// This process's peak resident memory.
         var peakMemoryMb: Double
+        var profile: LayerProfile?
     }
 
     func run() throws {
@@ -53,8 +59,8 @@ struct Bench: ParsableCommand {
             guard batchSize > 0, seconds > 0, (threads ?? 1) > 0, (inputSize ?? 32) > 0, (perSlice ?? 1) > 0 else {
                 throw ValidationError("--batch-size, --seconds, --threads, --per-slice and --input-size must be positive")
             }
-            // As Mien runs models for prediction and training: BatchNormalization folded.
-            let graph = try options.load(model).graph.optimizedForInference()
+            // As Mien runs models for prediction and training: BatchNormalization and padding folded.
+            let graph = try options.load(model).graph.optimizedForInference(foldingZeroPadding: true)
             guard graph.inputShapes.count == 1, let declared = graph.inputShapes.first, declared.count == 4,
                   let channels = declared[3] else {
                 throw ValidationError("\(model): mien bench needs a model that takes one image; its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
@@ -91,7 +97,12 @@ struct Bench: ParsableCommand {
                 model: model, imagesPerSecond: imagesPerSecond, batchSize: batchSize, inputSize: side, threads: cores,
                 batches: times.count, medianBatchSeconds: times.sorted()[times.count / 2],
                 gflopsPerImage: flops / 1e9, gflopsPerSecond: flops * imagesPerSecond / 1e9,
-                sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: cores), peakMemoryMb: Bench.peakMemoryMB())
+                sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: cores),
+                kernels: "OpenBLAS \(BLASKernels.coreName), depthwise \(VectorKernels.instructionSet)",
+                peakMemoryMb: Bench.peakMemoryMB(),
+                profile: profile ? try LayerProfile(graph, input: input,
+                                                    perSlice: perSlice ?? BatchRunner.imagesPerSlice(side: side))
+                                 : nil)
             switch format {
             case .text:
                 print(String(format: "%@: batch %d of %d×%d×%d, %d thread%@",
@@ -104,6 +115,8 @@ struct Bench: ParsableCommand {
                 print(String(format: "cblas_sgemm 1024×1024×1024 on %d thread%@: %.1f GFLOP/s; the forward pass reaches %.0f%% of it",
                              cores, cores == 1 ? "" : "s", result.sgemmGflopsPerSecond,
                              100 * result.gflopsPerSecond / result.sgemmGflopsPerSecond))
+                print("kernels: \(result.kernels)")
+                if let profile = result.profile { profile.lines().forEach { print($0) } }
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

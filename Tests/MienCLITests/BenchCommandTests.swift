@@ -20,6 +20,24 @@ final class BenchCommandTests: XCTestCase {
         // EfficientNet-Lite0 at 32×32: 2 × (multiply-adds) ≈ 0.8 GFLOP × (32/224)².
         XCTAssertEqual(json["gflops_per_image"] as? Double ?? 0, 0.768 * 32 * 32 / (224 * 224), accuracy: 0.002)
 
+        XCTAssertTrue((json["kernels"] as? String ?? "").contains("depthwise"))
+        XCTAssertNil(json["profile"])
+
+        // --profile: every layer of the flattened backbone, shares summing to the whole pass.
+        let profiled = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
+                                    "--threads", "1", "--profile", "--format", "json"])
+        XCTAssertEqual(profiled.status, 0, profiled.stderr)
+        let profileJSON = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(profiled.stdout.utf8)) as? [String: Any])
+        let profile = try XCTUnwrap(profileJSON["profile"] as? [String: Any])
+        let layers = try XCTUnwrap(profile["layers"] as? [[String: Any]])
+        let classes = try XCTUnwrap(profile["classes"] as? [[String: Any]])
+        XCTAssertTrue(layers.contains { $0["layer"] as? String == "stem_conv" })
+        XCTAssertTrue(classes.contains { $0["keras_class"] as? String == "DepthwiseConv2D" })
+        XCTAssertEqual(layers.compactMap { $0["share"] as? Double }.reduce(0, +), 1, accuracy: 1e-6)
+        let text = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
+                                "--threads", "1", "--profile"])
+        XCTAssertTrue(text.stdout.contains("slowest layers:"), text.stdout)
+
         let dense = Fixtures.path("keras/dense_mlp.k3.h5")
         let refused = try runMien(["bench", dense])
         XCTAssertEqual(refused.status, 1)
