@@ -1,9 +1,8 @@
 #include "CKernels.h"
 #include "dispatch.h"
+#include "window.h"
 
 #include <stddef.h>
-
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 // `VECTORS` blocks of 8 filters of one output pixel: every tap's channels are broadcast
 // against a row of the HWIO kernel.
@@ -25,8 +24,7 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
             }                                                                                 \
         }                                                                                     \
         for (int v = 0; v < (VECTORS); v++)                                                   \
-            *(v8 *)(out + f + 8 * v) =                                                        \
-                __builtin_elementwise_min(__builtin_elementwise_max(acc[v], lo), hi);         \
+            *(v8 *)(out + f + 8 * v) = clamp8(acc[v], lo, hi);                                \
     }
 
 // Two horizontally adjacent output pixels whose windows lie wholly inside the image
@@ -34,7 +32,8 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 static inline __attribute__((always_inline)) void
 conv2d_pair32(const float *restrict x0, const float *restrict x1, const float *restrict w, const float *restrict bias,
               float *restrict out0, float *restrict out1, int ky0, int ky1, int kernel_width, int channels,
-              int filters, ptrdiff_t row, ptrdiff_t tapStep, v8 lo, v8 hi) {
+              int filters, ptrdiff_t row, ptrdiff_t tapStep, float lower, float upper) {
+    const v8 lo = (v8){0} + lower, hi = (v8){0} + upper;
     v8 a0[4], a1[4];
     for (int v = 0; v < 4; v++) a0[v] = a1[v] = bias ? *(const v8 *)(bias + 8 * v) : (v8){0};
     for (int ky = ky0; ky < ky1; ky++) {
@@ -53,8 +52,8 @@ conv2d_pair32(const float *restrict x0, const float *restrict x1, const float *r
         }
     }
     for (int v = 0; v < 4; v++) {
-        *(v8 *)(out0 + 8 * v) = __builtin_elementwise_min(__builtin_elementwise_max(a0[v], lo), hi);
-        *(v8 *)(out1 + 8 * v) = __builtin_elementwise_min(__builtin_elementwise_max(a1[v], lo), hi);
+        *(v8 *)(out0 + 8 * v) = clamp8(a0[v], lo, hi);
+        *(v8 *)(out1 + 8 * v) = clamp8(a1[v], lo, hi);
     }
 }
 
@@ -68,9 +67,8 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
         const float *image = x + (ptrdiff_t)n * g->height * row;
         for (int oy = 0; oy < g->output_height; oy++) {
             const int iy0 = oy * g->stride_height - g->pad_top;
-            int ky0 = 0, ky1 = g->kernel_height;
-            while (ky0 < ky1 && iy0 + ky0 * g->dilation_height < 0) ky0++;
-            while (ky1 > ky0 && iy0 + (ky1 - 1) * g->dilation_height >= g->height) ky1--;
+            int ky0, ky1;
+            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
             float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * g->output_width * filters;
             for (int ox = 0; ox < g->output_width; ox++) {
                 const int ix0 = ox * g->stride_width - g->pad_left;
@@ -82,13 +80,12 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
                     conv2d_pair32(x0, x0 + (ptrdiff_t)g->stride_width * channels, kernel, bias,
                                   outRow + (ptrdiff_t)ox * filters, outRow + (ptrdiff_t)(ox + 1) * filters,
                                   ky0, ky1, g->kernel_width, channels, filters, row * g->dilation_height,
-                                  (ptrdiff_t)g->dilation_width * channels, lo, hi);
+                                  (ptrdiff_t)g->dilation_width * channels, lower, upper);
                     ox++;
                     continue;
                 }
-                int kx0 = 0, kx1 = g->kernel_width;
-                while (kx0 < kx1 && ix0 + kx0 * g->dilation_width < 0) kx0++;
-                while (kx1 > kx0 && ix0 + (kx1 - 1) * g->dilation_width >= g->width) kx1--;
+                int kx0, kx1;
+                taps_inside(ix0, g->kernel_width, g->dilation_width, g->width, &kx0, &kx1);
                 float *out = outRow + (ptrdiff_t)ox * filters;
                 int f = 0;
                 CONV_BLOCK(4)
@@ -102,7 +99,7 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
                             const float *wp = kernel + ((ptrdiff_t)(ky * g->kernel_width + kx) * channels) * filters + f;
                             for (int c = 0; c < channels; c++) acc += xp[c] * wp[(ptrdiff_t)c * filters];
                         }
-                    out[f] = acc < lower ? lower : (acc > upper ? upper : acc);
+                    out[f] = clamp1(acc, lower, upper);
                 }
             }
         }

@@ -42,7 +42,7 @@ func gemmBiasActivate(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y:
             let rows = min(blockRows, m - start)
             let out = y + start * n
             // sgemm with beta 1 adds to the bias already in place and skips its zero-fill.
-            if let biasRows = biasRows.baseAddress { out.update(from: biasRows, count: rows * n) }
+            if bias != nil { out.update(from: biasRows.baseAddress!, count: rows * n) }
             gemm(a + start * k, w, out, m: rows, n: n, k: k, accumulate: bias != nil)
             activation.apply(UnsafeMutableBufferPointer(start: out, count: rows * n), lastAxis: n)
             start += rows
@@ -50,7 +50,7 @@ func gemmBiasActivate(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y:
     }
 }
 
-/// Rows per block of `gemmBiasActivate`: about 256 KB of output, and at least 64 rows so
+/// Rows per block of `gemmBiasActivate`: about 256 KB of output, and at least 128 rows so
 /// that each sgemm call still has work for its kernels.
 @inline(__always)
 func gemmBlockRows(n: Int) -> Int { max(128, (1 << 16) / max(n, 1)) }

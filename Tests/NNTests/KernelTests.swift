@@ -2,11 +2,12 @@ import NN
 import TestSupport
 import XCTest
 
-/// The C kernels (depthwise convolution, direct convolution of few-channel inputs), in both
-/// builds (AVX2+FMA where the CPU has it, and portable), against plain loops written from
-/// the definition. The Keras fixtures check the same layers against Keras (KerasTests, and
-/// EfficientNetTests with the portable build). Sums of at most 100 terms: 1e-5 relative.
-final class VectorKernelTests: XCTestCase {
+/// The kernels against plain loops written from the definition: the C kernels (depthwise
+/// convolution, direct convolution of few-channel inputs) in both builds (AVX2+FMA where the
+/// CPU has it, and portable), and the blocked sgemm epilogue of 1×1 convolutions. The Keras
+/// fixtures check the same layers against Keras (KerasTests, and EfficientNetTests with the
+/// portable build). Sums of at most 100 terms: 1e-5 relative.
+final class KernelTests: XCTestCase {
     let tolerance = Tolerance(relative: 1e-5)
 
     override func tearDown() { VectorKernels.usePortable(false) }
@@ -114,6 +115,33 @@ final class VectorKernelTests: XCTestCase {
                 XCTAssertEqual(y.shape, [2, g.outputHeight, g.outputWidth, c.filters])
                 if let bad = mismatch(y.scalars, expected, tolerance) { XCTFail("case \(i), \(build): \(bad)") }
             }
+        }
+    }
+
+    /// A 1×1 convolution is one matrix product finished in blocks of rows: 300 rows of 512
+    /// filters make three blocks (128 rows each at most); with and without a bias.
+    func testPointwiseBlocksMatchDefinition() throws {
+        for useBias in [true, false] {
+            var layer = Conv2D(name: "pw", inputChannels: 5, filters: 512, kernelSize: (1, 1), useBias: useBias,
+                               activation: .relu6)
+            let kernel = randomTensor([1, 1, 5, 512], seed: 1, range: -2...2)
+            try layer.setParameter("kernel", to: kernel)
+            var bias = Tensor(zeros: [512])
+            if useBias {
+                bias = randomTensor([512], seed: 2)
+                try layer.setParameter("bias", to: bias)
+            }
+            let x = randomTensor([1, 15, 20, 5], seed: 3)
+            var expected: [Float] = []
+            for pixel in 0..<300 {
+                for f in 0..<512 {
+                    expected.append((0..<5).reduce(bias.scalars[f]) { $0 + x.scalars[pixel * 5 + $1] * kernel.scalars[$1 * 512 + f] })
+                }
+            }
+            Activation.relu6.apply(&expected, lastAxis: 512)
+            let y = try layer.forward([x])
+            XCTAssertEqual(y.shape, [1, 15, 20, 512])
+            if let bad = mismatch(y.scalars, expected, tolerance) { XCTFail("bias \(useBias): \(bad)") }
         }
     }
 
