@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every side-by-side benchmark of Mien and Keras on this machine, one after the other:
+# Every side-by-side benchmark of Mien and Keras on this machine, one after the other
+# (about an hour on 2 cores; each alternates Mien and Keras and prints medians):
 #   1. backbone forward throughput, 96 and 224, 1 thread and all (tools/bench_speed.py)
-#   2. the frozen-backbone fine-tune, 10 epochs, without and with augmentation (tools/bench_train.py)
+#   2. the frozen-backbone fine-tune, 10 epochs, without and with augmentation, 3 runs each (tools/bench_train.py)
 #   3-4. single-face latency, model import and .mien load time (tools/bench_predict.py)
 #   5. peak memory: printed by 1 and 2
 # Needs: pip install -r tools/requirements.txt, and FER-2013 in the Kaggle layout.
