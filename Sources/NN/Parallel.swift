@@ -25,14 +25,11 @@ public enum BatchRunner {
         let (product, overflow) = max(1, perSlice).multipliedReportingOverflow(by: max(1, cores))
         let chunk = overflow ? Int.max : product
         if n > chunk {
-            let perImage = input.count / n
             var scalars: [Float] = []
             var tail: [Int] = []
             for start in stride(from: 0, to: n, by: chunk) {
                 let end = min(n, start + chunk)
-                let part = Tensor(shape: [end - start] + Array(input.shape.dropFirst()),
-                                  scalars: Array(input.scalars[start * perImage..<end * perImage]))
-                let output = try forward(graph, part, cores: cores)
+                let output = try forward(graph, input.batch(start..<end), cores: cores)
                 tail = Array(output.shape.dropFirst())
                 scalars += output.scalars
             }
@@ -40,16 +37,13 @@ public enum BatchRunner {
         }
         let slices = min(cores, n)
         guard slices > 1 else { return try graph.forward([input]) }
-        let perImage = input.count / max(n, 1)
         let bounds = (0...slices).map { $0 * n / slices }
         let results = SliceResults(count: slices)
         let previousThreads = BLASKernels.threads
         BLASKernels.threads = 1
         defer { BLASKernels.threads = previousThreads }
         DispatchQueue.concurrentPerform(iterations: slices) { s in
-            let range = bounds[s]..<bounds[s + 1]
-            let slice = Tensor(shape: [range.count] + Array(input.shape.dropFirst()),
-                               scalars: Array(input.scalars[range.lowerBound * perImage..<range.upperBound * perImage]))
+            let slice = input.batch(bounds[s]..<bounds[s + 1])
             results.set(s, Result { try graph.forward([slice]) })
         }
         let outputs = try (0..<slices).map { try results.get($0).get() }

@@ -41,6 +41,13 @@ public struct Tensor: Sendable, Equatable {
         Tensor(shape: newShape, scalars: scalars)
     }
 
+    /// Items `range` of the first (batch) axis, as a tensor of their own.
+    public func batch(_ range: Range<Int>) -> Tensor {
+        let perItem = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [range.count] + Array(shape.dropFirst()),
+                      scalars: Array(scalars[range.lowerBound * perItem..<range.upperBound * perItem]))
+    }
+
     /// Replaces the shape in place; the element count must not change.
     public mutating func reshape(_ newShape: [Int]) {
         precondition(Tensor.count(of: newShape) == scalars.count, "cannot reshape \(shape) to \(newShape)")

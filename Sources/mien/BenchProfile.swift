@@ -21,13 +21,10 @@ struct LayerProfile: Encodable {
     init(_ graph: Graph, input: Tensor, perSlice: Int, passes: Int = 2) throws {
         let flat = try graph.flattened()
         let n = input.shape[0]
-        let perImage = input.count / max(n, 1)
         var seconds = [Double](repeating: 0, count: flat.layers.count)
         for pass in 0...passes {
             for start in stride(from: 0, to: n, by: max(1, perSlice)) {
-                let end = min(n, start + max(1, perSlice))
-                let slice = Tensor(shape: [end - start] + Array(input.shape.dropFirst()),
-                                   scalars: Array(input.scalars[start * perImage..<end * perImage]))
+                let slice = input.batch(start..<min(n, start + max(1, perSlice)))
                 // Pass 0 warms up the allocator and caches and is not counted.
                 _ = try flat.forward([slice]) { layer, time in if pass > 0 { seconds[layer] += time.seconds } }
             }

@@ -142,14 +142,14 @@ private func im2col(_ x: UnsafeBufferPointer<Float>, image n: Int, geometry g: W
     }
 }
 
-/// Depthwise convolution of NHWC `input` with a `[kh, kw, C, M]` kernel: output channel
-/// `c·M + m` is channel `c` filtered by `kernel[..., c, m]` (Keras's layout).
+/// `activation(depthwise convolution + bias)` of NHWC `input` with a `[kh, kw, C, M]` kernel:
+/// output channel `c·M + m` is channel `c` filtered by `kernel[..., c, m]` (Keras's layout).
 ///
-/// With depth multiplier 1 (MobileNet, EfficientNet) it runs the C kernel, which also adds
-/// `bias` and clamps to `clamp` in the same pass. Otherwise the loop below runs and the
-/// caller applies the bias and activation (`clamp` must then be nil).
+/// With depth multiplier 1 (MobileNet, EfficientNet) it runs the C kernel, which adds the
+/// bias and applies a clamp activation (ReLU, ReLU6) as it stores each result; otherwise
+/// the loop below starts each pixel from the bias. Other activations run after, in place.
 func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
-                       bias: Tensor? = nil, clamp: ClosedRange<Float>? = nil) -> Tensor {
+                       bias: Tensor? = nil, activation: Activation = .linear) -> Tensor {
     let multiplier = kernel.shape[3]
     let c = g.channels
     let outChannels = c * multiplier
@@ -158,7 +158,7 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
     guard output.count > 0 else { return output }
     if multiplier == 1 {
         var window = g.cWindow
-        let bounds = clamp ?? -Float.infinity...Float.infinity
+        let bounds = activation.clampRange ?? -Float.infinity...Float.infinity
         input.scalars.withUnsafeBufferPointer { x in
             kernel.scalars.withUnsafeBufferPointer { w in
                 output.scalars.withUnsafeMutableBufferPointer { y in
@@ -166,20 +166,21 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
                         mien_depthwise_conv2d(x.baseAddress, w.baseAddress, b, y.baseAddress,
                                               &window, bounds.lowerBound, bounds.upperBound)
                     }
+                    if activation.clampRange == nil { activation.apply(y, lastAxis: outChannels) }
                 }
             }
         }
         return output
     }
-    precondition(clamp == nil && bias == nil, "depthwiseConvolve: the epilogue is fused only for multiplier 1")
     input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { w in
             output.scalars.withUnsafeMutableBufferPointer { y in
+                let bias = bias?.scalars ?? [Float](repeating: 0, count: outChannels)
                 for n in 0..<g.batch {
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
                             let ys = y.baseAddress! + ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
-                            ys.update(repeating: 0, count: outChannels)
+                            bias.withUnsafeBufferPointer { ys.update(from: $0.baseAddress!, count: outChannels) }
                             for ky in 0..<g.kernelHeight {
                                 let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
                                 guard iy >= 0, iy < g.height else { continue }
@@ -198,6 +199,7 @@ func depthwiseConvolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeomet
                         }
                     }
                 }
+                activation.apply(y, lastAxis: outChannels)
             }
         }
     }

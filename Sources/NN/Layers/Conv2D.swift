@@ -67,24 +67,6 @@ extension Layer {
                 outputChannels]
     }
 
-    /// Adds the bias and applies the activation in place, for the layers whose kernel did not.
-    func addBiasAndActivate(_ y: inout Tensor, bias: Tensor?, activation: Activation) {
-        let channels = y.shape.last ?? 1
-        y.scalars.withUnsafeMutableBufferPointer { buffer in
-            if let bias, channels > 0 {
-                bias.scalars.withUnsafeBufferPointer { b in
-                    var row = buffer.baseAddress!
-                    // A row pointer keeps the index arithmetic out of the inner loop, which vectorizes.
-                    for _ in 0..<buffer.count / channels {
-                        for c in 0..<channels { row[c] += b[c] }
-                        row += channels
-                    }
-                }
-            }
-            activation.apply(buffer, lastAxis: channels)
-        }
-    }
-
     /// One spatial output length for a window op, or an error naming the layer.
     func windowOutput(_ input: Int?, _ kernel: Int, _ stride: Int, _ dilation: Int,
                       _ padding: Padding) throws -> Int? {

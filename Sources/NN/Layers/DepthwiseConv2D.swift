@@ -60,12 +60,6 @@ public struct DepthwiseConv2D: Layer {
         let x = try single(inputs)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
                              padding: padding, inputPadding: inputPadding, channels: inputChannels)
-        if depthMultiplier == 1, let clamp = activation.clampRange {
-            // Bias and activation in the kernel's own pass over the output.
-            return depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g, bias: bias, clamp: clamp)
-        }
-        var y = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
-        addBiasAndActivate(&y, bias: bias, activation: activation)
-        return y
+        return depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g, bias: bias, activation: activation)
     }
 }
