@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import KerasConfig
+import MienFiles
 import NN
 
 /// A Keras model imported from its files: the layer graph plus what the file says about it.
@@ -18,7 +19,8 @@ public struct KerasModel: Sendable {
         let root = file.root
         let (config, version, backend) = try KerasModel.architecture(in: root, path: path)
         let major = KerasModel.major(version, config: config)
-        var graph = try ModelBuilder(file: path, kerasMajor: major).buildModel(config)
+        var graph = try ModelBuilder(file: path, kerasMajor: major, budget: .file(bytes: file.fileSize))
+            .buildModel(config)
         guard root.isGroup("model_weights") else {
             throw KerasError(.missingWeight, file: path, "the file has a model_config but no model_weights group")
         }
@@ -38,8 +40,10 @@ public struct KerasModel: Sendable {
                                                                       path: architecture)
         } else {
             let text: String
-            do { text = try String(contentsOfFile: architecture, encoding: .utf8) } catch {
-                throw KerasError(.notAModel, file: architecture, "cannot read the file: \(error.localizedDescription)")
+            do {
+                text = try RegularFile.text(architecture, limit: KerasModel.maxConfigBytes, what: "the model config")
+            } catch let error as FileError {
+                throw KerasError(.notAModel, file: architecture, "cannot read the file: \(error.message)")
             }
             do { config = try JSON(parsing: text) } catch {
                 throw KerasError(.notAModel, file: architecture, "neither HDF5 nor JSON: \(error)")
@@ -48,9 +52,12 @@ public struct KerasModel: Sendable {
             try KerasModel.refuseKeras1(version, path: architecture)
         }
         let major = KerasModel.major(version, config: config)
-        var graph = try ModelBuilder(file: architecture, kerasMajor: major).buildModel(config)
+        // The weights file is opened first: the model may not declare more weights than it holds.
+        let weightsFile = try KerasModel.open(weights)
+        var graph = try ModelBuilder(file: architecture, kerasMajor: major, budget: .file(bytes: weightsFile.fileSize))
+            .buildModel(config)
 
-        let root = try KerasModel.open(weights).root
+        let root = weightsFile.root
         try KerasError.reading(weights) {
             if root.hasAttribute("layer_names") {
                 try WeightLoading.loadLegacy(root, into: &graph, file: weights, kerasMajor: major)
@@ -82,6 +89,9 @@ public struct KerasModel: Sendable {
     public func predict(_ input: Tensor) throws -> Tensor {
         try graph.forward([input])
     }
+
+    /// The largest `model.to_json()` file read (the config of a DenseNet201 is about 1 MB).
+    public static let maxConfigBytes = 64 << 20
 
     // MARK: File helpers
 

@@ -33,7 +33,11 @@ public enum KerasLayers {
                          "GaussianDropout", "AlphaDropout", "ActivityRegularization"] {
             b[identity] = { config, _ in
                 var options: [String: Float] = [:]
-                for key in ["rate", "stddev", "l1", "l2"] { options[key] = try config.optionalFloat(key) }
+                // Keras requires rates (and, in Keras 3, GaussianNoise's stddev) in 0...1.
+                options["rate"] = try config.rate("rate")
+                options["stddev"] = try identity == "GaussianNoise" && config.kerasMajor < 3
+                    ? config.optionalFloat("stddev") : config.rate("stddev")
+                for key in ["l1", "l2"] { options[key] = try config.optionalFloat(key) }
                 return Identity(name: config.name, kerasClass: identity, options: options)
             }
         }
@@ -76,36 +80,60 @@ public enum KerasLayers {
         let shape = try input(c, shapes, rank: 4)
         let groups = try c.int("groups", default: 1)
         guard groups == 1 else { throw c.fail(.unsupportedOption, "Conv2D groups=\(groups) is not supported") }
-        return Conv2D(name: c.name, inputChannels: try channels(c, shape), filters: try c.int("filters"),
-                      kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides", default: (1, 1)),
-                      dilation: try c.pair("dilation_rate", default: (1, 1)), padding: try c.padding(),
-                      useBias: try c.bool("use_bias", default: true), activation: try c.activation())
+        let inputChannels = try channels(c, shape)
+        let filters = try c.size("filters"), kernel = try c.pair("kernel_size")
+        let (strides, dilation) = try window(c)
+        let useBias = try c.bool("use_bias", default: true)
+        try c.reserve([[kernel.0, kernel.1, inputChannels, filters]] + (useBias ? [[filters]] : []))
+        return Conv2D(name: c.name, inputChannels: inputChannels, filters: filters,
+                      kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),
+                      useBias: useBias, activation: try c.activation())
     }
 
     static func depthwiseConv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
-        return DepthwiseConv2D(name: c.name, inputChannels: try channels(c, shape),
-                               kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides", default: (1, 1)),
-                               dilation: try c.pair("dilation_rate", default: (1, 1)), padding: try c.padding(),
-                               depthMultiplier: try c.int("depth_multiplier", default: 1),
-                               useBias: try c.bool("use_bias", default: true), activation: try c.activation())
+        let inputChannels = try channels(c, shape)
+        let kernel = try c.pair("kernel_size"), multiplier = try c.size("depth_multiplier", default: 1)
+        let (strides, dilation) = try window(c)
+        let useBias = try c.bool("use_bias", default: true)
+        try c.reserve([[kernel.0, kernel.1, inputChannels, multiplier]] + (useBias ? [[inputChannels * multiplier]] : []))
+        return DepthwiseConv2D(name: c.name, inputChannels: inputChannels,
+                               kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),
+                               depthMultiplier: multiplier, useBias: useBias, activation: try c.activation())
     }
 
     static func separableConv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
-        return SeparableConv2D(name: c.name, inputChannels: try channels(c, shape), filters: try c.int("filters"),
-                               kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides", default: (1, 1)),
-                               dilation: try c.pair("dilation_rate", default: (1, 1)), padding: try c.padding(),
-                               depthMultiplier: try c.int("depth_multiplier", default: 1),
-                               useBias: try c.bool("use_bias", default: true), activation: try c.activation())
+        let inputChannels = try channels(c, shape)
+        let filters = try c.size("filters"), kernel = try c.pair("kernel_size")
+        let multiplier = try c.size("depth_multiplier", default: 1)
+        let (strides, dilation) = try window(c)
+        let useBias = try c.bool("use_bias", default: true)
+        try c.reserve([[kernel.0, kernel.1, inputChannels, multiplier], [1, 1, inputChannels * multiplier, filters]]
+                      + (useBias ? [[filters]] : []))
+        return SeparableConv2D(name: c.name, inputChannels: inputChannels, filters: filters,
+                               kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),
+                               depthMultiplier: multiplier, useBias: useBias, activation: try c.activation())
+    }
+
+    /// A convolution's `strides` and `dilation_rate`; Keras (and TensorFlow's kernels)
+    /// refuse both above 1 at once.
+    private static func window(_ c: LayerConfig) throws -> (strides: (Int, Int), dilation: (Int, Int)) {
+        let strides = try c.pair("strides", default: (1, 1)), dilation = try c.pair("dilation_rate", default: (1, 1))
+        if max(strides.0, strides.1) > 1 && max(dilation.0, dilation.1) > 1 {
+            throw c.fail("strides \(strides) > 1 are not supported together with dilation_rate \(dilation) > 1 (Keras refuses them too)")
+        }
+        return (strides, dilation)
     }
 
     static func dense(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         let shape = try input(c, shapes)
-        return Dense(name: c.name, inputUnits: try channels(c, shape), units: try c.int("units"),
-                     useBias: try c.bool("use_bias", default: true), activation: try c.activation())
+        let inputUnits = try channels(c, shape), units = try c.size("units")
+        let useBias = try c.bool("use_bias", default: true)
+        try c.reserve([[inputUnits, units]] + (useBias ? [[units]] : []))
+        return Dense(name: c.name, inputUnits: inputUnits, units: units, useBias: useBias, activation: try c.activation())
     }
 
     // MARK: Normalization and activations
@@ -119,7 +147,9 @@ public enum KerasLayers {
         if try c.bool("renorm", default: false) {
             throw c.fail(.unsupportedOption, "BatchNormalization renorm is not supported")
         }
-        return BatchNormalization(name: c.name, channels: try channels(c, shape),
+        let channels = try channels(c, shape)
+        try c.reserve(Array(repeating: [channels], count: 4))
+        return BatchNormalization(name: c.name, channels: channels,
                                   epsilon: try c.float("epsilon", default: 1e-3),
                                   momentum: try c.float("momentum", default: 0.99),
                                   center: try c.bool("center", default: true), scale: try c.bool("scale", default: true))
@@ -130,13 +160,16 @@ public enum KerasLayers {
     }
 
     static func relu(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
-        ReLU(name: c.name, maxValue: try c.optionalFloat("max_value"),
-             negativeSlope: try c.float("negative_slope", default: 0), threshold: try c.float("threshold", default: 0))
+        ReLU(name: c.name, maxValue: try c.nonNegative("max_value", c.optionalFloat("max_value")),
+             negativeSlope: try c.nonNegative("negative_slope", c.float("negative_slope", default: 0))!,
+             threshold: try c.float("threshold", default: 0))
     }
 
     static func leakyReLU(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         // Keras 2 calls the slope `alpha`, Keras 3 `negative_slope`; both default to 0.3.
-        let slope = c.has("negative_slope") ? try c.float("negative_slope") : try c.float("alpha", default: 0.3)
+        // Keras 3 refuses a negative slope.
+        let slope = c.has("negative_slope") ? try c.nonNegative("negative_slope", c.float("negative_slope"))!
+                                            : try c.float("alpha", default: 0.3)
         return LeakyReLU(name: c.name, slope: slope)
     }
 
@@ -152,6 +185,7 @@ public enum KerasLayers {
                 alphaShape[axis - 1] = 1
             }
         }
+        try c.reserve([alphaShape])
         return PReLU(name: c.name, alphaShape: alphaShape)
     }
 
@@ -216,7 +250,12 @@ public enum KerasLayers {
     }
 
     static func reshape(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
-        Reshape(name: c.name, targetShape: try c.ints("target_shape"))
+        let target = try c.ints("target_shape")
+        guard target.allSatisfy({ $0 == -1 || (1...ModelLimits.maxDimension).contains($0) }),
+              target.filter({ $0 == -1 }).count <= 1 else {
+            throw c.fail("'target_shape' \(target) must hold lengths in 1...\(ModelLimits.maxDimension), and at most one -1")
+        }
+        return Reshape(name: c.name, targetShape: target)
     }
 
     static func flatten(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
@@ -225,7 +264,11 @@ public enum KerasLayers {
     }
 
     static func permute(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
-        Permute(name: c.name, dims: try c.ints("dims"))
+        let dims = try c.ints("dims")
+        guard dims.sorted() == Array(1...max(dims.count, 1)) || dims.isEmpty else {
+            throw c.fail("'dims' \(dims) must be a permutation of 1...\(dims.count), as Keras requires")
+        }
+        return Permute(name: c.name, dims: dims)
     }
 
     // MARK: Preprocessing
@@ -244,6 +287,7 @@ public enum KerasLayers {
         // Given in the config, the statistics are constants; adapted, they are stored weights.
         let mean = try c.floats("mean")
         let variance = try c.floats("variance")
+        if mean == nil { try c.reserve([[length], [length], []]) }
         return Normalization(name: c.name, mean: mean ?? [Float](repeating: 0, count: length),
                              variance: variance ?? [Float](repeating: 1, count: length), axisLength: length,
                              invert: try c.bool("invert", default: false), storesWeights: mean == nil)
@@ -255,7 +299,7 @@ public enum KerasLayers {
         if try c.bool("crop_to_aspect_ratio", default: false) || c.bool("pad_to_aspect_ratio", default: false) {
             throw c.fail(.unsupportedOption, "Resizing with crop_to_aspect_ratio or pad_to_aspect_ratio is not supported")
         }
-        return Resizing(name: c.name, height: try c.int("height"), width: try c.int("width"),
+        return Resizing(name: c.name, height: try c.size("height"), width: try c.size("width"),
                         interpolation: try interpolation(c, default: .bilinear))
     }
 }

@@ -9,6 +9,8 @@ struct LayerConfig {
     /// 2 for tf.keras 2.x files, 3 for Keras 3: some defaults differ between them.
     var kerasMajor: Int
     var file: String
+    /// The weights the model may still allocate (shared by every layer of one model file).
+    var budget: WeightBudget
 
     func fail(_ kind: KerasError.Kind, _ message: String) -> KerasError {
         KerasError(kind, file: file, layer: name, message)
@@ -32,6 +34,43 @@ struct LayerConfig {
         // Keras sometimes writes a one-element list where an int is meant.
         if let i = v.int ?? v.array?.first?.int, v.array.map({ $0.count == 1 }) ?? true { return i }
         throw fail("'\(key)' is not an integer")
+    }
+
+    /// A size option (`units`, `filters`, `depth_multiplier`, `height`): an integer in
+    /// 1...`ModelLimits.maxDimension`, as Keras requires "a strictly positive value".
+    func size(_ key: String, default value: Int? = nil) throws -> Int {
+        try checked(key, try int(key, default: value), in: 1...ModelLimits.maxDimension)
+    }
+
+    /// `value` of option `key`, refused unless it lies in `range`.
+    func checked(_ key: String, _ value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard range.contains(value) else {
+            throw fail("'\(key)' is \(value); it must be in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A rate option (Dropout's `rate`): a number in 0...1, as Keras requires.
+    func rate(_ key: String) throws -> Float? {
+        guard let value = try optionalFloat(key) else { return nil }
+        guard (0...1).contains(value) else { throw fail("'\(key)' is \(value); it must be in 0...1") }
+        return value
+    }
+
+    /// A number option that Keras refuses when negative (ReLU's `max_value`, `negative_slope`).
+    func nonNegative(_ key: String, _ value: Float?) throws -> Float? {
+        guard let value else { return nil }
+        guard value >= 0 else { throw fail("'\(key)' is \(value); it cannot be negative") }
+        return value
+    }
+
+    /// Reserves the weights of a layer before it allocates them (see `WeightBudget`).
+    func reserve(_ shapes: [[Int]]) throws {
+        do {
+            try budget.reserve(shapes, layer: name)
+        } catch let error as LayerError {
+            throw fail(error.message)
+        }
     }
 
     func float(_ key: String, default value: Float? = nil) throws -> Float {
@@ -79,29 +118,56 @@ struct LayerConfig {
         list.flatMap { $0.array.map(flatten) ?? [$0] }
     }
 
-    /// A 2-D size option given as an int or a pair (`kernel_size`, `strides`, `pool_size`).
+    /// A 2-D window option given as an int or a pair (`kernel_size`, `strides`, `pool_size`,
+    /// `dilation_rate`, `size`): each value in 1...`ModelLimits.maxDimension`, as Keras
+    /// requires `value > 0`.
     func pair(_ key: String, default value: (Int, Int)? = nil) throws -> (Int, Int) {
-        guard let v = config[key], !v.isNull else {
-            if let value { return value }
+        let pair: (Int, Int)
+        if let v = config[key], !v.isNull {
+            if let i = v.int {
+                pair = (i, i)
+            } else {
+                let list = try ints(key)
+                guard list.count == 2 else { throw fail("'\(key)' must have 2 values, has \(list.count)") }
+                pair = (list[0], list[1])
+            }
+        } else if let value {
+            pair = value
+        } else {
             throw fail("missing '\(key)'")
         }
-        if let i = v.int { return (i, i) }
-        let list = try ints(key)
-        guard list.count == 2 else { throw fail("'\(key)' must have 2 values, has \(list.count)") }
-        return (list[0], list[1])
+        let range = 1...ModelLimits.maxDimension
+        guard range.contains(pair.0), range.contains(pair.1) else {
+            throw fail("'\(key)' is \(pair); each value must be in 1...\(range.upperBound)")
+        }
+        return pair
     }
 
-    /// `((top, bottom), (left, right))` from an int, a pair, or a pair of pairs.
+    /// `((top, bottom), (left, right))` from an int, a pair, or a pair of pairs; each value in
+    /// 0...`ModelLimits.maxDimension` (Keras refuses negative cropping, and TensorFlow
+    /// negative padding).
     func padding2D(_ key: String) throws -> ((Int, Int), (Int, Int)) {
         guard let v = config[key] else { throw fail("missing '\(key)'") }
-        if let i = v.int { return ((i, i), (i, i)) }
-        guard let list = v.array, list.count == 2 else { throw fail("'\(key)' must have 2 entries") }
-        if let a = list[0].int, let b = list[1].int { return ((a, a), (b, b)) }
-        guard let rows = list[0].array?.compactMap(\.int), let cols = list[1].array?.compactMap(\.int),
-              rows.count == 2, cols.count == 2 else {
-            throw fail("'\(key)' is not ((top, bottom), (left, right))")
+        let result: ((Int, Int), (Int, Int))
+        if let i = v.int {
+            result = ((i, i), (i, i))
+        } else {
+            guard let list = v.array, list.count == 2 else { throw fail("'\(key)' must have 2 entries") }
+            if let a = list[0].int, let b = list[1].int {
+                result = ((a, a), (b, b))
+            } else {
+                guard let rows = list[0].array?.compactMap(\.int), let cols = list[1].array?.compactMap(\.int),
+                      list[0].array?.count == 2, list[1].array?.count == 2, rows.count == 2, cols.count == 2 else {
+                    throw fail("'\(key)' is not ((top, bottom), (left, right))")
+                }
+                result = ((rows[0], rows[1]), (cols[0], cols[1]))
+            }
         }
-        return ((rows[0], rows[1]), (cols[0], cols[1]))
+        let range = 0...ModelLimits.maxDimension
+        guard [result.0.0, result.0.1, result.1.0, result.1.1].allSatisfy(range.contains) else {
+            throw fail("'\(key)' is \(result); each value must be in 0...\(range.upperBound)")
+        }
+        return result
     }
 
     func padding() throws -> Padding {

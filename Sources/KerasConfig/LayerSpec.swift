@@ -126,15 +126,23 @@ public struct LayerSpec: Equatable, Sendable {
                         var key: String?
                         if let name = identifier(), take("=") { key = name } else { position = mark }
                         let value = try self.value()
-                        if let key {
-                            config[key] = value
-                        } else {
+                        if key == nil {
                             guard index < names.count else {
                                 throw fail("\(className) takes at most \(names.count) positional argument(s) (\(names.joined(separator: ", ")))")
                             }
-                            config[names[index]] = value
                             index += 1
                         }
+                        let name = key ?? names[index - 1]
+                        guard config[name] == nil else {
+                            throw fail("\(className) got argument '\(name)' twice")
+                        }
+                        if name == "name" {
+                            // Weights are stored under `layer/weight`: a '/' could not be read back.
+                            guard let text = value.string, !text.isEmpty, !text.contains("/") else {
+                                throw fail("\(className)'s name must be a non-empty string without '/'")
+                            }
+                        }
+                        config[name] = value
                     } while comma()
                     guard take(")") else { throw fail("expected ')'") }
                 }

@@ -2,15 +2,28 @@ import NN
 
 /// Builds an `NN.Graph` from Keras's `model_config`: `Sequential` and `Functional`
 /// (`Model` in tf.keras 2), nested inside each other at any depth.
+///
+/// The config is untrusted: every size, stride and shape is checked (`LayerConfig`,
+/// `ModelLimits`) before a layer allocates anything, and the weights the layers declare are
+/// counted against `budget`.
 public struct ModelBuilder {
     public var file: String
     public var kerasMajor: Int
+    /// What the model's weights may take, shared by every layer and nested model.
+    public var budget: WeightBudget
 
     /// `file` names the source in errors; `kerasMajor` (2 or 3) selects the definitions
-    /// that differ between Keras versions.
-    public init(file: String, kerasMajor: Int) {
+    /// that differ between Keras versions; `budget` bounds the weights (for a model read
+    /// from a file: `WeightBudget.file(bytes:)` of the file that holds them).
+    public init(file: String, kerasMajor: Int, budget: WeightBudget = .standard()) {
         self.file = file
         self.kerasMajor = kerasMajor
+        self.budget = budget
+    }
+
+    /// Checks a shape with `ModelLimits`, as a `KerasError` naming the layer.
+    private func check(_ shape: Shape, layer: String, what: String = "output") throws {
+        try KerasError.wrap(file: file) { try ModelLimits.check(shape, layer: layer, what: what) }
     }
 
     private func fail(_ kind: KerasError.Kind = .invalidConfig, layer: String? = nil, _ message: String) -> KerasError {
@@ -51,6 +64,7 @@ public struct ModelBuilder {
         } else if let declared = try entries.first.flatMap({ try declaredInputShape($0["config"]) })
                     ?? (try declaredInputShape(config, keys: ["build_input_shape"])) {
             // Built from `input_shape=` on the first layer: Keras adds this InputLayer itself.
+            try check(declared, layer: name, what: "input")
             shape = declared
             layers.append(InputLayer(name: "\(name)_input", shape: declared))
         } else {
@@ -61,6 +75,7 @@ public struct ModelBuilder {
         for entry in rest {
             let layer = try buildLayer(entry, inputShapes: [shape], entryName: nil)
             shape = try KerasError.wrap(file: file) { try layer.outputShape(for: [shape]) }
+            try check(shape, layer: layer.name)
             layers.append(layer)
             nodes.append(Graph.Node(layer: layers.count - 1, inputs: [nodes.count - 1]))
         }
@@ -85,7 +100,13 @@ public struct ModelBuilder {
         var name: String
         var json: JSON
         var className: String
-        var calls: [[Ref]]
+        var calls: [Call]
+    }
+
+    /// One call of a layer: the tensors it takes and its `training` argument, if given.
+    private struct Call {
+        var inputs: [Ref]
+        var training: Bool?
     }
 
     private func buildFunctional(_ config: JSON, className: String) throws -> Graph {
@@ -100,6 +121,7 @@ public struct ModelBuilder {
                   let entryClass = item["class_name"]?.string else {
                 throw fail(layer: name, "a layer entry has no name or class_name")
             }
+            try refuseOperation(item, name: entryName, className: entryClass)
             let calls = try (item["inbound_nodes"]?.array ?? []).map { try parseCall($0, in: entryName) }
             entries[entryName] = Entry(name: entryName, json: item, className: entryClass, calls: calls)
             order.append(entryName)
@@ -139,13 +161,19 @@ public struct ModelBuilder {
                 guard call >= 0, call < entry.calls.count else {
                     throw fail(layer: ref.layer, "a connection refers to call \(ref.node), the layer has \(entry.calls.count)")
                 }
-                inputIds = try entry.calls[call].map(resolve)
+                inputIds = try entry.calls[call].inputs.map(resolve)
                 let inputShapes = inputIds.map { shapes[$0] }
                 if layers[entry.name] == nil {
                     layers[entry.name] = try buildLayer(entry.json, inputShapes: inputShapes, entryName: entry.name)
                 }
                 let layer = layers[entry.name]!
-                shapes.append(try KerasError.wrap(file: file) { try layer.outputShape(for: inputShapes) })
+                if entry.calls[call].training == true && layer.usesTrainingFlag {
+                    throw fail(.unsupportedOption, layer: entry.name,
+                               "\(entry.className) is called with training=True, so Keras runs it in training mode even in predict (Monte Carlo dropout, batch statistics); Mien runs inference only and refuses such a call")
+                }
+                let shape = try KerasError.wrap(file: file) { try layer.outputShape(for: inputShapes) }
+                try check(shape, layer: entry.name)
+                shapes.append(shape)
             }
             nodes.append((entry.name, inputIds))
             resolved[ref] = nodes.count - 1
@@ -186,31 +214,66 @@ public struct ModelBuilder {
 
     /// One call of a layer: tf.keras 2 writes `[[layer, node, tensor, kwargs], ...]`,
     /// Keras 3 writes `{"args": [...], "kwargs": {...}}` with `__keras_tensor__` objects.
-    private func parseCall(_ call: JSON, in layer: String) throws -> [Ref] {
-        if let list = call.array {
-            return try list.map { item in
-                guard let parts = item.array, parts.count >= 3, let l = parts[0].string,
-                      let n = parts[1].int, let t = parts[2].int else {
-                    throw fail(layer: layer, "malformed inbound node \(item)")
+    /// An argument Mien would not use (a constant operand such as the `3.0` of `x + 3.0`,
+    /// or an unknown keyword) is refused, never dropped.
+    private func parseCall(_ call: JSON, in layer: String) throws -> Call {
+        var training: Bool?
+        func keywords(_ kwargs: JSON?) throws {
+            guard let kwargs, !kwargs.isNull else { return }
+            guard let object = kwargs.object else { throw fail(layer: layer, "malformed call arguments \(kwargs.text.prefix(80))") }
+            for key in object.keys.sorted() {
+                let value = object[key]!
+                switch (key, value) {
+                case ("training", .bool(let flag)): training = training.map { $0 || flag } ?? flag
+                case ("training", .null), ("mask", .null): break
+                default: throw unusedArgument(key, value, layer: layer)
                 }
-                return Ref(layer: l, node: n, tensor: t)
             }
         }
-        guard call["args"] != nil else { throw fail(layer: layer, "malformed inbound node") }
+        if let list = call.array {
+            let refs = try list.map { item in
+                guard let parts = item.array, parts.count >= 3, parts.count <= 4, let l = parts[0].string,
+                      let n = parts[1].int, let t = parts[2].int, n >= 0, t >= 0 else {
+                    throw fail(layer: layer, "malformed inbound node \(item.text.prefix(120))")
+                }
+                if parts.count == 4 { try keywords(parts[3]) }
+                return Ref(layer: l, node: n, tensor: t)
+            }
+            return Call(inputs: refs, training: training)
+        }
+        guard let args = call["args"] else { throw fail(layer: layer, "malformed inbound node") }
         var refs: [Ref] = []
         func collect(_ value: JSON) throws {
             if value["class_name"]?.string == "__keras_tensor__" {
                 guard let history = value["config"]?["keras_history"]?.array, history.count == 3,
-                      let l = history[0].string, let n = history[1].int, let t = history[2].int else {
+                      let l = history[0].string, let n = history[1].int, let t = history[2].int, n >= 0, t >= 0 else {
                     throw fail(layer: layer, "malformed keras_history in an inbound node")
                 }
                 refs.append(Ref(layer: l, node: n, tensor: t))
             } else if let list = value.array {
                 try list.forEach(collect)
+            } else if !value.isNull {
+                throw unusedArgument(nil, value, layer: layer)
             }
         }
-        try collect(call["args"]!)
-        return refs
+        try collect(args)
+        try keywords(call["kwargs"])
+        return Call(inputs: refs, training: training)
+    }
+
+    private func unusedArgument(_ key: String?, _ value: JSON, layer: String) -> KerasError {
+        let what = key.map { "argument '\($0)' = \(value.text.prefix(60))" } ?? "the constant argument \(value.text.prefix(60))"
+        return fail(.unsupportedOption, layer: layer,
+                    "the layer is called with \(what), which Mien does not use (a tensor combined with a constant, as Keras 3 saves `x + 3.0`, is not supported yet)")
+    }
+
+    /// Keras 3 saves arithmetic on tensors (`x + 3.0`, `keras.ops.maximum(x, c)`) as
+    /// operations from `keras.src.ops`, whose class names (`Add`, `Multiply`, `Maximum`)
+    /// are those of merge layers that compute something else: refuse them by their module.
+    private func refuseOperation(_ entry: JSON, name: String, className: String) throws {
+        guard let module = entry["module"]?.string, module.split(separator: ".").contains("ops") else { return }
+        throw fail(.unsupportedLayer, layer: name,
+                   "'\(className)' is the operation \(module).\(className) (Keras 3's form of tensor arithmetic such as `x + 3.0`), not a layer; Mien does not support operations yet")
     }
 
     /// `input_layers`/`output_layers`: a list of `[layer, node, tensor]`, or one such triple.
@@ -219,8 +282,8 @@ public struct ModelBuilder {
         let triples = list.first?.string != nil ? [JSON.array(list)] : list
         return try triples.map { item in
             guard let parts = item.array, parts.count == 3, let l = parts[0].string,
-                  let n = parts[1].int, let t = parts[2].int else {
-                throw fail(layer: model, "malformed input_layers/output_layers entry \(item)")
+                  let n = parts[1].int, let t = parts[2].int, n >= 0, t >= 0 else {
+                throw fail(layer: model, "malformed input_layers/output_layers entry \(item.text.prefix(120))")
             }
             return Ref(layer: l, node: n, tensor: t)
         }
@@ -234,6 +297,7 @@ public struct ModelBuilder {
         guard let shape = try declaredInputShape(config) else {
             throw fail(layer: name, "InputLayer has no batch_shape/batch_input_shape")
         }
+        try check(shape, layer: name, what: "input")
         return InputLayer(name: name, shape: shape)
     }
 
@@ -241,12 +305,19 @@ public struct ModelBuilder {
     /// `batch_input_shape`, or a batch-less `input_shape`/`shape`.
     private func declaredInputShape(_ config: JSON?, keys: [String] = ["batch_shape", "batch_input_shape"]) throws -> Shape? {
         guard let config else { return nil }
-        func dims(_ list: [JSON]) -> Shape { list.map { $0.int } }
+        func dims(_ list: [JSON]) throws -> Shape {
+            try list.map { dim in
+                guard dim.isNull || dim.int != nil else {
+                    throw fail(layer: config["name"]?.string, "the input shape holds \(dim.text.prefix(40)), not a length or null")
+                }
+                return dim.int
+            }
+        }
         for key in keys {
-            if let list = config[key]?.array { return dims(list) }
+            if let list = config[key]?.array { return try dims(list) }
         }
         for key in ["input_shape", "shape"] {
-            if let list = config[key]?.array { return [nil] + dims(list) }
+            if let list = config[key]?.array { return [nil] + (try dims(list)) }
         }
         return nil
     }
@@ -265,7 +336,7 @@ public struct ModelBuilder {
             layer = nested
         } else if let builder = KerasLayers.builders[className] {
             let layerConfig = LayerConfig(className: className, name: name, config: config,
-                                          kerasMajor: kerasMajor, file: file)
+                                          kerasMajor: kerasMajor, file: file, budget: budget)
             layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
         } else {
             throw fail(.unsupportedLayer, layer: name,

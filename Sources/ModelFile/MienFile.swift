@@ -22,7 +22,10 @@ public enum MienFile {
     public static let formatName = "mien"
     public static let formatVersion = 1
 
-    /// Writes `model` to `path` atomically (a temporary file renamed into place).
+    /// Writes `model` to `path` atomically: to a temporary file, which is read back with
+    /// `read` and compared with `model` (graph, weights bit for bit, adapter, classes) before
+    /// it is renamed into place. A model that would not load again (a layer name the format
+    /// cannot hold, say) is an error here, and nothing is left at `path`.
     public static func write(_ model: MienModel, to path: String) throws {
         let major = KerasConfigWriter.kerasMajor(for: model.graph)
         let config = try KerasConfigWriter(kerasMajor: major).modelConfig(model.graph)
@@ -41,7 +44,28 @@ public enum MienFile {
             metadata["input_adapter"] = String(decoding: try encoder.encode(adapter), as: UTF8.self)
         }
         let tensors = model.graph.parameters.map { (name: $0.name, tensor: $0.value) }
-        try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
+        try SafeTensorsWriter.write(tensors, metadata: metadata, to: path) { written in
+            let back: MienModel
+            do {
+                back = try read(contentsOf: written)
+            } catch {
+                throw MienFileError(path: path, "the model cannot be written: the file would not load again (\(message(of: error, at: written)))")
+            }
+            let expected = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+            let got = back.graph.parameters
+            guard got.count == tensors.count,
+                  got.allSatisfy({ expected[$0.name]?.isBitwiseEqual(to: $0.value) == true }),
+                  back.inputAdapter == model.inputAdapter, back.classes == model.classes,
+                  try KerasConfigWriter(kerasMajor: major).modelConfig(back.graph) == config else {
+                throw MienFileError(path: path, "the model cannot be written: the file read back differs from the model")
+            }
+        }
+    }
+
+    /// An error's text without the temporary file's name, which the user never sees.
+    private static func message(of error: Error, at temporary: String) -> String {
+        let text = "\(error)"
+        return text.hasPrefix(temporary + ": ") ? String(text.dropFirst(temporary.count + 2)) : text
     }
 
     /// Reads and validates a `.mien` file: every error names the file and what is wrong.
@@ -52,19 +76,26 @@ public enum MienFile {
         guard meta["format"] == formatName else {
             throw fail("not a Mien model file (metadata format is \(meta["format"].map { "'\($0)'" } ?? "missing"))")
         }
-        guard let version = meta["format_version"].flatMap(Int.init), version <= formatVersion else {
-            throw fail("format version \(meta["format_version"] ?? "missing") is newer than this Mien reads (\(formatVersion))")
+        guard let version = meta["format_version"].flatMap(Int.init), version >= 1 else {
+            throw fail("format version \(meta["format_version"] ?? "missing") is not a version number")
+        }
+        guard version <= formatVersion else {
+            throw fail("format version \(version) is newer than this Mien reads (\(formatVersion))")
         }
         func json(_ key: String) throws -> JSON {
             guard let text = meta[key] else { throw fail("metadata has no '\(key)'") }
             do { return try JSON(parsing: text) } catch { throw fail("metadata '\(key)' is not valid JSON") }
         }
-        let major = Int(meta["keras_version"] ?? "3") ?? 3
+        let major = meta["keras_version"].map { Int($0) } ?? 3
+        guard let major, major == 2 || major == 3 else {
+            throw fail("metadata 'keras_version' is '\(meta["keras_version"] ?? "")', not 2 or 3")
+        }
 
         // The graph: Keras's config, validated by the same builder as Keras imports.
         var graph: Graph
         do {
-            graph = try ModelBuilder(file: path, kerasMajor: major).buildModel(try json("graph"))
+            graph = try ModelBuilder(file: path, kerasMajor: major, budget: .file(bytes: file.fileSize))
+                .buildModel(try json("graph"))
         } catch let error as KerasError {
             throw fail("graph: " + (error.layer.map { "layer '\($0)': " } ?? "") + error.message)
         }
@@ -92,9 +123,13 @@ public enum MienFile {
                 throw fail("metadata 'input_adapter' is not a valid input adapter")
             }
         }
-        let classes = try json("classes").array?.compactMap(\.string) ?? []
-        let training = try? json("training")
-        let model = MienModel(graph: graph, inputAdapter: adapter, classes: classes, source: meta["source"] ?? "",
+        // Malformed metadata is an error, never dropped: a model must not lose its class names.
+        let classList = try json("classes")
+        guard let classes = classList.array?.map(\.string), !classes.contains(nil) else {
+            throw fail("metadata 'classes' is not a list of class names: \(classList.text.prefix(80))")
+        }
+        let training = meta["training"] == nil ? JSON.null : try json("training")
+        let model = MienModel(graph: graph, inputAdapter: adapter, classes: classes.compactMap { $0 }, source: meta["source"] ?? "",
                               training: training == .null ? nil : training)
         do {
             _ = try model.fullGraph()
@@ -104,3 +139,4 @@ public enum MienFile {
         return model
     }
 }
+

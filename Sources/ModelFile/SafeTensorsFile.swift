@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import MienFiles
 import NN
 
 /// A safetensors file, memory-mapped (mmap, read-only, MAP_PRIVATE) and validated on open.
@@ -53,6 +54,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         munmap(UnsafeMutableRawPointer(mutating: mapping), mappedLength)
     }
 
+    /// The file's size in bytes.
+    public var fileSize: Int { mappedLength }
+
     public func info(_ name: String) -> TensorInfo? {
         indexByName[name].map { tensors[$0] }
     }
@@ -87,20 +91,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Maps the whole file read-only. MAP_PRIVATE so that nothing we do can reach the file.
     private static func map(_ path: String) throws -> (UnsafeRawPointer, Int) {
-        // O_NONBLOCK: opening a FIFO must not hang; it is rejected below as not a regular file.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            throw SafeTensorsError(.io, path: path, "cannot open: \(errnoText())")
+        // A FIFO or a device must not hang or stream forever: regular files only.
+        let (fd, size): (Int32, Int)
+        do {
+            (fd, size) = try RegularFile.open(path)
+        } catch let error as FileError {
+            throw SafeTensorsError(.io, path: path, "cannot open: \(error.message)")
         }
         defer { close(fd) }   // the mapping stays valid after the descriptor is closed
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw SafeTensorsError(.io, path: path, "cannot stat: \(errnoText())")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw SafeTensorsError(.io, path: path, "not a regular file")
-        }
-        let size = Int(info.st_size)
         // Checked before mapping: mmap of 0 bytes fails, and 8 bytes are needed for the length.
         guard size >= 8 else {
             throw SafeTensorsError(.truncated, path: path,

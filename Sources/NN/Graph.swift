@@ -61,6 +61,9 @@ public struct Graph: Layer {
 
     public var inputShapes: [Shape] { inputNodes.map { nodeShapes[$0] } }
 
+    /// A nested model called with `training=True` runs its Dropout and BatchNormalization so.
+    public var usesTrainingFlag: Bool { layers.contains { $0.usesTrainingFlag } }
+
     /// Whether a Keras Sequential model can express this graph: one input, and each layer
     /// called once, on the previous layer's output.
     public var isChain: Bool {
@@ -118,15 +121,20 @@ public struct Graph: Layer {
         return try propagate(inputShapes)[outputNode]
     }
 
-    /// Every node's output shape, given the input shapes.
+    /// Every node's output shape, given the input shapes, each checked against
+    /// `ModelLimits` (so no shape can overflow or ask for gigabytes when the graph runs).
     private func propagate(_ inputShapes: [Shape]) throws -> [Shape] {
         var shapes: [Shape] = []
         shapes.reserveCapacity(nodes.count)
         for (index, node) in nodes.enumerated() {
+            let layer = layers[node.layer]
             if let slot = inputNodes.firstIndex(of: index) {
+                try ModelLimits.check(inputShapes[slot], layer: layer.name, what: "input")
                 shapes.append(inputShapes[slot])
             } else {
-                shapes.append(try layers[node.layer].outputShape(for: node.inputs.map { shapes[$0] }))
+                let shape = try layer.outputShape(for: node.inputs.map { shapes[$0] })
+                try ModelLimits.check(shape, layer: layer.name)
+                shapes.append(shape)
             }
         }
         return shapes

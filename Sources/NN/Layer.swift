@@ -46,10 +46,16 @@ public protocol Layer: Sendable {
     func outputShape(for inputShapes: [Shape]) throws -> Shape
     /// Runs the layer in inference mode on a batch.
     func forward(_ inputs: [Tensor]) throws -> Tensor
+    /// Whether a call with Keras's `training=True` computes something else than inference
+    /// (Dropout, a trainable BatchNormalization): the importer refuses a model saved with such
+    /// a call rather than run it in inference mode and give other numbers than Keras.
+    var usesTrainingFlag: Bool { get }
 }
 
 public extension Layer {
     var parameters: [Parameter] { [] }
+
+    var usesTrainingFlag: Bool { false }
 
     mutating func setParameter(_ name: String, to value: Tensor) throws {
         throw LayerError(layer: self.name, "\(kerasClass) has no weight named '\(name)'")

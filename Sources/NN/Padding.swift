@@ -19,10 +19,14 @@ public struct AxisPadding: Sendable, Equatable {
 /// Resolves `padding` for one axis exactly as TensorFlow does: with `same`, the output is
 /// `ceil(input / stride)` and when the total padding is odd the extra pixel goes at the
 /// end (bottom/right) — unlike PyTorch and Caffe, which pad symmetrically.
-/// Returns nil when the window does not fit the input (`valid` on a too-small input).
+/// Returns nil when the window does not fit the input (`valid` on a too-small input) or is
+/// not a window (a kernel, stride or dilation below 1, or one that overflows).
 public func resolvePadding(_ padding: Padding, input: Int, kernel: Int, stride: Int,
                            dilation: Int = 1) -> AxisPadding? {
-    let effective = (kernel - 1) * dilation + 1
+    guard input >= 0, kernel >= 1, stride >= 1, dilation >= 1,
+          case let (span, overflow) = (kernel - 1).multipliedReportingOverflow(by: dilation), !overflow,
+          span < Int.max / 4, input < Int.max / 4, stride < Int.max / 4 else { return nil }
+    let effective = span + 1
     switch padding {
     case .valid:
         guard input >= effective else { return nil }

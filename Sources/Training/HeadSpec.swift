@@ -54,7 +54,7 @@ public struct HeadSpec: Sendable, Equatable {
     /// A new head on `features` inputs: the trained layers, then the output layer, with
     /// Keras's initializers (glorot_uniform kernels drawn from `seed`, zero biases).
     public func head(features: Int, classes: Int, seed: UInt64) throws -> Head {
-        precondition(classes >= 2, "a classifier needs at least 2 classes")
+        guard classes >= 2 else { throw TrainingError.invalidHead("a classifier needs at least 2 classes, got \(classes)") }
         let output = LayerSpec(className: "Dense", config: [
             "name": "head_output", "units": .number(Double(classes == 2 ? 1 : classes)),
             "activation": classes == 2 ? "sigmoid" : "softmax"])
@@ -63,6 +63,10 @@ public struct HeadSpec: Sendable, Equatable {
             graph = try build(trained + [output], input: [nil, features], name: "head", prefix: "head_")
         } catch {
             throw TrainingError.invalidHead("\(error)")
+        }
+        // Keras builds Dropout(1) but cannot train it (TensorFlow's dropout needs a rate below 1).
+        for case let dropout as Identity in graph.layers where dropout.dropoutRate >= 1 {
+            throw TrainingError.invalidHead("\(dropout.kerasClass) '\(dropout.name)' has rate \(dropout.dropoutRate); training needs a rate below 1")
         }
         var dense: UInt64 = 0
         let layers: [any Layer] = graph.layers.dropFirst().map { layer in

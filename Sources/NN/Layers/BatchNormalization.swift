@@ -27,6 +27,10 @@ public struct BatchNormalization: Layer {
 
     public var channels: Int { movingMean.count }
 
+    /// With `training=True` a trainable BatchNormalization uses the batch's statistics; a
+    /// frozen one keeps its moving statistics (Keras 3 and tf.keras 2 both).
+    public var usesTrainingFlag: Bool { trainable }
+
     /// Keras's order: gamma, beta (those that exist), then the moving statistics.
     public var parameters: [Parameter] {
         (gamma.map { [Parameter("gamma", $0)] } ?? []) + (beta.map { [Parameter("beta", $0)] } ?? [])

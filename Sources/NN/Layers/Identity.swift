@@ -24,6 +24,9 @@ public struct Identity: Layer {
     public func outputShape(for inputShapes: [Shape]) throws -> Shape { try single(inputShapes) }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
+
+    /// Every class here but ActivityRegularization draws noise in training mode.
+    public var usesTrainingFlag: Bool { kerasClass != "ActivityRegularization" }
 }
 
 // MARK: - Training (Dropout)

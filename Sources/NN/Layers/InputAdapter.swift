@@ -38,9 +38,15 @@ public struct InputAdapter: Layer, Codable, Equatable {
         InputAdapter(inputSize: [48, 48, 1], outputSize: [size, size, channels], scale: scale, offset: offset)
     }
 
-    private func validate() throws {
+    /// Checks the sizes (read from a file, they are untrusted) against `ModelLimits`.
+    public func validate() throws {
         guard inputSize.count == 3, outputSize.count == 3, (inputSize + outputSize).allSatisfy({ $0 > 0 }) else {
             throw LayerError(layer: name, "sizes must be [height, width, channels] > 0, got \(inputSize) -> \(outputSize)")
+        }
+        try ModelLimits.check([nil] + inputSize.map { Optional($0) }, layer: name, what: "input")
+        try ModelLimits.check([nil] + outputSize.map { Optional($0) }, layer: name)
+        guard scale.isFinite, offset.isFinite else {
+            throw LayerError(layer: name, "scale \(scale) and offset \(offset) must be finite")
         }
         guard inputSize[2] == outputSize[2] || inputSize[2] == 1 else {
             throw LayerError(layer: name, "cannot turn \(inputSize[2]) channels into \(outputSize[2]): only 1 channel is replicated")

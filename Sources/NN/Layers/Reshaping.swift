@@ -151,7 +151,9 @@ public struct Reshape: Layer {
         guard unknown.count <= 1, targetShape.allSatisfy({ $0 == -1 || $0 >= 0 }) else {
             throw LayerError(layer: name, "invalid target shape \(targetShape): at most one -1 and no other negative sizes")
         }
-        let known = targetShape.filter { $0 != -1 }.reduce(1, *)
+        guard let known = ModelLimits.product(targetShape.filter { $0 != -1 }) else {
+            throw LayerError(layer: name, "target shape \(targetShape) overflows")
+        }
         guard let elements else { return targetShape.map { $0 == -1 ? nil : $0 } }
         if let slot = unknown.first {
             guard known > 0, elements % known == 0 else {
