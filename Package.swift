@@ -5,7 +5,7 @@ let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces", "Charts", "Report"]),
+        .library(name: "Mien", targets: ["MienFiles", "HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces", "Charts", "Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,27 +27,29 @@ let package = Package(
         // Hot loops in C, built for baseline x86-64 and for AVX2+FMA, chosen at run time.
         .target(name: "CKernels"),
 
+        // Untrusted paths: regular files only, reads with a size limit.
+        .target(name: "MienFiles"),
         // Read-only Swift view of HDF5 files.
-        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "MienFiles"]),
         // NHWC tensors, kernels, layers and the layer graph.
         .target(name: "NN", dependencies: ["CBLAS", "CMalloc", "CKernels"]),
-        .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile"]),
+        .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile", "MienFiles"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "KerasConfig", dependencies: ["NN"]),
         // Keras .h5 / .weights.h5 files <-> NN graph with weights.
-        .target(name: "Keras", dependencies: ["HDF5", "NN", "KerasConfig"]),
+        .target(name: "Keras", dependencies: ["HDF5", "NN", "KerasConfig", "MienFiles"]),
         // The .mien model file (safetensors + Keras config) and the Predictor; no HDF5.
-        .target(name: "ModelFile", dependencies: ["NN", "KerasConfig", "Images"]),
+        .target(name: "ModelFile", dependencies: ["NN", "KerasConfig", "Images", "MienFiles"]),
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
-        .target(name: "Images", dependencies: ["CJPEG", "CPNG"]),
-        .target(name: "Faces", dependencies: ["Images", "NN", .product(name: "CSV", package: "CSV.swift")]),
+        .target(name: "Images", dependencies: ["CJPEG", "CPNG", "MienFiles"]),
+        .target(name: "Faces", dependencies: ["Images", "NN", "MienFiles", .product(name: "CSV", package: "CSV.swift")]),
         // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
         .target(name: "Charts"),
         // The report: metrics, charts and faces of an evaluation as report.html and report.json.
         .target(name: "Report", dependencies: ["Charts", "Training", "Faces", "Images", "ModelFile"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training", "Report",
+            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training", "Report", "MienFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

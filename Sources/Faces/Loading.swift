@@ -2,11 +2,15 @@ import CSV
 import Dispatch
 import Foundation
 import Images
+import MienFiles
 import NN
 
 extension FaceDataset {
     /// The `Usage` values of `fer2013.csv`.
     public static let fer2013Usages = ["Training", "PublicTest", "PrivateTest"]
+
+    /// The largest `fer2013.csv` read: 2 GiB (the original is 301 MB).
+    public static let maxCSVBytes = 2 << 30
 
     /// The image file extensions a class folder is searched for (any case).
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -195,6 +199,16 @@ extension FaceDataset {
             labelMap[ferLabel] = label
         }
 
+        // A FIFO would block the reader; a file past the limit would fill memory with faces.
+        let size: Int
+        do {
+            size = try RegularFile.size(path)
+        } catch let error as FileError {
+            throw FaceDataError(path: path, message: error.message)
+        }
+        guard size <= maxCSVBytes else {
+            throw FaceDataError(path: path, message: "the file has \(size) bytes, more than the \(maxCSVBytes)-byte limit for a fer2013.csv (the original is 301 MB)")
+        }
         guard let stream = InputStream(fileAtPath: path) else {
             throw FaceDataError(path: path, message: "cannot open the file")
         }
@@ -240,10 +254,11 @@ extension FaceDataset {
                 guard fer2013Usages.contains(rowUsage) else {
                     throw malformed("Usage '\(rowUsage)' is not one of \(fer2013Usages.joined(separator: ", "))")
                 }
-                if let usage, rowUsage != usage { continue }
             }
-            // Every row's pixels are checked, even for classes that are not kept.
+            // Every row's pixels are checked, even for classes and usages that are not kept:
+            // a malformed file is refused whichever part of it is asked for.
             let pixels = try parsePixels(row[pixelsColumn], count: area, malformed: malformed)
+            if let usage, let usageColumn, row[usageColumn].trimmingCharacters(in: .whitespaces) != usage { continue }
             if let label = labelMap[emotion] {
                 rows.append((label, line, pixels))
             }

@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import MienFiles
 
 /// A read-only HDF5 file. The file handle is closed when the last reference
 /// (including those held by groups and datasets) goes away.
@@ -24,16 +25,13 @@ public final class HDF5File: @unchecked Sendable {
         func fail(_ message: String) -> HDF5Error { HDF5Error(file: path, message: message) }
 
         // Check the obvious failures ourselves: libhdf5's messages for them
-        // are long stacks that bury the cause.
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard !path.isEmpty, fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("no such file")
+        // are long stacks that bury the cause, and it would block on a FIFO.
+        let size: Int
+        do {
+            size = try RegularFile.size(path)
+        } catch let error as FileError {
+            throw fail(error.message)
         }
-        guard !isDirectory.boolValue else { throw fail("is a directory, not an HDF5 file") }
-        guard fm.isReadableFile(atPath: path) else { throw fail("file is not readable (permission denied)") }
-        let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
-        guard size >= 0 else { throw fail("cannot determine the file size") }
         guard size > 0 else { throw fail("file is empty (0 bytes), not an HDF5 file") }
         guard Self.hasSignature(path: path, size: size) else {
             throw fail("not an HDF5 file (no HDF5 signature found)")
@@ -60,25 +58,21 @@ public final class HDF5File: @unchecked Sendable {
     /// Whether the file at `path` carries the HDF5 signature (false if it cannot be read):
     /// how callers tell an `.h5` from other model files without opening it.
     public static func isHDF5(_ path: String) -> Bool {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return false }
+        guard let size = try? RegularFile.size(path) else { return false }
         return hasSignature(path: path, size: size)
     }
 
     /// The HDF5 signature sits at offset 0 or, after a user block, at
     /// 512, 1024, 2048, ... (powers of two).
     private static func hasSignature(path: String, size: Int) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
+        guard let (fd, _) = try? RegularFile.open(path) else { return false }
+        defer { close(fd) }
         var offset = 0
+        var bytes = [UInt8](repeating: 0, count: signature.count)
         while offset + signature.count <= size {
-            do {
-                try handle.seek(toOffset: UInt64(offset))
-                if let bytes = try handle.read(upToCount: signature.count), Array(bytes) == signature {
-                    return true
-                }
-            } catch {
-                return false
-            }
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            if n == signature.count, bytes == signature { return true }
+            if n < 0 { return false }
             offset = offset == 0 ? 512 : offset * 2
         }
         return false

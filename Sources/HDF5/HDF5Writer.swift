@@ -122,7 +122,10 @@ public final class HDF5Writer: @unchecked Sendable {
     /// replacing any existing file there (a symbolic link at `path` is
     /// replaced, not followed). On failure the temporary file is removed and
     /// `path` is left as it was. Throws if called twice.
-    public func commit() throws {
+    ///
+    /// `verify`, if given, reads the complete temporary file back before the rename; if it
+    /// throws, the file is abandoned the same way and its error is rethrown.
+    public func commit(verify: ((String) throws -> Void)? = nil) throws {
         try HDF5Library.withLock {
             let id = try openID()
             // Whatever happens next, this writer is finished with the file.
@@ -137,6 +140,12 @@ public final class HDF5Writer: @unchecked Sendable {
             // rename can't expose a file with missing contents.
             if let message = Self.fsync(temporaryPath) {
                 throw abandon(error(nil, "cannot sync '\(temporaryPath)' to disk: \(message)"))
+            }
+            do {
+                try verify?(temporaryPath)
+            } catch {
+                _ = abandon(self.error(nil, "the written file did not read back"))
+                throw error
             }
             guard rename(temporaryPath, path) == 0 else {
                 let message = String(cString: strerror(errno))

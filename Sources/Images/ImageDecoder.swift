@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MienFiles
 
 /// Decodes JPEG (libjpeg-turbo's TurboJPEG API) and PNG (libpng) files into 8-bit gray or
 /// RGB pixels equal to what Pillow gives for `Image.open(path).convert("L")` /
@@ -12,8 +6,11 @@ import Darwin
 public enum ImageDecoder {
     /// Images wider or taller than this are refused before any pixel memory is allocated.
     public static let maxSide = 16_384
-    /// Images with more pixels than this are refused before any pixel memory is allocated.
-    public static let maxPixels = 100_000_000
+    /// Images with more pixels than this (a 64-megapixel photo) are refused before any pixel
+    /// memory is allocated: decoding one takes 192 MB, and its Float copy for the model 768 MB.
+    public static let maxPixels = 1 << 26
+    /// Image files larger than this are refused before they are read.
+    public static let maxFileBytes = 256 << 20
 
     /// Decodes a JPEG or PNG file; the format is found from the file's signature, not its
     /// extension.
@@ -59,31 +56,12 @@ public enum ImageDecoder {
         }
     }
 
-    /// The whole file, with the system's reason on failure.
+    /// The whole file: a regular file of at most `maxFileBytes`.
     static func readFile(_ path: String) throws -> [UInt8] {
-        func failure() -> ImageError {
-            ImageError(path: path, message: "cannot read file: \(String(cString: strerror(errno)))")
+        do {
+            return try RegularFile.read(path, limit: maxFileBytes, what: "the image file")
+        } catch let error as FileError {
+            throw ImageError(path: path, message: "cannot read file: \(error.message)")
         }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw failure() }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw failure() }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw ImageError(path: path, message: "cannot read file: Is a directory")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(max(info.st_size, 0)))
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure()
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
     }
 }

@@ -101,7 +101,9 @@ public enum KerasExport {
         return name
     }
 
-    /// Writes the model to `path` atomically (a temporary file renamed into place).
+    /// Writes the model to `path` atomically: to a temporary file, which is imported back and
+    /// compared with the model (config, and every weight bit for bit) before it is renamed
+    /// into place; a model that would not load again is an error and leaves nothing at `path`.
     public static func write(_ graph: Graph, adapter: InputAdapter? = nil, to path: String) throws {
         let model = try kerasGraph(graph, adapter: adapter)
         try refuseAmbiguousActivations(model, path: path)
@@ -131,7 +133,21 @@ public enum KerasExport {
                     try group.writeDataset(name, shape: parameter.value.shape, values: parameter.value.scalars)
                 }
             }
-            try writer.commit()
+            try writer.commit { written in
+                let back: Graph
+                do {
+                    back = try KerasModel(contentsOf: written).graph
+                } catch let error as KerasError {
+                    throw KerasError(error.kind, file: path, layer: error.layer,
+                                     "the model cannot be exported: the file would not load again (\(error.message))")
+                }
+                let expected = model.parameters, got = back.parameters
+                guard got.count == expected.count,
+                      zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
+                      try KerasConfigWriter(kerasMajor: 2).modelConfig(back) == config else {
+                    throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
+                }
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ import NN
 public struct Prediction: Sendable, Equatable {
     /// The model's outputs for the image (probabilities for a sigmoid or softmax head).
     public var scores: [Float]
-    /// The predicted class: the largest score, or for one sigmoid output `score >= threshold`.
+    /// The predicted class (`Decision.classIndex`): the largest score, or for one sigmoid
+    /// output `score >= threshold`.
     public var index: Int
     public var label: String
     /// Every class with its score, best first (a sigmoid output gives both classes).
@@ -28,6 +29,9 @@ public final class Predictor: Sendable {
     public let threshold: Float
 
     public init(model: MienModel, threshold: Float = 0.5) throws {
+        guard Decision.isValidThreshold(threshold) else {
+            throw LayerError(layer: model.graph.name, "threshold \(threshold) is not in 0...1")
+        }
         self.model = model
         self.threshold = threshold
         graph = try model.fullGraph().optimizedForInference(foldingZeroPadding: true)
@@ -83,14 +87,13 @@ public final class Predictor: Sendable {
     /// Turns one row of outputs into a labelled prediction.
     public func prediction(_ scores: [Float]) -> Prediction {
         let names = model.outputNames
+        let index = Decision.classIndex(scores, threshold: threshold)
         if scores.count == 1 {
             let p = scores[0]
-            let index = p >= threshold ? 1 : 0
             let ranked = [(names[1], p), (names[0], 1 - p)].sorted { $0.1 > $1.1 }
             return Prediction(scores: scores, index: index, label: names[index], ranked: ranked)
         }
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        let index = order.first ?? 0
         return Prediction(scores: scores, index: index, label: names.indices.contains(index) ? names[index] : "\(index)",
                           ranked: order.map { (names.indices.contains($0) ? names[$0] : "\($0)", scores[$0]) })
     }

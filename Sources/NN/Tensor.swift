@@ -48,6 +48,12 @@ public struct Tensor: Sendable, Equatable {
                       scalars: Array(scalars[range.lowerBound * perItem..<range.upperBound * perItem]))
     }
 
+    /// Same shape and the same bits in every element (a NaN equals the same NaN; 0 and -0
+    /// differ): how a written file is compared with what was meant to be written.
+    public func isBitwiseEqual(to other: Tensor) -> Bool {
+        shape == other.shape && scalars.withUnsafeBytes { a in other.scalars.withUnsafeBytes { a.elementsEqual($0) } }
+    }
+
     /// Replaces the shape in place; the element count must not change.
     public mutating func reshape(_ newShape: [Int]) {
         precondition(Tensor.count(of: newShape) == scalars.count, "cannot reshape \(shape) to \(newShape)")

@@ -2,6 +2,7 @@ import Faces
 import Foundation
 import Keras
 import KerasConfig
+import MienFiles
 import ModelFile
 import NN
 
@@ -41,11 +42,13 @@ public struct FineTuneJob {
     }
 
     public var checkpointPath: String { output + ".checkpoint.json" }
+    /// The largest checkpoint read (a head's weights twice, as JSON numbers).
+    public static let maxCheckpointBytes = 512 << 20
     public var historyPath: String { output + ".history.json" }
     public var splitPath: String { output + ".split.json" }
 
     /// Which faces picked the epoch, so that another tool (or a rerun) can use the same ones.
-    struct Split: Codable {
+    struct Split: Codable, Equatable {
         var seed: UInt64
         var validationFraction: Double
         var classes: [String]
@@ -54,7 +57,7 @@ public struct FineTuneJob {
 
     /// What the checkpoint holds: the settings (a resumed run must be the same job) and the
     /// trainer's state after the last finished epoch.
-    struct Checkpoint: Codable {
+    struct Checkpoint: Codable, Equatable {
         var settings: FineTuneSettings
         var state: TrainerState
     }
@@ -116,7 +119,15 @@ public struct FineTuneJob {
             guard checkpoint.settings == settings else {
                 throw TrainingSetupError("\(checkpointPath): the checkpoint was made with other settings; rerun them, or remove it to start over")
             }
-            trainer = try Trainer(resuming: checkpoint.state)
+            do {
+                trainer = try Trainer(resuming: checkpoint.state)
+            } catch let error as TrainingError {
+                throw TrainingSetupError("\(checkpointPath): \(error)")
+            }
+            guard trainer.options == fitOptions(counts: train.counts),
+                  trainer.head.featureCount == extractor.featureCount else {
+                throw TrainingSetupError("\(checkpointPath): the checkpoint's trainer does not match its settings or the data (edited, or made from other faces?); remove it to start over")
+            }
             try report(.resumed(fromEpoch: trainer.history.epochs.count))
         } else {
             let head = try headSpec.head(features: extractor.featureCount, classes: settings.classes.count,
@@ -129,7 +140,7 @@ public struct FineTuneJob {
             try trainer.fit(
                 train: (trainFeatures, labels),
                 validation: validation.faces.isEmpty ? nil : (validationFeatures, validation.faces.map(\.label)),
-                onBatch: { try? report(.batch($0, batchSize: batchSize)) },
+                onBatch: { try report(.batch($0, batchSize: batchSize)) },
                 onEpoch: { record, state in
                     try writeJSON(Checkpoint(settings: settings, state: state), to: checkpointPath)
                     try writeJSON(state.history, to: historyPath)
@@ -182,18 +193,33 @@ public struct FineTuneJob {
 
     func readCheckpoint() throws -> Checkpoint {
         do {
-            return try JSONDecoder().decode(Checkpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
+            let bytes = try RegularFile.read(checkpointPath, limit: FineTuneJob.maxCheckpointBytes, what: "the checkpoint")
+            return try JSONDecoder().decode(Checkpoint.self, from: Data(bytes))
+        } catch let error as FileError {
+            throw TrainingSetupError("\(error)")
         } catch {
             throw TrainingSetupError("\(checkpointPath): not a readable checkpoint (\(error))")
         }
     }
 }
 
-/// Writes JSON atomically (a temporary file renamed into place).
-func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+/// Writes JSON atomically: to a temporary file that is decoded back and compared with
+/// `value` before it is renamed into place (a checkpoint that cannot be read is never kept).
+func writeJSON<T: Codable & Equatable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+    let data: Data
+    do {
+        data = try encoder.encode(value)
+    } catch {
+        throw TrainingSetupError("\(path): cannot encode as JSON (\(error))")
+    }
+    try AtomicFile.write([UInt8](data), to: path) { written in
+        let bytes = try RegularFile.read(written, limit: data.count, what: "the written file")
+        guard (try? JSONDecoder().decode(T.self, from: Data(bytes))) == value else {
+            throw TrainingSetupError("\(path): the written file does not read back as what was written")
+        }
+    }
 }
 
 /// What a model made by `mien train` records of its training (the `.mien` file's `training`

@@ -415,7 +415,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testRejectsWhatIsNotAFile() throws {
-        assertRejects(temp("missing.safetensors"), .io, containing: "No such file")
+        assertRejects(temp("missing.safetensors"), .io, containing: "no such file")
         assertRejects(tempFolder, .io, containing: "not a regular file")
         assertRejects(try writeRaw([], "empty.safetensors"), .truncated, containing: "0 bytes")
         assertRejects(try writeRaw([1, 0, 0, 0, 0, 0, 0], "seven.safetensors"), .truncated, containing: "7 bytes")
