@@ -33,10 +33,35 @@ public enum BLASKernels {
 }
 
 extension BLASKernels {
-    /// OpenBLAS's own thread count, for work that runs one product at a time.
+    /// OpenBLAS's own thread count, for work that runs one product at a time. A process-wide
+    /// setting: code that may run concurrently uses `singleThreaded` instead of setting it.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    private static let sectionLock = NSLock()
+    nonisolated(unsafe) private static var sectionDepth = 0
+    nonisolated(unsafe) private static var threadsBeforeSections = 1
+
+    /// Runs `body` with OpenBLAS on one thread (each core runs its own slice). Calls may
+    /// overlap from any number of threads: the first to enter saves the thread count and the
+    /// last to leave restores it, so concurrent callers never leave OpenBLAS on one thread.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        sectionLock.lock()
+        if sectionDepth == 0 {
+            threadsBeforeSections = threads
+            threads = 1
+        }
+        sectionDepth += 1
+        sectionLock.unlock()
+        defer {
+            sectionLock.lock()
+            sectionDepth -= 1
+            if sectionDepth == 0 { threads = threadsBeforeSections }
+            sectionLock.unlock()
+        }
+        return try body()
     }
 
     /// The GFLOP/s `cblas_sgemm` reaches on `size`×`size` square matrices with `threads`

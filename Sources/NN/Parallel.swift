@@ -39,12 +39,11 @@ public enum BatchRunner {
         guard slices > 1 else { return try graph.forward([input]) }
         let bounds = (0...slices).map { $0 * n / slices }
         let results = SliceResults(count: slices)
-        let previousThreads = BLASKernels.threads
-        BLASKernels.threads = 1
-        defer { BLASKernels.threads = previousThreads }
-        DispatchQueue.concurrentPerform(iterations: slices) { s in
-            let slice = input.batch(bounds[s]..<bounds[s + 1])
-            results.set(s, Result { try graph.forward([slice]) })
+        BLASKernels.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: slices) { s in
+                let slice = input.batch(bounds[s]..<bounds[s + 1])
+                results.set(s, Result { try graph.forward([slice]) })
+            }
         }
         let outputs = try (0..<slices).map { try results.get($0).get() }
         let tail = Array(outputs[0].shape.dropFirst())

@@ -150,22 +150,12 @@ func sigmoid(_ v: Float) -> Float {
     return e / (1 + e)
 }
 
-/// The predicted class of each row of a head's probabilities: `p > 0.5` for one sigmoid unit
-/// (Keras's `binary_accuracy` threshold), else the first largest (`argmax`).
-public func predictedClasses(_ probabilities: Tensor) -> [Int] {
+/// The predicted class of each row of a head's probabilities (`Decision.classIndex`).
+public func predictedClasses(_ probabilities: Tensor, threshold: Float = 0.5) -> [Int] {
     precondition(probabilities.rank == 2, "predictedClasses: expected [N, units], got \(probabilities.shape)")
     let (n, units) = (probabilities.shape[0], probabilities.shape[1])
-    var result = [Int](repeating: 0, count: n)
-    probabilities.scalars.withUnsafeBufferPointer { p in
-        for i in 0..<n {
-            if units == 1 {
-                result[i] = p[i] > 0.5 ? 1 : 0
-            } else {
-                var best = 0
-                for j in 1..<max(units, 1) where p[i * units + j] > p[i * units + best] { best = j }
-                result[i] = best
-            }
-        }
+    guard units > 0 else { return [Int](repeating: 0, count: n) }
+    return probabilities.scalars.withUnsafeBufferPointer { p in
+        (0..<n).map { i in Decision.classIndex(UnsafeBufferPointer(rebasing: p[i * units..<(i + 1) * units]), threshold: threshold) }
     }
-    return result
 }

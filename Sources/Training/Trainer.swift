@@ -82,6 +82,10 @@ public struct FitOptions: Codable, Sendable, Equatable {
         self.shuffle = shuffle
     }
 
+    /// Bounds on `epochs` and `batchSize` (a batch's features and gradients are held at once).
+    public static let maxEpochs = 100_000
+    public static let maxBatchSize = 65_536
+
     /// A fresh optimizer for these options.
     public func makeOptimizer() -> any Optimizer {
         switch optimizer {
@@ -90,7 +94,8 @@ public struct FitOptions: Codable, Sendable, Equatable {
         }
     }
 
-    func validate(classes: Int) throws {
+    /// Checks the options; `classes` also checks the class weights' count.
+    func validate(classes: Int?) throws {
         guard epochs >= 0 else { throw TrainingError.invalidOptions("epochs must not be negative") }
         guard batchSize > 0 else { throw TrainingError.invalidOptions("batchSize must be positive") }
         if let patience, patience < 0 { throw TrainingError.invalidOptions("patience must not be negative") }
@@ -98,8 +103,11 @@ public struct FitOptions: Codable, Sendable, Equatable {
             throw TrainingError.invalidOptions("learningRate must be positive")
         }
         guard momentum >= 0, momentum <= 1 else { throw TrainingError.invalidOptions("momentum must be in [0, 1]") }
+        guard epochs <= FitOptions.maxEpochs, batchSize <= FitOptions.maxBatchSize else {
+            throw TrainingError.invalidOptions("at most \(FitOptions.maxEpochs) epochs and batches of \(FitOptions.maxBatchSize)")
+        }
         if let classWeights {
-            guard classWeights.count == classes else {
+            guard classes == nil || classWeights.count == classes else {
                 throw TrainingError.invalidOptions("\(classWeights.count) class weights for \(classes) classes")
             }
             guard classWeights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
@@ -209,10 +217,26 @@ public struct Trainer: Sendable {
         stopped = false
     }
 
-    /// Continues a run from the state `onEpoch` received.
+    /// Continues a run from the state `onEpoch` received. The state is checked for
+    /// consistency (a checkpoint is a file, and may have been edited or damaged).
     public init(resuming state: TrainerState) throws {
         guard state.formatVersion == 1 else {
             throw TrainingError.invalidState("unsupported state format \(state.formatVersion)")
+        }
+        try state.options.validate(classes: nil)
+        let done = state.history.epochs.count
+        guard state.nextEpoch == done + 1, done <= state.options.epochs,
+              state.history.epochs.map(\.epoch) == Array(1..<(done + 1)) else {
+            throw TrainingError.invalidState("the history holds \(done) epochs, the next epoch is \(state.nextEpoch), and the run has \(state.options.epochs): they do not agree")
+        }
+        if let best = state.history.bestEpoch, !(1...max(done, 1)).contains(best) || done == 0 {
+            throw TrainingError.invalidState("the best epoch \(best) is not one of the \(done) epochs run")
+        }
+        guard (0...max(done, 0)).contains(state.epochsWithoutImprovement) else {
+            throw TrainingError.invalidState("\(state.epochsWithoutImprovement) epochs without improvement after \(done) epochs")
+        }
+        if let best = state.bestWeights, Set(best.keys) != Set(state.weights.keys) {
+            throw TrainingError.invalidState("the best epoch's weights are not the head's")
         }
         var head = try Head(records: state.layers)
         guard Set(state.weights.keys) == Set(head.parameterNames) else {
@@ -230,9 +254,17 @@ public struct Trainer: Sendable {
         stopped = state.stopped
     }
 
+    /// The state to persist; throws if the head cannot be described (a checkpoint that could
+    /// not be restored must not be written).
     public var state: TrainerState {
+        get throws {
+            try makeState()
+        }
+    }
+
+    private func makeState() throws -> TrainerState {
         let weights = head.weights
-        return TrainerState(layers: (try? head.layerRecords()) ?? [],
+        return TrainerState(layers: try head.layerRecords(),
                             weights: weights.mapValues(\.scalars),
                             shapes: weights.mapValues(\.shape),
                             options: options,
@@ -248,7 +280,8 @@ public struct Trainer: Sendable {
     static func tensors(_ values: [String: [Float]], shapes: [String: [Int]]) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
         for (name, scalars) in values {
-            guard let shape = shapes[name], shape.allSatisfy({ $0 >= 0 }), Tensor.count(of: shape) == scalars.count else {
+            guard let shape = shapes[name], shape.allSatisfy({ $0 >= 0 && $0 <= ModelLimits.maxDimension }),
+                  ModelLimits.product(shape) == scalars.count else {
                 throw TrainingError.invalidState("weight '\(name)' has no shape matching its \(scalars.count) values")
             }
             result[name] = Tensor(shape: shape, scalars: scalars)
@@ -271,7 +304,7 @@ public struct Trainer: Sendable {
     /// before any weight is updated with it.
     public mutating func fit(train: (features: Tensor, labels: [Int]),
                              validation: (features: Tensor, labels: [Int])? = nil,
-                             onBatch: (BatchProgress) -> Void = { _ in },
+                             onBatch: (BatchProgress) throws -> Void = { _ in },
                              onEpoch: (EpochRecord, TrainerState) throws -> Void = { _, _ in }) throws {
         let loss = options.loss ?? head.defaultLoss
         try options.validate(classes: head.classes)
@@ -323,7 +356,7 @@ public struct Trainer: Sendable {
                 lossCount += Float(rows.count)
                 correct += zip(predictedClasses(step.outputs), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
                 seen += rows.count
-                onBatch(BatchProgress(epoch: epoch, epochs: options.epochs, batch: b + 1, batches: batches,
+                try onBatch(BatchProgress(epoch: epoch, epochs: options.epochs, batch: b + 1, batches: batches,
                                       loss: lossTotal / lossCount, accuracy: Float(correct) / Float(seen)))
             }
             let elapsed = clock.now - start
@@ -349,7 +382,7 @@ public struct Trainer: Sendable {
             }
             history.epochs.append(record)
             nextEpoch = epoch + 1
-            try onEpoch(record, state)
+            try onEpoch(record, try state)
         }
         if options.restoreBest, let bestWeights {
             try head.setWeights(bestWeights)

@@ -66,8 +66,11 @@ final class LossTests: XCTestCase {
         }
     }
 
+    /// One rule everywhere (`Decision`): a sigmoid score of exactly 0.5 is class 1, as the
+    /// Predictor and the report decide.
     func testPredictedClasses() {
-        XCTAssertEqual(predictedClasses(Tensor(shape: [3, 1], scalars: [0.5, 0.51, 0.2])), [0, 1, 0])
+        XCTAssertEqual(predictedClasses(Tensor(shape: [3, 1], scalars: [0.5, 0.49, 0.2])), [1, 0, 0])
+        XCTAssertEqual(predictedClasses(Tensor(shape: [2, 1], scalars: [0.3, 0.7]), threshold: 0.3), [1, 1])
         XCTAssertEqual(predictedClasses(Tensor(shape: [2, 3], scalars: [0.2, 0.4, 0.4, 0.7, 0.2, 0.1])), [1, 0])
     }
 }

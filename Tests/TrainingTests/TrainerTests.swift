@@ -101,10 +101,10 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(resumed.history.epochs.map(\.loss), whole.history.epochs.map(\.loss))
             XCTAssertEqual(resumed.history.epochs.map(\.accuracy), whole.history.epochs.map(\.accuracy))
             XCTAssertEqual(resumed.history.epochs.map(\.valLoss), whole.history.epochs.map(\.valLoss))
-            XCTAssertEqual(resumed.state.weights, whole.state.weights)
+            XCTAssertEqual(try resumed.state.weights, try whole.state.weights)
             // A finished state resumes to nothing new.
-            var again = try Trainer(resuming: whole.state)
-            XCTAssertTrue(whole.state.isFinished)
+            var again = try Trainer(resuming: try whole.state)
+            XCTAssertTrue(try whole.state.isFinished)
             try again.fit(train: (data.features, data.labels), validation: (validation.features, validation.labels))
             XCTAssertEqual(again.head.weights, whole.head.weights)
             XCTAssertEqual(again.history.epochs.count, whole.history.epochs.count)
@@ -184,18 +184,18 @@ final class TrainerTests: XCTestCase {
 
     func testResumingRejectsInconsistentState() throws {
         let trainer = Trainer(head: Head.make(features: 5, classes: 3, hidden: 4, seed: 1), options: FitOptions(epochs: 2))
-        XCTAssertNoThrow(try Trainer(resuming: trainer.state))
-        var state = trainer.state
+        XCTAssertNoThrow(try Trainer(resuming: try trainer.state))
+        var state = try trainer.state
         state.weights["head_output/kernel"]?.removeLast()
         XCTAssertThrowsError(try Trainer(resuming: state))
-        state = trainer.state
+        state = try trainer.state
         state.weights["extra/kernel"] = [1]
         state.shapes["extra/kernel"] = [1, 1]
         XCTAssertThrowsError(try Trainer(resuming: state))
-        state = trainer.state
+        state = try trainer.state
         state.optimizer.kind = "rmsprop"
         XCTAssertThrowsError(try Trainer(resuming: state))
-        state = trainer.state
+        state = try trainer.state
         state.formatVersion = 2
         XCTAssertThrowsError(try Trainer(resuming: state))
         // A head the state cannot describe is refused when fitting starts.
