@@ -74,9 +74,11 @@ public struct FineTuneJob {
         let backbone = try self.backbone ?? KerasModel(contentsOf: settings.backbone).graph
         let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
                                              featuresFrom: settings.featuresFrom, head: headSpec)
+        // The new head too, so that a bad layer in it stops the job before any face is read.
+        let freshHead = try headSpec.head(features: extractor.featureCount, classes: settings.classes.count,
+                                          seed: settings.seed)
 
-        let faces = try FaceDataset.load(data, classes: settings.classes, usage: data.hasSuffix(".csv") ? usage : nil,
-                                         strict: strict)
+        let faces = try FaceDataset.load(data, classes: settings.classes, usage: usage, strict: strict)
         for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
@@ -130,9 +132,7 @@ public struct FineTuneJob {
             }
             try report(.resumed(fromEpoch: trainer.history.epochs.count))
         } else {
-            let head = try headSpec.head(features: extractor.featureCount, classes: settings.classes.count,
-                                         seed: settings.seed)
-            trainer = Trainer(head: head, options: fitOptions(counts: train.counts))
+            trainer = Trainer(head: freshHead, options: fitOptions(counts: train.counts))
         }
         let (epochs, batchSize) = (settings.epochs, settings.batchSize)
         var lastCheckpoint: Int?

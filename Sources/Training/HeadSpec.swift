@@ -42,8 +42,8 @@ public struct HeadSpec: Sendable, Equatable {
         let graph: Graph
         do {
             graph = try build(specs, input: shape, name: "pooling", prefix: "")
-        } catch {
-            throw TrainingError.invalidHead("\(error) on the backbone's \(shape.kerasDescription) map; choose a pooling that fits it, or a larger --input-size")
+        } catch TrainingError.invalidHead(let message) {
+            throw TrainingError.invalidHead("\(message), on the backbone's \(shape.kerasDescription) map; choose a pooling that fits it, or a larger --input-size")
         }
         guard graph.outputShape.count == 2 else {
             throw TrainingError.invalidHead("the pooling leaves a feature map \(graph.outputShape.kerasDescription); end it with Flatten or GlobalAveragePooling2D")
@@ -58,16 +58,7 @@ public struct HeadSpec: Sendable, Equatable {
         let output = LayerSpec(className: "Dense", config: [
             "name": "head_output", "units": .number(Double(classes == 2 ? 1 : classes)),
             "activation": classes == 2 ? "sigmoid" : "softmax"])
-        let graph: Graph
-        do {
-            graph = try build(trained + [output], input: [nil, features], name: "head", prefix: "head_")
-        } catch {
-            throw TrainingError.invalidHead("\(error)")
-        }
-        // Keras builds Dropout(1) but cannot train it (TensorFlow's dropout needs a rate below 1).
-        for case let dropout as Identity in graph.layers where dropout.dropoutRate >= 1 {
-            throw TrainingError.invalidHead("\(dropout.kerasClass) '\(dropout.name)' has rate \(dropout.dropoutRate); training needs a rate below 1")
-        }
+        let graph = try build(trained + [output], input: [nil, features], name: "head", prefix: "head_")
         var dense: UInt64 = 0
         let layers: [any Layer] = graph.layers.dropFirst().map { layer in
             guard let d = layer as? Dense else { return layer }
@@ -77,9 +68,14 @@ public struct HeadSpec: Sendable, Equatable {
         return try Head(layers: layers)
     }
 
-    /// Builds the layers with the importer's Keras builders; their errors name `--head` and the layer.
+    /// Builds the layers with the importer's Keras builders (and their checks); their errors
+    /// name the layer.
     private func build(_ specs: [LayerSpec], input: Shape, name: String, prefix: String) throws -> Graph {
         let config = LayerSpec.sequentialConfig(specs, inputShape: input, name: name, prefix: prefix)
-        return try ModelBuilder(file: "--head", kerasMajor: 3).buildModel(config)
+        do {
+            return try ModelBuilder(file: "--head", kerasMajor: 3).buildModel(config)
+        } catch let error as KerasError {
+            throw TrainingError.invalidHead((error.layer.map { "layer '\($0)': " } ?? "") + error.message)
+        }
     }
 }

@@ -13,16 +13,16 @@ struct Bench: ParsableCommand {
     @Argument(help: "A .mien model, or a Keras .h5 (see the input options).")
     var model: String
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass, 1...4096.")
     var batchSize = 64
 
-    @Option(help: "Cores to use (default: all). With 1, OpenBLAS runs on one thread too.")
+    @Option(parsing: .unconditional, help: "Cores to use (default: all), 1...1024. With 1, OpenBLAS runs on one thread too.")
     var threads: Int?
 
-    @Option(help: "Images per core and pass (default: as mien predicts and trains, BatchRunner.imagesPerSlice).")
+    @Option(parsing: .unconditional, help: "Images per core and pass, 1...4096 (default: as mien predicts and trains, BatchRunner.imagesPerSlice).")
     var perSlice: Int?
 
-    @Option(help: "How long to measure, after one warm-up batch.")
+    @Option(parsing: .unconditional, help: "How long to measure, after one warm-up batch: more than 0, at most 86400 seconds.")
     var seconds: Double = 10
 
     @Flag(help: "Also time each layer (on one core, after the measurement) and show where the time goes.")
@@ -34,6 +34,13 @@ struct Bench: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     enum Format: String, ExpressibleByArgument { case text, json }
+
+    func validate() throws {
+        try OptionCheck.range("--batch-size", batchSize, 1...4096)
+        try OptionCheck.range("--threads", threads, 1...1024)
+        try OptionCheck.range("--per-slice", perSlice, 1...4096)
+        guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be more than 0 and at most 86400, got \(seconds)") }
+    }
 
     struct Result: Encodable {
         var model: String
@@ -56,9 +63,6 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let inputSize = options.inputSize   // the side for a model that takes any size (default 224)
-            guard batchSize > 0, seconds > 0, (threads ?? 1) > 0, (inputSize ?? 32) > 0, (perSlice ?? 1) > 0 else {
-                throw ValidationError("--batch-size, --seconds, --threads, --per-slice and --input-size must be positive")
-            }
             // As Mien runs models for prediction and training: BatchNormalization and padding folded.
             let graph = try options.load(model).graph.optimizedForInference(foldingZeroPadding: true)
             guard graph.inputShapes.count == 1, let declared = graph.inputShapes.first, declared.count == 4,

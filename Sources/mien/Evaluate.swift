@@ -16,12 +16,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Labelled faces: a folder of class folders (Kaggle layout) or a fer2013.csv.")
     var data: String
 
-    @Option(help: "With a fer2013.csv: the Usage rows to evaluate on.")
-    var usage = "PublicTest"
+    @Option(help: "With a fer2013.csv: the Usage rows to evaluate on (default PublicTest).")
+    var usage: String?
 
     @OptionGroup var options: ModelOptions
 
-    @Option(help: "For one sigmoid output: the score from which a face is the second class.")
+    @Option(parsing: .unconditional, help: "For one sigmoid output: the score from which a face is the second class, 0...1.")
     var threshold: Float = 0.5
 
     @Option(help: "Output format: text or json.")
@@ -35,6 +35,11 @@ struct Evaluate: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case text, json }
 
+    func validate() throws {
+        try OptionCheck.threshold(threshold)
+        try OptionCheck.usage(usage, data: data)
+    }
+
     func run() throws {
         try reportingErrors {
             // `--classes` (in the model options) overrides the model's own class names.
@@ -43,7 +48,7 @@ struct Evaluate: ParsableCommand {
                 throw ValidationError("\(model): the model records no class names; give --classes")
             }
             let predictor = try Predictor(model: loaded, threshold: threshold)
-            let faces = try FaceDataset.load(data, classes: loaded.classes, usage: data.hasSuffix(".csv") ? usage : nil,
+            let faces = try FaceDataset.load(data, classes: loaded.classes, usage: OptionCheck.isFolder(data) ? nil : usage ?? "PublicTest",
                                              strict: strict)
             for warning in faces.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             let clock = ContinuousClock()

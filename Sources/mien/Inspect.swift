@@ -21,8 +21,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let imported = try weights.map { try KerasModel(architecture: model, weights: $0) }
-                ?? KerasModel(contentsOf: model)
+            let imported = try IsolatedKerasImport.load(model, weights: weights)
             let summary = imported.summary
             switch format {
             case .text: print(SummaryFormatter.text(summary, backend: imported.backend), terminator: "")

@@ -11,7 +11,13 @@ struct Mien: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            // Help and version requests, and errors already printed, end as ArgumentParser ends them.
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            // A wrong option: one line, like every other error of mien.
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(message) (see mien --help)\n".utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 
@@ -19,7 +25,7 @@ struct Mien: ParsableCommand {
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",
         version: MienVersion.current,
-        subcommands: [Inspect.self, Export.self, Predict.self, Train.self, Evaluate.self, Bench.self])
+        subcommands: [Inspect.self, Export.self, Predict.self, Train.self, Evaluate.self, Bench.self, CheckKeras.self])
 }
 
 enum MienVersion {

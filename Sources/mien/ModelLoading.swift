@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HDF5
+import Images
 import Keras
 import ModelFile
 import NN
@@ -11,33 +12,57 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Weights for a Keras architecture file (tf.keras save_weights .h5 or Keras 3 .weights.h5).")
     var weights: String?
 
-    @Option(help: "For a Keras model: the side of the raw images it is given (default: its input size); the input adapter resizes them to the model's input.")
+    @Option(parsing: .unconditional, help: "For a Keras model: the side of the raw images it is given (default: its input size), 1...16384; the input adapter resizes them to the model's input.")
     var imageSize: Int?
 
-    @Option(help: "For a Keras model: the channels of the raw images (default: the model's); 1 is repeated to 3.")
+    @Option(parsing: .unconditional, help: "For a Keras model: the channels of the raw images, 1 or 3 (default: the model's); 1 is repeated to 3.")
     var imageChannels: Int?
 
-    @Option(help: "For a Keras model that takes any image size (a backbone): the size to resize to.")
+    @Option(parsing: .unconditional, help: "For a Keras model that takes any image size (a backbone): the size to resize to, 1...\(ModelOptions.maxInputSize).")
     var inputSize: Int?
 
-    @Option(help: "For a Keras model: pixel scaling, input = pixel * scale + offset.")
+    @Option(parsing: .unconditional, help: "For a Keras model: pixel scaling, input = pixel * scale + offset (a finite number; negative values are fine: --offset -1).")
     var scale: Float = 1.0 / 255
 
-    @Option(help: "For a Keras model: pixel offset, input = pixel * scale + offset.")
+    @Option(parsing: .unconditional, help: "For a Keras model: pixel offset, input = pixel * scale + offset.")
     var offset: Float = 0
 
     @Option(help: "For a Keras model: class names in output order, comma-separated.")
     var classes: String?
 
-    /// Loads MODEL; a `.mien` file carries its own adapter and classes.
-    func load(_ path: String) throws -> MienModel {
-        if HDF5File.isHDF5(path) || weights != nil {
-            let keras = try weights.map { try KerasModel(architecture: path, weights: $0) } ?? KerasModel(contentsOf: path)
-            return MienModel(graph: keras.graph, inputAdapter: try adapter(for: keras.graph, path: path),
-                             classes: classes.map(split) ?? [], source: URL(fileURLWithPath: path).lastPathComponent)
+    /// The largest `--input-size` (an image side the backbone runs on).
+    static let maxInputSize = 4096
+
+    mutating func validate() throws {
+        try OptionCheck.range("--image-size", imageSize, 1...ImageDecoder.maxSide)
+        if let imageChannels, imageChannels != 1 && imageChannels != 3 {
+            throw ValidationError("--image-channels must be 1 or 3, got \(imageChannels)")
         }
-        var model = try MienFile.read(contentsOf: path)
-        if let classes { model.classes = split(classes) }
+        try OptionCheck.range("--input-size", inputSize, 1...ModelOptions.maxInputSize)
+        try OptionCheck.finite("--scale", scale)
+        try OptionCheck.finite("--offset", offset)
+        if let classes { _ = try OptionCheck.classes("--classes", classes) }
+    }
+
+    /// Loads MODEL; a `.mien` file carries its own adapter and classes (`--classes`
+    /// replaces them, and must name as many classes as the model has outputs).
+    func load(_ path: String) throws -> MienModel {
+        var model: MienModel
+        if HDF5File.isHDF5(path) || weights != nil {
+            let keras = try IsolatedKerasImport.load(path, weights: weights)
+            model = MienModel(graph: keras.graph, inputAdapter: try adapter(for: keras.graph, path: path),
+                              source: URL(fileURLWithPath: path).lastPathComponent)
+        } else {
+            model = try MienFile.read(contentsOf: path)
+        }
+        if let classes {
+            let names = try OptionCheck.classes("--classes", classes)
+            let expected = model.outputNames.count
+            guard names.count == expected else {
+                throw ValidationError("--classes names \(names.count) classes, but \(path) gives \(expected) (\(model.graph.outputShape.kerasDescription))")
+            }
+            model.classes = names
+        }
         return model
     }
 
@@ -53,9 +78,5 @@ struct ModelOptions: ParsableArguments {
         }
         let image = imageSize.map { [$0, $0] } ?? [h, w]
         return InputAdapter(inputSize: image + [imageChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
-    }
-
-    private func split(_ list: String) -> [String] {
-        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 }

@@ -20,26 +20,32 @@ struct Predict: ParsableCommand {
     @Option(help: "Output format: json or csv.")
     var format: Format = .json
 
-    @Option(help: "List the K best classes for each image.")
+    @Option(parsing: .unconditional, help: "List the K best classes for each image (K ≥ 1).")
     var top: Int?
 
-    @Option(help: "For one sigmoid output: the score from which an image is the second class.")
+    @Option(parsing: .unconditional, help: "For one sigmoid output: the score from which an image is the second class, 0...1.")
     var threshold: Float = 0.5
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass, 1...4096.")
     var batchSize: Int = 32
 
     @Flag(help: "Print the model's load time and each image's latency (median and p99 over --repeat runs) to stderr.")
     var timing = false
 
-    @Option(name: .customLong("repeat"), help: "With --timing: predict each image this many times, one at a time.")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "With --timing: predict each image this many times, one at a time (1...100000).")
     var repetitions: Int = 20
+
+    func validate() throws {
+        try OptionCheck.range("--top", top, 1...Int(Int32.max))
+        try OptionCheck.threshold(threshold)
+        try OptionCheck.range("--batch-size", batchSize, 1...4096)
+        try OptionCheck.range("--repeat", repetitions, 1...100_000)
+    }
 
     enum Format: String, ExpressibleByArgument { case json, csv }
 
     func run() throws {
         try reportingErrors {
-            guard batchSize > 0, repetitions > 0 else { throw ValidationError("--batch-size and --repeat must be positive") }
             let clock = ContinuousClock()
             let loadStart = clock.now
             let predictor = try Predictor(model: try options.load(model), threshold: threshold)

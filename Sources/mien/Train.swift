@@ -25,10 +25,10 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "The model file to write (.mien).")
     var output: String
 
-    @Option(help: "With a fer2013.csv: the Usage rows to train on.")
-    var usage = "Training"
+    @Option(help: "With a fer2013.csv: the Usage rows to train on (default Training).")
+    var usage: String?
 
-    @Option(help: "The side the faces are resized to for the backbone.")
+    @Option(parsing: .unconditional, help: "The side the faces are resized to for the backbone, 32...1024.")
     var inputSize = 224
 
     @Option(help: ArgumentHelp(
@@ -42,37 +42,37 @@ struct Train: ParsableCommand {
     @Option(help: "For a full model that already has a head: keep it up to this layer and train a new head after it.")
     var replaceHeadAfter: String?
 
-    @Option(help: "Epochs (early stopping usually ends sooner).")
+    @Option(parsing: .unconditional, help: "Epochs (early stopping usually ends sooner), 1...100000.")
     var epochs = 20
 
-    @Option(help: "Faces per training step.")
+    @Option(parsing: .unconditional, help: "Faces per training step, 1...65536.")
     var batchSize = 32
 
     @Option(help: "adam or sgd.")
     var optimizer = "adam"
 
-    @Option(help: "The optimizer's learning rate.")
+    @Option(parsing: .unconditional, help: "The optimizer's learning rate, a positive finite number.")
     var learningRate: Float = 0.001
 
-    @Option(help: "SGD's momentum.")
+    @Option(parsing: .unconditional, help: "SGD's momentum, 0...1.")
     var momentum: Float = 0.9
 
     @Flag(help: "Augment the training faces (rotation, shifts, zoom, horizontal flip, as Keras's ImageDataGenerator).")
     var augment = false
 
-    @Option(help: "With --augment: augmented views of each face, computed once through the backbone and reused every epoch.")
+    @Option(parsing: .unconditional, help: "With --augment: augmented views of each face, computed once through the backbone and reused every epoch (1...64).")
     var cachedViews = 4
 
-    @Option(help: "The fraction of each class held out to pick the best epoch.")
+    @Option(parsing: .unconditional, help: "The fraction of each class held out to pick the best epoch, in [0, 1).")
     var validationSplit = 0.2
 
-    @Option(help: "The seed of the split, the head's initial weights, the shuffles, dropout and augmentation.")
+    @Option(parsing: .unconditional, help: "The seed of the split, the head's initial weights, the shuffles, dropout and augmentation.")
     var seed: UInt64 = 42
 
     @Option(help: "none, or balanced (weights inversely proportional to class frequency).")
     var classWeight = "balanced"
 
-    @Option(help: "Early stopping: epochs without a better validation loss (0: off).")
+    @Option(parsing: .unconditional, help: "Early stopping: epochs without a better validation loss (0: off), 0...100000.")
     var patience = 3
 
     @Option(help: ArgumentHelp(
@@ -96,9 +96,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try validate()
-            let classNames = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            let graph = try KerasModel(contentsOf: backbone).graph
+            let classNames = try OptionCheck.classes("--classes", classes, atLeast: 2)
+            let graph = try IsolatedKerasImport.load(backbone).graph
             var layer = replaceHeadAfter ?? featuresFrom
             if layer == nil, try graph.truncated(at: Train.defaultFeatureLayer) != nil {
                 layer = Train.defaultFeatureLayer
@@ -110,7 +109,8 @@ struct Train: ParsableCommand {
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
                 patience: patience > 0 ? patience : nil, head: head)
             let console = Console()
-            let (_, _, validation) = try FineTuneJob(settings: settings, data: data, usage: usage, strict: strict,
+            let (_, _, validation) = try FineTuneJob(settings: settings, data: data,
+                                                     usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                                      output: output, resume: resume, backbone: graph)
                 .run { console.render($0) }
             if let folder = report {
@@ -126,12 +126,18 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// Every option is checked here, before the backbone or any face is read.
     func validate() throws {
-        guard epochs > 0, batchSize > 0, inputSize >= 32, cachedViews > 0, patience >= 0 else {
-            throw ValidationError("--epochs, --batch-size and --cached-views must be positive, --input-size at least 32")
-        }
-        guard (0..<1).contains(validationSplit) else {
-            throw ValidationError("--validation-split must be in [0, 1)")
+        try OptionCheck.range("--epochs", epochs, 1...FitOptions.maxEpochs)
+        try OptionCheck.range("--batch-size", batchSize, 1...FitOptions.maxBatchSize)
+        try OptionCheck.range("--input-size", inputSize, 32...1024)
+        try OptionCheck.range("--cached-views", cachedViews, 1...64)
+        try OptionCheck.range("--patience", patience, 0...FitOptions.maxEpochs)
+        try OptionCheck.finite("--learning-rate", learningRate)
+        guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
+        try OptionCheck.range("--momentum", momentum, 0...1)
+        guard validationSplit >= 0, validationSplit < 1 else {
+            throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
         }
         guard report == nil || validationSplit > 0 else {
             throw ValidationError("--report shows the validation faces, and --validation-split 0 leaves none; use mien evaluate --report")
@@ -139,8 +145,18 @@ struct Train: ParsableCommand {
         guard featuresFrom == nil || replaceHeadAfter == nil else {
             throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")
         }
-        guard ["adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adam or sgd") }
-        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }
+        guard ["adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adam or sgd, got '\(optimizer)'") }
+        guard ["none", "balanced"].contains(classWeight) else {
+            throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'")
+        }
+        _ = try OptionCheck.classes("--classes", classes, atLeast: 2)
+        try OptionCheck.usage(usage, data: data)
+        do {
+            // The trained layers do not depend on the backbone: build them on any width now.
+            _ = try HeadSpec(head).head(features: 8, classes: 2, seed: 0)
+        } catch {
+            throw ValidationError("--head: \(error)")
+        }
     }
 }
 
