@@ -184,6 +184,30 @@ extension FaceDataset {
     // MARK: - fer2013.csv
 
     private static func loadCSV(_ path: String, classes requested: [String]?, usage: String?) throws -> FaceDataset {
+        // A FIFO would block the reader; a file past the limit would fill memory with faces.
+        let size: Int
+        do {
+            size = try RegularFile.size(path)
+        } catch let error as FileError {
+            throw FaceDataError(path: path, message: error.message)
+        }
+        guard size <= maxCSVBytes else {
+            throw FaceDataError(path: path, message: "the file has \(size) bytes, more than the \(maxCSVBytes)-byte limit for a fer2013.csv (the original is 301 MB)")
+        }
+        guard let stream = InputStream(fileAtPath: path) else {
+            throw FaceDataError(path: path, message: "cannot open the file")
+        }
+        return try loadCSV(stream, path: path, classes: requested, usage: usage)
+    }
+
+    /// A `fer2013.csv` held in memory (`path` names it in errors), read exactly as a file is.
+    public static func loadCSV(bytes: [UInt8], path: String = "<memory>", classes: [String]? = nil,
+                               usage: String? = nil) throws -> FaceDataset {
+        try loadCSV(InputStream(data: Data(bytes)), path: path, classes: classes, usage: usage)
+    }
+
+    private static func loadCSV(_ stream: InputStream, path: String, classes requested: [String]?,
+                                usage: String?) throws -> FaceDataset {
         if let usage, !fer2013Usages.contains(usage) {
             throw FaceDataError(path: path, message:
                 "unknown usage '\(usage)'; expected \(fer2013Usages.joined(separator: ", "))")
@@ -199,19 +223,6 @@ extension FaceDataset {
             labelMap[ferLabel] = label
         }
 
-        // A FIFO would block the reader; a file past the limit would fill memory with faces.
-        let size: Int
-        do {
-            size = try RegularFile.size(path)
-        } catch let error as FileError {
-            throw FaceDataError(path: path, message: error.message)
-        }
-        guard size <= maxCSVBytes else {
-            throw FaceDataError(path: path, message: "the file has \(size) bytes, more than the \(maxCSVBytes)-byte limit for a fer2013.csv (the original is 301 MB)")
-        }
-        guard let stream = InputStream(fileAtPath: path) else {
-            throw FaceDataError(path: path, message: "cannot open the file")
-        }
         let reader: CSVReader
         do {
             reader = try CSVReader(stream: stream, hasHeaderRow: true)

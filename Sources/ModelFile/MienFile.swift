@@ -70,7 +70,16 @@ public enum MienFile {
 
     /// Reads and validates a `.mien` file: every error names the file and what is wrong.
     public static func read(contentsOf path: String) throws -> MienModel {
-        let file = try SafeTensorsFile(path: path)
+        try read(try SafeTensorsFile(path: path))
+    }
+
+    /// Reads and validates a `.mien` file held in memory (`path` names it in errors).
+    public static func read(bytes: [UInt8], path: String = "<memory>") throws -> MienModel {
+        try read(try SafeTensorsFile(bytes: bytes, path: path))
+    }
+
+    private static func read(_ file: SafeTensorsFile) throws -> MienModel {
+        let path = file.path
         let meta = file.metadata
         func fail(_ message: String) -> MienFileError { MienFileError(path: path, message) }
         guard meta["format"] == formatName else {

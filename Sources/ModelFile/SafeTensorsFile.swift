@@ -26,6 +26,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let indexByName: [String: Int]
     private let mapping: UnsafeRawPointer
     private let mappedLength: Int
+    /// Whether `mapping` is an mmap of the file (else memory this instance allocated).
+    private let isMapped: Bool
     /// File offset of the data buffer: 8 + header length.
     private let dataStart: Int
 
@@ -33,25 +35,51 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// and refusing it keeps a hostile length from making us copy or parse gigabytes.
     public static let maxHeaderLength = 100_000_000
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
         let (mapping, length) = try Self.map(path)
         do {
-            let parsed = try Self.validate(UnsafeRawBufferPointer(start: mapping, count: length), path: path)
-            self.path = path
-            self.mapping = mapping
-            self.mappedLength = length
-            self.metadata = parsed.metadata
-            self.tensors = parsed.tensors
-            self.dataStart = parsed.dataStart
-            self.indexByName = Dictionary(uniqueKeysWithValues: parsed.tensors.enumerated().map { ($1.name, $0) })
+            try self.init(path: path, mapping: mapping, length: length, isMapped: true)
         } catch {
             munmap(UnsafeMutableRawPointer(mutating: mapping), length)
             throw error
         }
     }
 
+    /// A safetensors file held in memory (`path` names it in errors), validated exactly as a
+    /// file on disk is: what the fuzz targets and in-memory models use.
+    public convenience init(bytes: [UInt8], path: String = "<memory>") throws {
+        guard bytes.count >= 8 else {
+            throw SafeTensorsError(.truncated, path: path,
+                                   "file has \(bytes.count) bytes; a safetensors file starts with an 8-byte header length")
+        }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        do {
+            try self.init(path: path, mapping: UnsafeRawPointer(copy), length: bytes.count, isMapped: false)
+        } catch {
+            copy.deallocate()
+            throw error
+        }
+    }
+
+    private init(path: String, mapping: UnsafeRawPointer, length: Int, isMapped: Bool) throws {
+        let parsed = try Self.validate(UnsafeRawBufferPointer(start: mapping, count: length), path: path)
+        self.path = path
+        self.mapping = mapping
+        self.mappedLength = length
+        self.isMapped = isMapped
+        self.metadata = parsed.metadata
+        self.tensors = parsed.tensors
+        self.dataStart = parsed.dataStart
+        self.indexByName = Dictionary(uniqueKeysWithValues: parsed.tensors.enumerated().map { ($1.name, $0) })
+    }
+
     deinit {
-        munmap(UnsafeMutableRawPointer(mutating: mapping), mappedLength)
+        if isMapped {
+            munmap(UnsafeMutableRawPointer(mutating: mapping), mappedLength)
+        } else {
+            UnsafeMutableRawPointer(mutating: mapping).deallocate()
+        }
     }
 
     /// The file's size in bytes.
