@@ -271,9 +271,20 @@ public struct ModelBuilder {
     /// operations from `keras.src.ops`, whose class names (`Add`, `Multiply`, `Maximum`)
     /// are those of merge layers that compute something else: refuse them by their module.
     private func refuseOperation(_ entry: JSON, name: String, className: String) throws {
-        guard let module = entry["module"]?.string, module.split(separator: ".").contains("ops") else { return }
-        throw fail(.unsupportedLayer, layer: name,
-                   "'\(className)' is the operation \(module).\(className) (Keras 3's form of tensor arithmetic such as `x + 3.0`), not a layer; Mien does not support operations yet")
+        if let module = entry["module"]?.string, module.split(separator: ".").contains("ops") {
+            throw fail(.unsupportedLayer, layer: name,
+                       "'\(className)' is the operation \(module).\(className) (Keras 3's form of tensor arithmetic such as `x + 3.0`), not a layer; Mien does not support operations yet")
+        }
+        // An unknown class is named before its calls are parsed (TFOpLambda's calls carry
+        // constants in a form of their own).
+        if className != "InputLayer", !KerasLayers.modelClasses.contains(className), KerasLayers.builders[className] == nil {
+            throw unsupported(className, layer: name)
+        }
+    }
+
+    private func unsupported(_ className: String, layer: String) -> KerasError {
+        fail(.unsupportedLayer, layer: layer,
+             "layer class '\(className)' is not supported; supported layers: \(KerasLayers.supported.joined(separator: ", "))")
     }
 
     /// `input_layers`/`output_layers`: a list of `[layer, node, tensor]`, or one such triple.
@@ -339,8 +350,7 @@ public struct ModelBuilder {
                                           kerasMajor: kerasMajor, file: file, budget: budget)
             layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
         } else {
-            throw fail(.unsupportedLayer, layer: name,
-                        "layer class '\(className)' is not supported; supported layers: \(KerasLayers.supported.joined(separator: ", "))")
+            throw unsupported(className, layer: name)
         }
         if let trainable = config["trainable"]?.bool { layer.trainable = trainable }
         return layer

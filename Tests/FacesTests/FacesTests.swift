@@ -296,12 +296,41 @@ final class FaceLoadingErrorTests: XCTestCase {
             try write(c.text, to: path)
             assertError(faceError { try FaceDataset.load(path) }, path: path, contains: c.fragments)
         }
+        // Every row is checked, also those of another usage than the one asked for.
+        let otherUsage = "\(dir)/other_usage.csv"
+        try write("emotion,pixels,Usage\n0,\(pixels),Training\n3,\(pixels) 9,PublicTest\n", to: otherUsage)
+        assertError(faceError { try FaceDataset.load(otherUsage, usage: "Training") }, path: otherUsage,
+                    contains: ["line 3:", "found 2305"])
+        // The same checks on a CSV held in memory (what the fuzz target drives).
+        assertError(faceError { try FaceDataset.loadCSV(bytes: Array("emotion,pixels,Usage\n9,1,Training\n".utf8), path: "mem") },
+                    path: "mem", contains: ["line 2:", "emotion '9'"])
+        XCTAssertEqual(try FaceDataset.loadCSV(bytes: Array("emotion,pixels,Usage\n3,\(pixels),Training\n".utf8)).counts,
+                       [0, 0, 0, 1, 0, 0, 0])
         // Without a Usage column the file loads, but cannot be filtered by usage.
         let noUsage = "\(dir)/no_usage.csv"
         try write("emotion,pixels\n3,\(pixels)\n\n", to: noUsage)
         XCTAssertEqual(try FaceDataset.load(noUsage).counts, [0, 0, 0, 1, 0, 0, 0])
         assertError(faceError { try FaceDataset.load(noUsage, usage: "Training") }, path: noUsage,
                     contains: ["no 'Usage' column"])
+    }
+
+    /// Not a regular file: a FIFO would block the reader forever.
+    func testFIFOsAreRefusedNotRead() throws {
+        let dir = try temporaryFolder(self)
+        XCTAssertEqual(mkfifo("\(dir)/faces.csv", 0o644), 0)
+        assertError(faceError { try FaceDataset.load("\(dir)/faces.csv") }, path: "\(dir)/faces.csv",
+                    contains: ["FIFO", "not a regular file"])
+        // In a class folder: skipped with a warning naming it, or an error with `strict`.
+        for (name, face) in [("angry", "Training_10118481.jpg"), ("happy", "Training_10019449.jpg")] {
+            try FileManager.default.createDirectory(atPath: "\(dir)/data/\(name)", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: fixture("folder/train/\(name)/\(face)"), toPath: "\(dir)/data/\(name)/a.jpg")
+        }
+        XCTAssertEqual(mkfifo("\(dir)/data/happy/b.jpg", 0o644), 0)
+        let loaded = try FaceDataset.load("\(dir)/data")
+        XCTAssertEqual(loaded.counts, [1, 1])
+        XCTAssertTrue(loaded.warnings.first?.contains("b.jpg") ?? false, "\(loaded.warnings)")
+        assertError(faceError { try FaceDataset.load("\(dir)/data", strict: true) }, path: "\(dir)/data/happy/b.jpg",
+                    contains: ["FIFO"])
     }
 
     func testBadArguments() {

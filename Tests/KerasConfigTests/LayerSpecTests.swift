@@ -25,6 +25,12 @@ final class LayerSpecTests: XCTestCase {
             ("Dense(1e400)", "'1e400' is not a number"),
             ("Dense(8) Dropout(0.1)", "expected ',' between layers at 'Dropout(0.1)'"),
             ("Dense(8),", "expected a layer such as Dense(256, relu) at the end"),
+            // Hostile-input classes 7 and 8: an argument given twice, a name that cannot be stored.
+            ("Dense(4, units=5)", "Dense got argument 'units' twice"),
+            ("Dense(units=4, units=5)", "Dense got argument 'units' twice"),
+            ("Dense(4, name=\"a/b\")", "Dense's name must be a non-empty string without '/'"),
+            ("Dense(4, name=\"\")", "Dense's name must be a non-empty string without '/'"),
+            ("Dense(4, name=3)", "Dense's name must be a non-empty string without '/'"),
         ] {
             XCTAssertThrowsError(try LayerSpec.parse(text), text) { error in
                 XCTAssertTrue("\(error)".contains(message), "\(text): \(error)")

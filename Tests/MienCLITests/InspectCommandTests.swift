@@ -3,17 +3,26 @@ import TestSupport
 import XCTest
 
 /// Runs the built `mien` tool as a user would.
-func runMien(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runMien(_ arguments: [String], timeout: Double = 300) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = try mienExecutable()
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let done = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in done.signal() }
     try process.run()
+    // A hang (a FIFO read forever, say) fails the test instead of stalling the suite.
+    let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    done.wait()
+    watchdog.cancel()
+    if process.terminationReason == .uncaughtSignal {
+        XCTFail("mien \(arguments.joined(separator: " ")) was killed by signal \(process.terminationStatus)\(process.terminationStatus == SIGKILL ? " (timed out after \(Int(timeout)) s)" : "")")
+    }
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }
 

@@ -154,4 +154,64 @@ final class MienFileTests: XCTestCase {
             XCTAssertTrue("\(error)".contains(self.path("cut.mien")), "\(error)")
         }
     }
+
+    /// Class 3 of the hostile-input issue: the adapter's sizes are untrusted. 2^62 overflowed in
+    /// the Predictor, 100000×100000 allocated 40 GB, and `mien export` copied such a file.
+    func testAdapterSizesAreChecked() throws {
+        var (tensors, metadata) = try parts()
+        func adapter(_ input: String, _ output: String) -> String {
+            #"{"inputSize":\#(input),"interpolation":"bilinear","name":"input_adapter","offset":0,"outputSize":\#(output),"scale":1,"trainable":false}"#
+        }
+        // The graph of sequential_cnn.k3 takes 16x16x3 images.
+        metadata["input_adapter"] = adapter("[4611686018427387904,4611686018427387904,1]", "[16,16,3]")
+        try assertRefused(tensors, metadata, "above Mien's limit")
+        metadata["input_adapter"] = adapter("[100000,100000,1]", "[16,16,3]")
+        try assertRefused(tensors, metadata, "values per image")
+        metadata["input_adapter"] = adapter("[0,48,1]", "[16,16,3]")
+        try assertRefused(tensors, metadata, "empty or negative")
+        metadata["input_adapter"] = adapter("[48,48,1]", "[16,16,3]")
+        try SafeTensorsWriter.write(tensors, metadata: metadata, to: path("fine.mien"))
+        XCTAssertNoThrow(try MienFile.read(contentsOf: path("fine.mien")))
+    }
+
+    /// Class 10: malformed metadata is an error, never silently dropped.
+    func testMalformedClassesAndTrainingAreRefused() throws {
+        var (tensors, metadata) = try parts()
+        metadata["classes"] = #"["a", 7]"#
+        try assertRefused(tensors, metadata, "'classes' is not a list of class names")
+        metadata["classes"] = #"{"a": 1}"#
+        try assertRefused(tensors, metadata, "'classes' is not a list of class names")
+        (tensors, metadata) = try parts()
+        metadata["training"] = "{broken"
+        try assertRefused(tensors, metadata, "'training' is not valid JSON")
+        (tensors, metadata) = try parts()
+        metadata["keras_version"] = "7"
+        try assertRefused(tensors, metadata, "not 2 or 3")
+        metadata["keras_version"] = "3"
+        metadata["format_version"] = "-1"
+        try assertRefused(tensors, metadata, "not a version number")
+    }
+
+    /// Class 8: a model whose file would not load again is not written (a '/' in a layer name
+    /// collides with the `layer/weight` key paths); nothing is left at the path.
+    func testUnreadableModelIsNotWritten() throws {
+        var graph = try imported("dense_mlp.k3")
+        let index = try XCTUnwrap(graph.layers.firstIndex { !$0.parameters.isEmpty })
+        graph.layers[index].name = "a/b"
+        let target = path("slash.mien")
+        XCTAssertThrowsError(try MienFile.write(MienModel(graph: graph), to: target)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(target + ": the model cannot be written"), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
+    }
+
+    /// The same checks on a file held in memory (what the fuzz target drives).
+    func testReadFromBytes() throws {
+        _ = try parts()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("ok.mien"))))
+        XCTAssertEqual(try MienFile.read(bytes: bytes).classes, ["a", "b"])
+        XCTAssertThrowsError(try MienFile.read(bytes: Array(bytes.prefix(100)), path: "cut")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cut: "), "\(error)")
+        }
+    }
 }

@@ -52,6 +52,31 @@ final class PredictorTests: XCTestCase {
         for i in 0..<24 { XCTAssertEqual(results.get(i), expected[i % faces.count], "thread \(i)") }
     }
 
+    /// Concurrent batch predictions each run their slices with a single-threaded OpenBLAS;
+    /// afterwards OpenBLAS has its thread count back (two overlapping calls used to leave it
+    /// on one thread).
+    func testConcurrentBatchesLeaveOpenBLASThreadsAsTheyWere() throws {
+        let p = try predictor()
+        let faces = try faces() + faces() + faces()
+        BLASKernels.threads = 2
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in _ = try? p.predict(images: faces) }
+        XCTAssertEqual(BLASKernels.threads, 2)
+    }
+
+    /// One decision rule (`Decision.classIndex`): a sigmoid score equal to the threshold is
+    /// the second class; a threshold outside 0...1 (or NaN) is refused.
+    func testThresholdRule() throws {
+        let graph = try KerasModel(contentsOf: Fixtures.path("predict/fer_sigmoid.k3.h5")).graph
+        let model = MienModel(graph: graph, inputAdapter: InputAdapter(inputSize: [48, 48, 1], outputSize: [48, 48, 1]),
+                              classes: ["angry", "happy"])
+        let p = try Predictor(model: model, threshold: 0.25)
+        XCTAssertEqual(p.prediction([0.25]).label, "happy")
+        XCTAssertEqual(p.prediction([0.2499]).label, "angry")
+        for bad in [Float.nan, -0.1, 1.5] {
+            XCTAssertThrowsError(try Predictor(model: model, threshold: bad), "\(bad)")
+        }
+    }
+
     /// A colour image of another size is converted to the model's gray 48×48.
     func testColourImageOfAnotherSizeIsConverted() throws {
         let p = try predictor()

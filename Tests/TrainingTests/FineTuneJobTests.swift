@@ -112,6 +112,33 @@ final class FineTuneJobTests: XCTestCase {
         }
     }
 
+    /// An error from the progress callback stops the job (it used to be swallowed per batch).
+    func testProgressErrorsStopTheJob() throws {
+        struct Stop: Error {}
+        let job = job(settings(epochs: 2), output: "stop.mien")
+        XCTAssertThrowsError(try job.run { if case .batch = $0 { throw Stop() } }) { error in
+            XCTAssertTrue(error is Stop, "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.output))
+    }
+
+    /// A checkpoint that does not agree with itself is refused, not "resumed" into a model
+    /// that was never trained.
+    func testResumeRefusesAnInconsistentCheckpoint() throws {
+        struct Interrupt: Error {}
+        let first = job(settings(epochs: 3), output: "y.mien")
+        XCTAssertThrowsError(try first.run { if case .epoch = $0 { throw Interrupt() } })
+        var checkpoint = try first.readCheckpoint()
+        let record = checkpoint.state.history.epochs[0]
+        checkpoint.state.history.epochs += [2, 3, 4, 5].map { var r = record; r.epoch = $0; return r }
+        checkpoint.state.nextEpoch = 6
+        try writeJSON(checkpoint, to: first.checkpointPath)
+        XCTAssertThrowsError(try job(settings(epochs: 3), output: "y.mien", resume: true).run { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("do not agree"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: first.output))
+    }
+
     func testNonFiniteLossStopsWithoutWritingAModel() throws {
         let job = job(settings(learningRate: 1e38))
         XCTAssertThrowsError(try job.run { _ in }) { error in
