@@ -73,11 +73,21 @@ public final class Predictor: Sendable {
     public func predict(images: [Image]) throws -> [Prediction] {
         guard !images.isEmpty else { return [] }
         let side = model.inputAdapter?.outputSize[0] ?? imageSize.height
-        let outputs = try BatchRunner.forward(graph, try batch(images), perSlice: BatchRunner.imagesPerSlice(side: side))
-        let width = outputs.count / images.count
-        return (0..<images.count).map { i in
-            prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))
+        // The raw pixels of a chunk stay within the slices' memory (a model with a large
+        // input must not stack a whole --batch-size of them at once).
+        let perImage = imageSize.height * imageSize.width * imageSize.channels * MemoryLayout<Float>.size
+        let chunk = max(1, BatchRunner.sliceMemory / max(1, perImage))
+        var predictions: [Prediction] = []
+        predictions.reserveCapacity(images.count)
+        for start in stride(from: 0, to: images.count, by: chunk) {
+            let part = Array(images[start..<min(images.count, start + chunk)])
+            let outputs = try BatchRunner.forward(graph, try batch(part), perSlice: BatchRunner.imagesPerSlice(side: side))
+            let width = outputs.count / part.count
+            predictions += (0..<part.count).map { i in
+                prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))
+            }
         }
+        return predictions
     }
 
     public func predict(image: Image) throws -> Prediction {

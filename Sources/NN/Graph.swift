@@ -121,6 +121,21 @@ public struct Graph: Layer {
         return try propagate(inputShapes)[outputNode]
     }
 
+    /// The most values one image holds in any activation of the graph (nested models
+    /// included) for inputs of these shapes: what one image in flight costs in memory.
+    public func largestActivation(for inputShapes: [Shape]) throws -> Int {
+        let shapes = try propagate(inputShapes)
+        var largest = 0
+        for (index, node) in nodes.enumerated() {
+            let perImage = ModelLimits.product(shapes[index].dropFirst().map { $0 ?? 1 }) ?? Int.max
+            largest = max(largest, perImage)
+            if let nested = layers[node.layer] as? Graph {
+                largest = max(largest, try nested.largestActivation(for: node.inputs.map { shapes[$0] }))
+            }
+        }
+        return largest
+    }
+
     /// Every node's output shape, given the input shapes, each checked against
     /// `ModelLimits` (so no shape can overflow or ask for gigabytes when the graph runs).
     private func propagate(_ inputShapes: [Shape]) throws -> [Shape] {

@@ -9,8 +9,9 @@ public enum ModelLimits {
     /// The largest length of one axis of a shape, and of a layer's size option (units,
     /// filters, kernel size, stride, pool size, dilation, padding): 2^24.
     public static let maxDimension = 1 << 24
-    /// The largest activation of one image (every axis but the batch): 2^27 floats, 512 MiB.
-    public static let maxActivationElements = 1 << 27
+    /// The largest activation of one image (every axis but the batch): 2^26 floats, 256 MiB
+    /// (VGG16's first layers at 1024×1024 take exactly that).
+    public static let maxActivationElements = 1 << 26
     /// The largest batch a model may declare or be run on at once: 2^16.
     public static let maxBatch = 1 << 16
     /// The most weights (elements) a model built without a file may have: 2^28 floats, 1 GiB.

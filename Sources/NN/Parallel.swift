@@ -16,12 +16,23 @@ public enum BatchRunner {
         return max(1, min(32, (budget + side * side - 1) / max(side * side, 1)))
     }
 
+    /// The most memory the activations of one core's slice may take: a model whose images
+    /// are large (a 1024×1024 input, an upsampling) runs fewer of them at a time instead of
+    /// asking for gigabytes.
+    public static let sliceMemory = 256 << 20
+
     /// `graph` on `input` (`[N, ...]`), with the batch split across cores, each core's slice
-    /// at most `perSlice` images at a time. Same result as `graph.forward([input])`: every
-    /// image is computed alone the same way.
+    /// at most `perSlice` images at a time (and at most what fits `sliceMemory`). Same
+    /// result as `graph.forward([input])`: every image is computed alone the same way.
     public static func forward(_ graph: Graph, _ input: Tensor, cores: Int = BatchRunner.cores,
                                perSlice: Int = .max) throws -> Tensor {
         let n = input.shape[0]
+        var perSlice = perSlice
+        if n > 1 {
+            // A layer's input and output are alive at once: two of the largest activation.
+            let largest = try graph.largestActivation(for: [[1] + input.shape.dropFirst().map { Optional($0) }])
+            perSlice = min(perSlice, max(1, sliceMemory / max(1, 2 * largest * MemoryLayout<Float>.size)))
+        }
         let (product, overflow) = max(1, perSlice).multipliedReportingOverflow(by: max(1, cores))
         let chunk = overflow ? Int.max : product
         if n > chunk {

@@ -53,11 +53,22 @@ struct Predict: ParsableCommand {
             let files = try imageFiles(images)
             if timing { try reportTiming(predictor, files: files, load: loadTime) }
             var results: [(file: String, prediction: Prediction)] = []
-            for start in stride(from: 0, to: files.count, by: batchSize) {
-                let chunk = Array(files[start..<min(start + batchSize, files.count)])
-                let decoded = try chunk.map { try ImageDecoder.decode(contentsOf: $0) }
-                results += zip(chunk, try predictor.predict(images: decoded)).map { ($0, $1) }
+            // Batches of --batch-size images, or fewer when the decoded pixels reach 256 MiB
+            // (a folder of large photos must not all be in memory at once).
+            var pending: [(file: String, image: Image)] = []
+            var pendingBytes = 0
+            func flush() throws {
+                results += zip(pending.map(\.file), try predictor.predict(images: pending.map(\.image))).map { ($0, $1) }
+                pending = []
+                pendingBytes = 0
             }
+            for file in files {
+                let image = try ImageDecoder.decode(contentsOf: file)
+                pending.append((file, image))
+                pendingBytes += image.pixels.count
+                if pending.count == batchSize || pendingBytes >= 256 << 20 { try flush() }
+            }
+            if !pending.isEmpty { try flush() }
             print(format == .json ? json(results) : csv(results, names: predictor.model.outputNames))
         }
     }
