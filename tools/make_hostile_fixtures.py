@@ -19,6 +19,13 @@ Files:
   negative_dilation.k3.h5   dilation_rate (-1, -1) (read outside the C kernel's buffer).
   huge_filters.k3.h5        filters 1e9 (20 GB of weights before the file's shapes).
   huge_input.k3.h5          an input of 100000 x 100000 pixels.
+  huge_weight.k3.h5         the conv kernel replaced by a dataset that claims 2^31 floats
+                            (8 GiB, never written: the file stays small).
+  unknown_option.k3.h5      a Conv2D config relabelled MaxPooling2D: its filters, kernel_size
+                            and activation would be silently dropped.
+  null_padding.k3.h5        padding: null (Keras refuses it; Mien used to take 'valid').
+  nan_output.k3.h5          a valid model whose kernel holds NaN: Keras predicts NaN, and so
+                            must Mien (JSON null), never a made-up label; not in expected.json.
   heap_flip.k3.h5           Tests/Fixtures/predict/fer_softmax.k3.h5 with one byte of the
                             HDF5 global heap that holds the model config changed: libhdf5
                             1.10 segfaults in H5HG_read when it reads the config.
@@ -111,6 +118,30 @@ def main():
         conv_model(path(name))
         patch_config(path(name), lambda c, key=key, value=value: layer(c, "conv")["config"].__setitem__(key, value))
         expected[name] = message
+
+    keras.backend.clear_session()
+    conv_model(path("unknown_option.k3.h5"))
+    patch_config(path("unknown_option.k3.h5"), lambda c: layer(c, "conv").__setitem__("class_name", "MaxPooling2D"))
+    expected["unknown_option.k3.h5"] = "MaxPooling2D option 'activation'"
+
+    keras.backend.clear_session()
+    conv_model(path("null_padding.k3.h5"))
+    patch_config(path("null_padding.k3.h5"), lambda c: layer(c, "conv")["config"].__setitem__("padding", None))
+    expected["null_padding.k3.h5"] = "padding is null"
+
+    keras.backend.clear_session()
+    conv_model(path("huge_weight.k3.h5"))
+    with h5py.File(path("huge_weight.k3.h5"), "r+") as f:
+        group = f["model_weights/conv/conv"]
+        del group["kernel"]
+        group.create_dataset("kernel", shape=(2**31,), dtype="float32", chunks=(1024,))
+    expected["huge_weight.k3.h5"] = "has shape [2147483648]"
+
+    keras.backend.clear_session()
+    conv_model(path("nan_output.k3.h5"))
+    with h5py.File(path("nan_output.k3.h5"), "r+") as f:
+        kernel = f["model_weights/conv/conv/kernel"]
+        kernel[...] = float("nan")
 
     keras.backend.clear_session()
     conv_model(path("huge_input.k3.h5"))

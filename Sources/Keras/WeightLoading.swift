@@ -23,16 +23,15 @@ enum WeightLoading {
                 throw KerasError(.missingWeight, file: file, layer: layerName,
                                  "the file has weights for this layer but the model has no layer of that name")
             }
-            var values: [(name: String, tensor: Tensor)] = []
+            var stored: [(name: String, dataset: HDF5Dataset)] = []
             for weightName in weightNames {
                 guard layerGroup.isDataset(weightName) else {
                     throw KerasError(.missingWeight, file: file, layer: layerName,
                                      "weight '\(weightName)' is listed in weight_names but \(layerGroup.path)/\(weightName) is missing")
                 }
-                let dataset = try layerGroup.dataset(weightName)
-                values.append((weightName, Tensor(shape: dataset.shape, scalars: try dataset.readFloats())))
+                stored.append((weightName, try layerGroup.dataset(weightName)))
             }
-            try assign(values, to: &graph.layers[index], file: file, kerasMajor: kerasMajor)
+            try assign(stored, to: &graph.layers[index], file: file, kerasMajor: kerasMajor)
             loaded.insert(layerName)
         }
         try requireAllLoaded(graph, loaded, file: file)
@@ -41,22 +40,27 @@ enum WeightLoading {
     /// Assigns a layer's weights as listed in a file: by name where every name matches
     /// exactly one weight of the layer (Keras 2's `conv/kernel:0`, Keras 3's
     /// `model/conv/kernel`), else by Keras's weight order, as Keras itself loads them.
-    static func assign(_ values: [(name: String, tensor: Tensor)], to layer: inout any Layer,
+    /// Every dataset's shape is compared with its weight's before any data is read, so a
+    /// dataset that claims billions of elements is refused, not allocated.
+    static func assign(_ stored: [(name: String, dataset: HDF5Dataset)], to layer: inout any Layer,
                        file: String, kerasMajor: Int) throws {
         let expected = WeightOrder.ordered(layer, kerasMajor: kerasMajor)
-        guard values.count == expected.count else {
+        guard stored.count == expected.count else {
             throw KerasError(.missingWeight, file: file, layer: layer.name,
-                             "the file has \(values.count) weights (\(values.map(\.name).joined(separator: ", "))), the layer expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
+                             "the file has \(stored.count) weights (\(stored.map(\.name).joined(separator: ", "))), the layer expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
         }
-        let targets = matchByName(values.map(\.name), expected.map { "\(layer.name)/\($0.name)" })
+        let targets = matchByName(stored.map(\.name), expected.map { "\(layer.name)/\($0.name)" })
             ?? Array(expected.indices)
-        for (value, target) in zip(values, targets) {
+        for (value, target) in zip(stored, targets) {
             let parameter = expected[target]
-            guard value.tensor.shape == parameter.value.shape else {
+            guard value.dataset.shape == parameter.value.shape else {
                 throw KerasError(.weightShape, file: file, layer: layer.name,
-                                 "weight '\(value.name)' has shape \(value.tensor.shape) in the file, the layer built from the config expects \(parameter.value.shape) for '\(parameter.name)'")
+                                 "weight '\(value.name)' has shape \(value.dataset.shape) in the file, the layer built from the config expects \(parameter.value.shape) for '\(parameter.name)'")
             }
-            try KerasError.reading(file) { try layer.setParameter(parameter.name, to: value.tensor) }
+        }
+        for (value, target) in zip(stored, targets) {
+            let tensor = Tensor(shape: value.dataset.shape, scalars: try value.dataset.readFloats())
+            try KerasError.reading(file) { try layer.setParameter(expected[target].name, to: tensor) }
         }
     }
 
@@ -134,17 +138,15 @@ enum WeightLoading {
                 throw KerasError(.missingWeight, file: file, layer: layer.name,
                                  "\(layerGroup.path)/vars has \(count) weights, the layer expects \(parameters.count)")
             }
-            var values: [(name: String, tensor: Tensor)] = []
-            for i in 0..<count {
-                let dataset = try vars!.dataset(String(i))
-                values.append((parameters[i].name, Tensor(shape: dataset.shape, scalars: try dataset.readFloats())))
-            }
-            for (value, parameter) in zip(values, parameters) where value.tensor.shape != parameter.value.shape {
+            // Shapes first, data after: see `assign`.
+            let datasets = try (0..<count).map { try vars!.dataset(String($0)) }
+            for (i, (dataset, parameter)) in zip(datasets, parameters).enumerated() where dataset.shape != parameter.value.shape {
                 throw KerasError(.weightShape, file: file, layer: layer.name,
-                                 "weight \(parameters.firstIndex { $0.name == parameter.name }!) ('\(parameter.name)') has shape \(value.tensor.shape) in the file, the layer expects \(parameter.value.shape)")
+                                 "weight \(i) ('\(parameter.name)') has shape \(dataset.shape) in the file, the layer expects \(parameter.value.shape)")
             }
-            for value in values {
-                try KerasError.reading(file) { try graph.layers[index].setParameter(value.name, to: value.tensor) }
+            for (dataset, parameter) in zip(datasets, parameters) {
+                let tensor = Tensor(shape: dataset.shape, scalars: try dataset.readFloats())
+                try KerasError.reading(file) { try graph.layers[index].setParameter(parameter.name, to: tensor) }
             }
         }
     }

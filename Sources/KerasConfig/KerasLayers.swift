@@ -32,6 +32,7 @@ public enum KerasLayers {
         for identity in ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                          "GaussianDropout", "AlphaDropout", "ActivityRegularization"] {
             b[identity] = { config, _ in
+                if identity.hasPrefix("SpatialDropout") { try config.requireChannelsLast() }
                 var options: [String: Float] = [:]
                 // Keras requires rates (and, in Keras 3, GaussianNoise's stddev) in 0...1.
                 options["rate"] = try config.rate("rate")
@@ -78,8 +79,7 @@ public enum KerasLayers {
     static func conv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
-        let groups = try c.int("groups", default: 1)
-        guard groups == 1 else { throw c.fail(.unsupportedOption, "Conv2D groups=\(groups) is not supported") }
+        try ungrouped(c)
         let inputChannels = try channels(c, shape)
         let filters = try c.size("filters"), kernel = try c.pair("kernel_size")
         let (strides, dilation) = try window(c)
@@ -93,6 +93,7 @@ public enum KerasLayers {
     static func depthwiseConv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
+        try ungrouped(c)
         let inputChannels = try channels(c, shape)
         let kernel = try c.pair("kernel_size"), multiplier = try c.size("depth_multiplier", default: 1)
         let (strides, dilation) = try window(c)
@@ -106,6 +107,7 @@ public enum KerasLayers {
     static func separableConv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
+        try ungrouped(c)
         let inputChannels = try channels(c, shape)
         let filters = try c.size("filters"), kernel = try c.pair("kernel_size")
         let multiplier = try c.size("depth_multiplier", default: 1)
@@ -116,6 +118,13 @@ public enum KerasLayers {
         return SeparableConv2D(name: c.name, inputChannels: inputChannels, filters: filters,
                                kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),
                                depthMultiplier: multiplier, useBias: useBias, activation: try c.activation())
+    }
+
+    /// Grouped convolutions are not implemented (tf.keras writes `groups: 1` for the
+    /// depthwise and separable layers too).
+    private static func ungrouped(_ c: LayerConfig) throws {
+        let groups = try c.int("groups", default: 1)
+        guard groups == 1 else { throw c.fail(.unsupportedOption, "\(c.className) groups=\(groups) is not supported") }
     }
 
     /// A convolution's `strides` and `dilation_rate`; Keras (and TensorFlow's kernels)
@@ -204,7 +213,7 @@ public enum KerasLayers {
         try c.requireChannelsLast()
         _ = try input(c, shapes, rank: 4)
         let pool = try c.pair("pool_size", default: (2, 2))
-        let strides = try c.pair("strides", default: pool)
+        let strides = try c.pair("strides", default: pool, nullMeansDefault: true)
         let padding = try c.padding()
         return max ? MaxPooling2D(name: c.name, poolSize: pool, strides: strides, padding: padding) as any Layer
                    : AveragePooling2D(name: c.name, poolSize: pool, strides: strides, padding: padding)
@@ -299,6 +308,11 @@ public enum KerasLayers {
         if try c.bool("crop_to_aspect_ratio", default: false) || c.bool("pad_to_aspect_ratio", default: false) {
             throw c.fail(.unsupportedOption, "Resizing with crop_to_aspect_ratio or pad_to_aspect_ratio is not supported")
         }
+        if try c.bool("antialias", default: false) {
+            throw c.fail(.unsupportedOption, "Resizing with antialias=True is not supported")
+        }
+        // Only used with pad_to_aspect_ratio, which is refused above.
+        _ = (c.has("fill_mode"), c.has("fill_value"))
         return Resizing(name: c.name, height: try c.size("height"), width: try c.size("width"),
                         interpolation: try interpolation(c, default: .bilinear))
     }

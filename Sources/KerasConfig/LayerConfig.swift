@@ -11,6 +11,47 @@ struct LayerConfig {
     var file: String
     /// The weights the model may still allocate (shared by every layer of one model file).
     var budget: WeightBudget
+    /// The options the builder read; any other option must be one that cannot change what
+    /// the layer computes at inference (`ignorable`), or the layer is refused.
+    let used = UsedKeys()
+
+    final class UsedKeys {
+        var keys: Set<String> = []
+    }
+
+    /// An option, noted as read.
+    private func option(_ key: String) -> JSON? {
+        used.keys.insert(key)
+        return config[key]
+    }
+
+    /// Options that do not change inference: naming, the input declaration, how weights are
+    /// initialized, regularized, constrained or trained (the file holds the trained weights),
+    /// and Keras 3 features that are off when null (LoRA, quantization). Anything else a
+    /// builder does not read is refused, so that a misspelt or foreign option (a Conv2D's
+    /// config under another class name) is never silently ignored.
+    static let ignorable: Set<String> = [
+        "name", "trainable", "dtype", "autocast", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
+        "sparse", "ragged", "optional", "seed", "noise_shape", "synchronized", "fused", "renorm_clipping",
+        "renorm_momentum", "build_config",
+    ]
+
+    /// Options that do not change inference when they are null or absent.
+    static let ignorableWhenNull: Set<String> = ["lora_rank", "lora_alpha", "quantization_config", "virtual_batch_size", "adjustment"]
+
+    /// Initializers, regularizers and constraints: they shape training, not the stored weights' use.
+    static func isTrainingOnly(_ key: String) -> Bool {
+        key.hasSuffix("_initializer") || key.hasSuffix("_regularizer") || key.hasSuffix("_constraint")
+    }
+
+    /// Throws for the first option (sorted) that was neither read nor ignorable.
+    func refuseUnreadOptions() throws {
+        guard let object = config.object else { return }
+        for key in object.keys.sorted() where !used.keys.contains(key) && !Self.ignorable.contains(key)
+            && !Self.isTrainingOnly(key) && !(Self.ignorableWhenNull.contains(key) && object[key]!.isNull) {
+            throw fail(.unsupportedOption, "\(className) option '\(key)' = \(object[key]!.text.prefix(60)) is not supported; Mien would ignore it and could compute something else than Keras")
+        }
+    }
 
     func fail(_ kind: KerasError.Kind, _ message: String) -> KerasError {
         KerasError(kind, file: file, layer: name, message)
@@ -18,16 +59,16 @@ struct LayerConfig {
 
     func fail(_ message: String) -> KerasError { fail(.invalidConfig, message) }
 
-    func has(_ key: String) -> Bool { config[key].map { !$0.isNull } ?? false }
+    func has(_ key: String) -> Bool { option(key).map { !$0.isNull } ?? false }
 
     func bool(_ key: String, default value: Bool) throws -> Bool {
-        guard let v = config[key], !v.isNull else { return value }
+        guard let v = option(key), !v.isNull else { return value }
         guard let b = v.bool else { throw fail("'\(key)' is not a boolean") }
         return b
     }
 
     func int(_ key: String, default value: Int? = nil) throws -> Int {
-        guard let v = config[key], !v.isNull else {
+        guard let v = option(key), !v.isNull else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
@@ -74,7 +115,7 @@ struct LayerConfig {
     }
 
     func float(_ key: String, default value: Float? = nil) throws -> Float {
-        guard let v = config[key], !v.isNull else {
+        guard let v = option(key), !v.isNull else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
@@ -87,7 +128,7 @@ struct LayerConfig {
     }
 
     func string(_ key: String, default value: String? = nil) throws -> String {
-        guard let v = config[key], !v.isNull else {
+        guard let v = option(key), !v.isNull else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
@@ -96,7 +137,7 @@ struct LayerConfig {
     }
 
     func ints(_ key: String) throws -> [Int] {
-        guard let list = config[key]?.array else { throw fail("'\(key)' is not a list") }
+        guard let list = option(key)?.array else { throw fail("'\(key)' is not a list") }
         return try list.map { item in
             guard let i = item.int else { throw fail("'\(key)' holds a non-integer") }
             return i
@@ -105,7 +146,7 @@ struct LayerConfig {
 
     /// A number or a list of numbers, as `Rescaling`'s `scale` and `Normalization`'s `mean`.
     func floats(_ key: String) throws -> [Float]? {
-        guard let v = config[key], !v.isNull else { return nil }
+        guard let v = option(key), !v.isNull else { return nil }
         if let d = v.double { return [Float(d)] }
         guard let list = v.array else { throw fail("'\(key)' is not a number or a list") }
         return try flatten(list).map { item in
@@ -121,9 +162,13 @@ struct LayerConfig {
     /// A 2-D window option given as an int or a pair (`kernel_size`, `strides`, `pool_size`,
     /// `dilation_rate`, `size`): each value in 1...`ModelLimits.maxDimension`, as Keras
     /// requires `value > 0`.
-    func pair(_ key: String, default value: (Int, Int)? = nil) throws -> (Int, Int) {
+    /// An explicit null is refused unless `nullMeansDefault` (pooling's `strides=None`).
+    func pair(_ key: String, default value: (Int, Int)? = nil, nullMeansDefault: Bool = false) throws -> (Int, Int) {
         let pair: (Int, Int)
-        if let v = config[key], !v.isNull {
+        if option(key)?.isNull == true && !nullMeansDefault {
+            throw fail("'\(key)' is null")
+        }
+        if let v = option(key), !v.isNull {
             if let i = v.int {
                 pair = (i, i)
             } else {
@@ -147,7 +192,7 @@ struct LayerConfig {
     /// 0...`ModelLimits.maxDimension` (Keras refuses negative cropping, and TensorFlow
     /// negative padding).
     func padding2D(_ key: String) throws -> ((Int, Int), (Int, Int)) {
-        guard let v = config[key] else { throw fail("missing '\(key)'") }
+        guard let v = option(key) else { throw fail("missing '\(key)'") }
         let result: ((Int, Int), (Int, Int))
         if let i = v.int {
             result = ((i, i), (i, i))
@@ -171,6 +216,7 @@ struct LayerConfig {
     }
 
     func padding() throws -> Padding {
+        if option("padding")?.isNull == true { throw fail(.unsupportedOption, "padding is null (valid, same)") }
         let value = try string("padding", default: "valid").lowercased()
         guard let p = Padding(rawValue: value) else {
             throw fail(.unsupportedOption, "padding '\(value)' is not supported (valid, same)")
@@ -188,7 +234,7 @@ struct LayerConfig {
 
     /// The `activation` option: a name, or Keras 3's serialized function object.
     func activation(_ key: String = "activation") throws -> Activation {
-        guard let v = config[key], !v.isNull else { return .linear }
+        guard let v = option(key), !v.isNull else { return .linear }
         let name: String
         if let s = v.string {
             name = s
@@ -208,7 +254,7 @@ struct LayerConfig {
     /// (batch included), e.g. BatchNormalization's `axis: -1` or `[3]`.
     func axis(_ key: String, default value: Int, rank: Int) throws -> Int {
         var a = value
-        if let v = config[key], !v.isNull {
+        if let v = option(key), !v.isNull {
             if let i = v.int { a = i }
             else if let list = v.array, list.count == 1, let i = list[0].int { a = i }
             else { throw fail(.unsupportedOption, "'\(key)' must be a single axis") }

@@ -117,8 +117,8 @@ public struct ModelBuilder {
         var entries: [String: Entry] = [:]
         var order: [String] = []
         for item in list {
-            guard let entryName = item["name"]?.string ?? item["config"]?["name"]?.string,
-                  let entryClass = item["class_name"]?.string else {
+            // Keras reads a Functional entry's own `name` (and fails without it).
+            guard let entryName = item["name"]?.string, let entryClass = item["class_name"]?.string else {
                 throw fail(layer: name, "a layer entry has no name or class_name")
             }
             try refuseOperation(item, name: entryName, className: entryClass)
@@ -338,8 +338,14 @@ public struct ModelBuilder {
         guard let className = entry["class_name"]?.string else {
             throw fail(layer: entryName, "layer entry has no class_name")
         }
-        let config = entry["config"] ?? .object([:])
+        guard let config = entry["config"], config.object != nil else {
+            throw fail(layer: entryName, "the \(className) entry has no config object")
+        }
         let name = config["name"]?.string ?? entryName ?? className
+        // Keras 3 refuses '/' in a layer name; tf.keras allows it (DenseNet's `conv1/conv`).
+        if kerasMajor >= 3, name.contains("/") {
+            throw fail(layer: name, "a layer name cannot contain '/' in a Keras 3 model")
+        }
         var layer: any Layer
         if KerasLayers.modelClasses.contains(className) {
             let nested = try buildModel(entry)
@@ -349,6 +355,7 @@ public struct ModelBuilder {
             let layerConfig = LayerConfig(className: className, name: name, config: config,
                                           kerasMajor: kerasMajor, file: file, budget: budget)
             layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
+            try layerConfig.refuseUnreadOptions()
         } else {
             throw unsupported(className, layer: name)
         }

@@ -134,8 +134,9 @@ public enum MienFile {
         }
         // Malformed metadata is an error, never dropped: a model must not lose its class names.
         let classList = try json("classes")
-        guard let classes = classList.array?.map(\.string), !classes.contains(nil) else {
-            throw fail("metadata 'classes' is not a list of class names: \(classList.text.prefix(80))")
+        guard let classes = classList.array?.map(\.string), !classes.contains(nil),
+              !classes.contains(""), Set(classes).count == classes.count else {
+            throw fail("metadata 'classes' is not a list of distinct, non-empty class names: \(classList.text.prefix(80))")
         }
         let training = meta["training"] == nil ? JSON.null : try json("training")
         let model = MienModel(graph: graph, inputAdapter: adapter, classes: classes.compactMap { $0 }, source: meta["source"] ?? "",
@@ -144,6 +145,10 @@ public enum MienFile {
             _ = try model.fullGraph()
         } catch let error as LayerError {
             throw fail("the input adapter does not fit the graph: \(error.message)")
+        }
+        // A classifier's outputs (a vector per image) are named by its classes, one each.
+        if !model.classes.isEmpty, graph.outputShape.count == 2, model.classes.count != model.outputNames.count {
+            throw fail("metadata 'classes' names \(model.classes.count) classes, but the model gives \(model.outputNames.count) (\(graph.outputShape.kerasDescription))")
         }
         return model
     }

@@ -187,6 +187,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw fail(.header, nil, "header is not valid UTF-8")
         }
+        // The reference reader (serde_json) refuses a byte-order mark; Foundation skips it.
+        guard !bytes.starts(with: [0xEF, 0xBB, 0xBF]) else {
+            throw fail(.header, nil, "header starts with a byte-order mark, which safetensors does not allow")
+        }
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: Data(bytes))

@@ -37,7 +37,7 @@ extension BLASKernels {
     /// setting: code that may run concurrently uses `singleThreaded` instead of setting it.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        set { openblas_set_num_threads(Int32(clamping: max(1, newValue))) }
     }
 
     private static let sectionLock = NSLock()

@@ -15,10 +15,19 @@ public enum Evaluation {
             let part = faces.faces[start..<min(start + chunk, faces.faces.count)]
             let images = part.map { Image(width: side, height: side, channels: 1, pixels: $0.pixels) }
             for (face, prediction) in zip(part, try predictor.predict(images: images)) {
+                // Metrics of NaN scores would be made up: the classes of NaN are not defined.
+                guard prediction.scores.allSatisfy(\.isFinite) else {
+                    throw EvaluationError(description: "\(face.source): the model's scores for this face are not finite (\(prediction.scores.map { "\($0)" }.joined(separator: ", "))): its weights hold NaN or infinity, or overflow")
+                }
                 scored.append(ScoredFace(source: face.source, pixels: face.pixels, side: side, truth: face.label,
                                          predicted: prediction.index, scores: prediction.scores))
             }
         }
         return scored
     }
+}
+
+/// An evaluation that cannot give meaningful numbers.
+public struct EvaluationError: Error, CustomStringConvertible {
+    public var description: String
 }

@@ -82,8 +82,6 @@ public struct FineTuneJob {
         for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
-        try writeJSON(Split(seed: settings.seed, validationFraction: settings.validationSplit, classes: faces.classes,
-                            validation: validation.faces.map(\.source)), to: splitPath)
 
         // Features: the backbone is frozen, so they are computed once; with augmentation,
         // `cachedViews` random views of each face, reused every epoch.
@@ -164,6 +162,8 @@ public struct FineTuneJob {
         optimized.graph = try model.graph.optimizedForInference()
         try MienFile.write(optimized, to: output)
         try writeJSON(trainer.history, to: historyPath)
+        try writeJSON(Split(seed: settings.seed, validationFraction: settings.validationSplit, classes: faces.classes,
+                            validation: validation.faces.map(\.source)), to: splitPath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
         try report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
         return (model, trainer.history, validation)

@@ -211,7 +211,8 @@ public struct Trainer: Sendable {
         self.head = head
         self.options = options
         history = History()
-        optimizer = options.makeOptimizer()
+        // Invalid options (a momentum of 2) must not trap here: `fit` refuses them first.
+        optimizer = (try? options.validate(classes: nil)) != nil ? options.makeOptimizer() : Adam()
         nextEpoch = 1
         wait = 0
         stopped = false

@@ -75,6 +75,11 @@ struct Bench: ParsableCommand {
             }
             let cores = threads ?? BatchRunner.cores
             let shape = [batchSize, side, declared[2] ?? side, channels]
+            do {
+                _ = try graph.outputShape(for: [shape.map { Optional($0) }])
+            } catch let error as LayerError {
+                throw ValidationError("--input-size \(side) does not fit \(model): layer '\(error.layer)': \(error.message)")
+            }
             // Random pixels in the range the bundled backbones expect (0...255).
             var generator = SeededGenerator(seed: 1)
             let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in

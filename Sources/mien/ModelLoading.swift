@@ -76,7 +76,19 @@ struct ModelOptions: ParsableArguments {
             }
             return nil
         }
+        if let imageChannels, imageChannels != c, imageChannels != 1 {
+            throw ValidationError("--image-channels \(imageChannels) does not fit \(path), which takes \(c) channels (only 1 channel is repeated to \(c))")
+        }
         let image = imageSize.map { [$0, $0] } ?? [h, w]
-        return InputAdapter(inputSize: image + [imageChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
+        let adapter = InputAdapter(inputSize: image + [imageChannels ?? c], outputSize: [h, w, c], scale: scale, offset: offset)
+        // A size the network cannot take (too small for its windows) names the option.
+        if let inputSize, shape[1] == nil || shape[2] == nil {
+            do {
+                _ = try adapter.prepended(to: graph)
+            } catch let error as LayerError {
+                throw ValidationError("--input-size \(inputSize) does not fit \(path): layer '\(error.layer)': \(error.message)")
+            }
+        }
+        return adapter
     }
 }

@@ -69,7 +69,10 @@ struct Predict: ParsableCommand {
                 if pending.count == batchSize || pendingBytes >= 256 << 20 { try flush() }
             }
             if !pending.isEmpty { try flush() }
-            print(format == .json ? json(results) : csv(results, names: predictor.model.outputNames))
+            for (file, prediction) in results where !prediction.scores.allSatisfy(\.isFinite) {
+                FileHandle.standardError.write(Data("warning: \(file): the model's scores are not finite (its weights hold NaN or infinity, or overflow); no label\n".utf8))
+            }
+            print(format == .json ? try json(results) : csv(results, names: predictor.model.outputNames))
         }
     }
 
@@ -116,15 +119,19 @@ struct Predict: ParsableCommand {
         return files
     }
 
-    func json(_ results: [(file: String, prediction: Prediction)]) -> String {
+    /// JSON has no NaN: a non-finite score is written as null, and so is the label it
+    /// cannot decide (a warning names the image).
+    func json(_ results: [(file: String, prediction: Prediction)]) throws -> String {
         let objects: [[String: Any]] = results.map { file, p in
-            var object: [String: Any] = ["file": file, "scores": p.scores.map(Double.init), "label": p.label]
-            if let top {
+            let finite = p.scores.allSatisfy(\.isFinite)
+            var object: [String: Any] = ["file": file, "scores": p.scores.map { $0.isFinite ? Double($0) as Any : NSNull() },
+                                         "label": finite ? p.label as Any : NSNull()]
+            if let top, finite {
                 object["top"] = p.ranked.prefix(top).map { ["label": $0.label, "score": Double($0.score)] }
             }
             return object
         }
-        let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -136,7 +143,8 @@ struct Predict: ParsableCommand {
         let scoreNames = width == 1 ? ["score"] : names.prefix(width).map { "score_\($0)" }
         var lines = [(["file", "label"] + scoreNames).map(quoted).joined(separator: ",")]
         for (file, p) in results {
-            lines.append(([quoted(file), quoted(p.label)] + p.scores.map { "\($0)" }).joined(separator: ","))
+            let label = p.scores.allSatisfy(\.isFinite) ? p.label : ""
+            lines.append(([quoted(file), quoted(label)] + p.scores.map { "\($0)" }).joined(separator: ","))
         }
         return lines.joined(separator: "\n")
     }

@@ -10,7 +10,7 @@ final class ConfigValidationTests: XCTestCase {
     /// A Sequential model of one layer on an input of `shape` (batch excluded).
     func sequential(_ className: String, _ config: [String: JSON], input shape: [JSON] = [8, 8, 3]) -> JSON {
         var layer = config
-        layer["name"] = "bad"
+        if layer["name"] == nil { layer["name"] = "bad" }
         return ["class_name": "Sequential", "config": [
             "name": "m",
             "layers": [["class_name": "InputLayer", "config": ["batch_shape": .array([nil] + shape), "name": "in"]],
@@ -135,17 +135,47 @@ final class ConfigValidationTests: XCTestCase {
         let dropout = refusal(functional(["T"], kwargs: ["training": true], className: "Dropout"))
         XCTAssertTrue(dropout?.description.contains("training=True") ?? false, "\(String(describing: dropout))")
         // What Keras writes for ordinary calls still builds.
-        for (className, kwargs) in [("Dropout", ["training": false, "mask": nil]), ("Activation", ["training": true])] as [(String, JSON)] {
+        for (className, kwargs, options) in [("Dropout", ["training": false, "mask": nil], ["rate": 0.5]),
+                                             ("Activation", ["training": true], ["activation": "relu"])] as [(String, JSON, [String: JSON])] {
             var json = functional(["T"], kwargs: kwargs, className: className)
             if case .object(var config) = json["config"]!, case .array(var layers) = config["layers"]!,
                case .object(var layer) = layers[1] {
-                layer["config"] = ["name": "bad", "rate": 0.5, "activation": "relu"]
+                layer["config"] = .object(options.merging(["name": "bad"]) { a, _ in a })
                 layers[1] = .object(layer)
                 config["layers"] = .array(layers)
                 json = ["class_name": "Functional", "config": .object(config)]
             }
             XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(json), className)
         }
+    }
+
+    /// An option the builder does not read is refused unless it cannot change inference:
+    /// a Conv2D's config under another class name, a misspelt key, Resizing's antialias.
+    func testUnreadOptionsAreRefused() {
+        assertRefused("MaxPooling2D", ["filters": 4, "kernel_size": 3], saying: ["MaxPooling2D option 'filters'"])
+        assertRefused("Dense", ["units": 4, "unitz": 5], input: [16], saying: ["option 'unitz'"])
+        assertRefused("Dense", ["units": 4, "lora_rank": 4], input: [16], saying: ["option 'lora_rank'"])
+        assertRefused("Resizing", ["height": 4, "width": 4, "antialias": true], saying: ["antialias=True"])
+        assertRefused("Conv2D", ["filters": 4, "kernel_size": 3, "padding": nil], saying: ["padding is null"])
+        assertRefused("Conv2D", ["filters": 4, "kernel_size": 3, "strides": nil], saying: ["'strides' is null"])
+        // Initializers, regularizers, constraints, seeds and null LoRA options do not matter.
+        XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(sequential("Dense", [
+            "units": 4, "kernel_initializer": ["class_name": "GlorotUniform"], "bias_regularizer": nil,
+            "kernel_constraint": nil, "lora_rank": nil, "dtype": "float32", "trainable": true], input: [16])))
+        XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(sequential("MaxPooling2D", [
+            "pool_size": 2, "strides": nil])))
+    }
+
+    /// Entries Keras could not read: no config object, no entry name, '/' in a Keras 3 name.
+    func testMalformedEntriesAreRefused() {
+        var json = sequential("Dense", ["units": 4], input: [16])
+        if case .object(var config) = json["config"]!, case .array(var layers) = config["layers"]! {
+            layers[1] = ["class_name": "Flatten", "config": "x"]
+            config["layers"] = .array(layers)
+            json = ["class_name": "Sequential", "config": .object(config)]
+        }
+        XCTAssertTrue(refusal(json)?.description.contains("has no config object") ?? false)
+        assertRefused("Dense", ["units": 4, "name": "a/b"], input: [16], layer: "a/b", saying: ["cannot contain '/'"])
     }
 
     func testWeightBudgetCountsEveryLayer() throws {

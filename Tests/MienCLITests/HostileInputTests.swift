@@ -48,6 +48,22 @@ final class HostileInputTests: XCTestCase {
         try assertRefused(["predict", "\(folder)/heap_flip.k3.h5", face], ["heap_flip.k3.h5: the HDF5 library crashed"])
     }
 
+    /// Keras predicts NaN from NaN weights, and so does Mien: JSON null (JSON has no NaN),
+    /// no label, a warning; evaluation refuses to make up metrics from it.
+    func testNonFiniteScoresAreNullNotAMadeUpLabel() throws {
+        let model = Fixtures.path("hostile/nan_output.k3.h5")
+        let result = try runMien(["predict", model, face, "--image-size", "8"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let output = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        XCTAssertTrue(output[0]["label"] is NSNull, result.stdout)
+        XCTAssertEqual((output[0]["scores"] as? [Any])?.count, 2)
+        XCTAssertTrue((output[0]["scores"] as? [Any])?.allSatisfy { $0 is NSNull } ?? false, result.stdout)
+        XCTAssertTrue(result.stderr.hasPrefix("warning: \(face): the model's scores are not finite"), result.stderr)
+        let clean = Fixtures.packageRoot.appendingPathComponent("Samples/fer2013/test").path
+        try assertRefused(["evaluate", model, "--data", clean, "--classes", "angry,happy", "--image-size", "48"],
+                          ["scores for this face are not finite"])
+    }
+
     /// Class 5: what is not a regular file is refused at once, never read (a FIFO would block
     /// forever, /dev/zero never ends).
     func testFIFOsDevicesAndFoldersAreRefused() throws {

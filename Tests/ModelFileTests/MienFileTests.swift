@@ -64,9 +64,12 @@ final class MienFileTests: XCTestCase {
 
     // MARK: Hostile files: each its own error
 
+    /// The names of sequential_cnn.k3's ten outputs.
+    let tenClasses = (0..<10).map { "class\($0)" }
+
     /// A valid file's tensors and metadata, to be spoiled one way at a time.
     func parts() throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
-        try MienFile.write(MienModel(graph: try imported("sequential_cnn.k3"), classes: ["a", "b"]), to: path("ok.mien"))
+        try MienFile.write(MienModel(graph: try imported("sequential_cnn.k3"), classes: tenClasses), to: path("ok.mien"))
         let file = try SafeTensorsFile(path: path("ok.mien"))
         return (try file.tensors.map { ($0.name, try file.tensor($0.name)) }, file.metadata)
     }
@@ -178,9 +181,13 @@ final class MienFileTests: XCTestCase {
     func testMalformedClassesAndTrainingAreRefused() throws {
         var (tensors, metadata) = try parts()
         metadata["classes"] = #"["a", 7]"#
-        try assertRefused(tensors, metadata, "'classes' is not a list of class names")
+        try assertRefused(tensors, metadata, "'classes' is not a list of distinct, non-empty class names")
         metadata["classes"] = #"{"a": 1}"#
-        try assertRefused(tensors, metadata, "'classes' is not a list of class names")
+        try assertRefused(tensors, metadata, "'classes' is not a list of distinct, non-empty class names")
+        metadata["classes"] = #"["a", "a"]"#
+        try assertRefused(tensors, metadata, "'classes' is not a list of distinct, non-empty class names")
+        metadata["classes"] = #"["a", "b"]"#
+        try assertRefused(tensors, metadata, "names 2 classes, but the model gives 10")
         (tensors, metadata) = try parts()
         metadata["training"] = "{broken"
         try assertRefused(tensors, metadata, "'training' is not valid JSON")
@@ -209,7 +216,7 @@ final class MienFileTests: XCTestCase {
     func testReadFromBytes() throws {
         _ = try parts()
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("ok.mien"))))
-        XCTAssertEqual(try MienFile.read(bytes: bytes).classes, ["a", "b"])
+        XCTAssertEqual(try MienFile.read(bytes: bytes).classes, tenClasses)
         XCTAssertThrowsError(try MienFile.read(bytes: Array(bytes.prefix(100)), path: "cut")) { error in
             XCTAssertTrue("\(error)".hasPrefix("cut: "), "\(error)")
         }

@@ -414,6 +414,14 @@ final class SafeTensorsTests: XCTestCase {
         }
     }
 
+    /// The reference reader refuses a byte-order mark before the header; so does Mien.
+    func testRejectsAByteOrderMark() throws {
+        let header = Array("\u{FEFF}{}".utf8)
+        var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
+        bytes += header
+        assertRejects(try writeRaw(bytes, "bom.safetensors"), .header, containing: "byte-order mark")
+    }
+
     func testRejectsWhatIsNotAFile() throws {
         assertRejects(temp("missing.safetensors"), .io, containing: "no such file")
         assertRejects(tempFolder, .io, containing: "not a regular file")
