@@ -14,6 +14,12 @@ enum WeightLoading {
         guard let layerNames = try group.stringArrayAttribute("layer_names") else {
             throw KerasError(.notAModel, file: file, "\(group.path) has no 'layer_names': not a Keras weights group")
         }
+        // Keras 3 also saves the weights of the model object itself (none, for the models
+        // Keras builds); Keras would try to load any that were listed.
+        if group.isGroup("top_level_model_weights"),
+           let names = try group.group("top_level_model_weights").stringArrayAttribute("weight_names"), !names.isEmpty {
+            throw KerasError(.missingWeight, file: file, "\(group.path)/top_level_model_weights lists weights of the model itself (\(names.prefix(3).joined(separator: ", "))), which Mien does not support")
+        }
         var loaded: Set<String> = []
         for layerName in layerNames {
             let layerGroup = try group.group(layerName)

@@ -32,9 +32,11 @@ struct LayerConfig {
     /// config under another class name) is never silently ignored.
     static let ignorable: Set<String> = [
         "name", "trainable", "dtype", "autocast", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
-        "sparse", "ragged", "optional", "seed", "noise_shape", "synchronized", "fused", "renorm_clipping",
-        "renorm_momentum", "build_config",
+        "seed", "noise_shape", "synchronized", "fused", "renorm_clipping", "renorm_momentum", "build_config",
     ]
+
+    /// Keras's float types; Mien computes in float32 whatever the policy says.
+    static let dtypes: Set<String> = ["float32", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"]
 
     /// Options that do not change inference when they are null or absent.
     static let ignorableWhenNull: Set<String> = ["lora_rank", "lora_alpha", "quantization_config", "virtual_batch_size", "adjustment"]
@@ -44,13 +46,32 @@ struct LayerConfig {
         key.hasSuffix("_initializer") || key.hasSuffix("_regularizer") || key.hasSuffix("_constraint")
     }
 
-    /// Throws for the first option (sorted) that was neither read nor ignorable.
+    /// Throws for the first option (sorted) that was neither read nor ignorable, or that is
+    /// ignorable but malformed (Keras would fail to deserialize it, so no Keras reads the file).
     func refuseUnreadOptions() throws {
         guard let object = config.object else { return }
-        for key in object.keys.sorted() where !used.keys.contains(key) && !Self.ignorable.contains(key)
-            && !Self.isTrainingOnly(key) && !(Self.ignorableWhenNull.contains(key) && object[key]!.isNull) {
-            throw fail(.unsupportedOption, "\(className) option '\(key)' = \(object[key]!.text.prefix(60)) is not supported; Mien would ignore it and could compute something else than Keras")
+        for key in object.keys.sorted() where !used.keys.contains(key) {
+            let value = object[key]!
+            if Self.isTrainingOnly(key) {
+                // null, a name, or a serialized object {"class_name": ..., "config": {...}}
+                guard value.isNull || value.string != nil || Self.isSerializedObject(value) else {
+                    throw fail("'\(key)' = \(value.text.prefix(60)) is not an initializer, regularizer or constraint")
+                }
+            } else if key == "dtype" {
+                let name = value.string ?? (Self.isSerializedObject(value) ? value["config"]?["name"]?.string : nil)
+                guard value.isNull || name.map(Self.dtypes.contains) == true else {
+                    throw fail(.unsupportedOption, "dtype \(value.text.prefix(60)) is not a float type Mien reads (\(Self.dtypes.sorted().joined(separator: ", ")))")
+                }
+            } else if !Self.ignorable.contains(key) && !(Self.ignorableWhenNull.contains(key) && value.isNull) {
+                throw fail(.unsupportedOption, "\(className) option '\(key)' = \(value.text.prefix(60)) is not supported; Mien would ignore it and could compute something else than Keras")
+            }
         }
+    }
+
+    /// Keras's serialized form of an object: a string `class_name` and an object (or null) `config`.
+    static func isSerializedObject(_ value: JSON) -> Bool {
+        guard let object = value.object, object["class_name"]?.string != nil else { return false }
+        return object["config"].map { $0.isNull || $0.object != nil } ?? true
     }
 
     func fail(_ kind: KerasError.Kind, _ message: String) -> KerasError {

@@ -72,8 +72,14 @@ public struct ModelBuilder {
         }
         nodes.append(Graph.Node(layer: 0, inputs: []))
 
+        var names = Set(layers.map(\.name))
         for entry in rest {
+            try checkEntry(entry, name: entry["config"]?["name"]?.string ?? name,
+                                className: entry["class_name"]?.string ?? "")
             let layer = try buildLayer(entry, inputShapes: [shape], entryName: nil)
+            guard names.insert(layer.name).inserted else {
+                throw fail(layer: layer.name, "two layers are named '\(layer.name)'; Keras requires unique names")
+            }
             shape = try KerasError.wrap(file: file) { try layer.outputShape(for: [shape]) }
             try check(shape, layer: layer.name)
             layers.append(layer)
@@ -121,7 +127,16 @@ public struct ModelBuilder {
             guard let entryName = item["name"]?.string, let entryClass = item["class_name"]?.string else {
                 throw fail(layer: name, "a layer entry has no name or class_name")
             }
-            try refuseOperation(item, name: entryName, className: entryClass)
+            guard entries[entryName] == nil else {
+                throw fail(layer: entryName, "two layers are named '\(entryName)'; Keras requires unique names")
+            }
+            // Keras names the layer from its config: another name there would not be found.
+            if entryClass != "InputLayer" || item["config"]?["name"] != nil {
+                guard item["config"]?["name"]?.string == entryName else {
+                    throw fail(layer: entryName, "the entry is named '\(entryName)' but its config names \(item["config"]?["name"]?.text ?? "nothing")")
+                }
+            }
+            try checkEntry(item, name: entryName, className: entryClass)
             let calls = try (item["inbound_nodes"]?.array ?? []).map { try parseCall($0, in: entryName) }
             entries[entryName] = Entry(name: entryName, json: item, className: entryClass, calls: calls)
             order.append(entryName)
@@ -252,7 +267,7 @@ public struct ModelBuilder {
                 refs.append(Ref(layer: l, node: n, tensor: t))
             } else if let list = value.array {
                 try list.forEach(collect)
-            } else if !value.isNull {
+            } else {
                 throw unusedArgument(nil, value, layer: layer)
             }
         }
@@ -267,10 +282,18 @@ public struct ModelBuilder {
                     "the layer is called with \(what), which Mien does not use (a tensor combined with a constant, as Keras 3 saves `x + 3.0`, is not supported yet)")
     }
 
-    /// Keras 3 saves arithmetic on tensors (`x + 3.0`, `keras.ops.maximum(x, c)`) as
-    /// operations from `keras.src.ops`, whose class names (`Add`, `Multiply`, `Maximum`)
-    /// are those of merge layers that compute something else: refuse them by their module.
-    private func refuseOperation(_ entry: JSON, name: String, className: String) throws {
+    /// The keys a layer entry of a model config may have (Keras 2 and 3).
+    static let entryKeys: Set<String> = ["class_name", "config", "name", "inbound_nodes", "module", "registered_name",
+                                         "build_config", "compile_config", "shared_object_id"]
+
+    /// Checks a layer entry before its config is read: only the keys Keras writes; not an
+    /// operation (Keras 3 saves arithmetic on tensors, `x + 3.0` or `keras.ops.maximum(x, c)`,
+    /// as operations from `keras.src.ops`, whose class names `Add`, `Multiply`, `Maximum` are
+    /// those of merge layers that compute something else); a class Mien has.
+    private func checkEntry(_ entry: JSON, name: String, className: String) throws {
+        if let keys = entry.object?.keys, let unknown = keys.sorted().first(where: { !ModelBuilder.entryKeys.contains($0) }) {
+            throw fail(layer: name, "the layer entry has an unknown key '\(unknown)'")
+        }
         if let module = entry["module"]?.string, module.split(separator: ".").contains("ops") {
             throw fail(.unsupportedLayer, layer: name,
                        "'\(className)' is the operation \(module).\(className) (Keras 3's form of tensor arithmetic such as `x + 3.0`), not a layer; Mien does not support operations yet")
@@ -309,6 +332,15 @@ public struct ModelBuilder {
             throw fail(layer: name, "InputLayer has no batch_shape/batch_input_shape")
         }
         try check(shape, layer: name, what: "input")
+        // Its other options, as for every layer: dense inputs only, nothing unknown.
+        let options = LayerConfig(className: "InputLayer", name: name, config: config ?? .object([:]),
+                                  kerasMajor: kerasMajor, file: file, budget: budget)
+        for key in ["sparse", "ragged"] where try options.bool(key, default: false) {
+            throw fail(.unsupportedOption, layer: name, "\(key) inputs are not supported")
+        }
+        _ = try options.bool("optional", default: false)
+        options.used.keys.formUnion(["batch_shape", "batch_input_shape", "input_shape", "shape"])
+        try options.refuseUnreadOptions()
         return InputLayer(name: name, shape: shape)
     }
 

@@ -175,6 +175,24 @@ final class ConfigValidationTests: XCTestCase {
             json = ["class_name": "Sequential", "config": .object(config)]
         }
         XCTAssertTrue(refusal(json)?.description.contains("has no config object") ?? false)
+        // Two layers of one name, and an unknown key on an entry.
+        json = ["class_name": "Sequential", "config": ["name": "m", "layers": [
+            ["class_name": "InputLayer", "config": ["batch_shape": [nil, 4], "name": "in"]],
+            ["class_name": "Dense", "config": ["name": "d", "units": 4]],
+            ["class_name": "Dense", "config": ["name": "d", "units": 4]]]]]
+        XCTAssertTrue(refusal(json)?.description.contains("two layers are named 'd'") ?? false)
+        json = ["class_name": "Sequential", "config": ["name": "m", "layers": [
+            ["class_name": "InputLayer", "config": ["batch_shape": [nil, 4], "name": "in"]],
+            ["class_name": "Dense", "config": ["name": "d", "units": 4], "build_con\u{FFFD}fig": [:]]]]]
+        XCTAssertTrue(refusal(json)?.description.contains("unknown key") ?? false)
+        // An InputLayer option Keras does not have; a dtype that is no float type.
+        json = ["class_name": "Sequential", "config": ["name": "m", "layers": [
+            ["class_name": "InputLayer", "config": ["batch_shape": [nil, 4], "name": "in", "activation": "relu"]],
+            ["class_name": "Dense", "config": ["name": "d", "units": 4]]]]]
+        XCTAssertTrue(refusal(json)?.description.contains("InputLayer option 'activation'") ?? false)
+        assertRefused("Dense", ["units": 4, "dtype": "floaz32"], input: [16], saying: ["dtype \"floaz32\""])
+        assertRefused("Dense", ["units": 4, "bias_initializer": ["class_nam?": "Zeros"]], input: [16],
+                      saying: ["'bias_initializer'"])
         assertRefused("Dense", ["units": 4, "name": "a/b"], input: [16], layer: "a/b", saying: ["cannot contain '/'"])
     }
 
