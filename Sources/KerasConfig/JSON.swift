@@ -18,9 +18,41 @@ public enum JSON: Sendable, Equatable {
             self = JSON(foundation: object)
             return
         }
+        // The decoding below tries each kind of value in turn, so a subtree it cannot take
+        // is decoded again at every level above it: exponential in the depth (a 30 KB file
+        // of nested arrays took 48 s). Configs nest a few dozen levels; refuse deeper ones.
+        guard JSON.nestingDepth(data) <= JSON.maxDepth else {
+            throw ParseError(description: "JSON nested deeper than \(JSON.maxDepth) levels")
+        }
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         self = try decoder.decode(JSON.self, from: data)
+    }
+
+    /// The deepest nesting of arrays and objects accepted (Foundation's parser allows 512).
+    public static let maxDepth = 512
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The deepest nesting of `[` and `{` outside strings.
+    static func nestingDepth(_ data: Data) -> Int {
+        var depth = 0, deepest = 0
+        var inString = false, escaped = false
+        for byte in data {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1; deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     private init(foundation object: Any) {
@@ -55,14 +87,32 @@ public enum JSON: Sendable, Equatable {
 }
 
 extension JSON: Decodable {
+    /// Asks for the container of each kind once: an array or object is decoded only by its
+    /// own branch, so a subtree is never decoded twice (trying `[JSON]` and then
+    /// `[String: JSON]` on every level was exponential in the depth on a failure inside).
     public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSON].self)) }
+        if var list = try? decoder.unkeyedContainer() {
+            var items: [JSON] = []
+            while !list.isAtEnd { items.append(try list.decode(JSON.self)) }
+            self = .array(items)
+        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            var items: [String: JSON] = [:]
+            for key in object.allKeys { items[key.stringValue] = try object.decode(JSON.self, forKey: key) }
+            self = .object(items)
+        } else {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .null }
+            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let n = try? c.decode(Double.self) { self = .number(n) }
+            else { self = .string(try c.decode(String.self)) }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }
 

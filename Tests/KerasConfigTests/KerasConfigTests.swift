@@ -45,6 +45,20 @@ final class KerasConfigTests: XCTestCase {
         }
     }
 
+    /// Python's json writes NaN and Infinity, which only the JSON5 decoder takes; that path
+    /// is linear in the depth (it was exponential: 30 KB of nested arrays took 48 s), and
+    /// nesting deeper than `JSON.maxDepth` is refused.
+    func testJSON5PathIsLinearAndDepthIsBounded() throws {
+        XCTAssertEqual(try JSON(parsing: #"{"a": NaN, "b": [Infinity, {"c": -Infinity}]}"#)["b"]?.array?.count, 2)
+        let nested = "{\"x\": NaN, \"y\": " + String(repeating: "[", count: 500) + "1" + String(repeating: "]", count: 500) + "}"
+        // 500 levels: exponential decoding would not finish.
+        XCTAssertNotNil(try JSON(parsing: nested)["y"])
+        let deep = "{\"x\": NaN, \"y\": " + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}"
+        XCTAssertThrowsError(try JSON(parsing: deep)) { error in
+            XCTAssertTrue("\(error)".contains("nested deeper than 512"), "\(error)")
+        }
+    }
+
     func testJSONTextIsCompactSortedAndShortest() throws {
         let value: JSON = ["b": JSON(Float(0.001)), "a": [1, "x", nil, true]]
         XCTAssertEqual(value.text, #"{"a":[1,"x",null,true],"b":0.001}"#)
