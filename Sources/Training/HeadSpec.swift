@@ -68,12 +68,20 @@ public struct HeadSpec: Sendable, Equatable {
         return try Head(layers: layers)
     }
 
+    /// The most weights a head may have: training keeps four copies of them (the weights,
+    /// their gradients and Adam's two moments), so 2^26 of them (256 MiB) take 1 GiB.
+    public static let maxWeights = 1 << 26
+
+    static func budget() -> WeightBudget {
+        WeightBudget(limit: maxWeights, reason: "a head may have at most \(maxWeights) weights (training keeps 4 copies: 1 GiB)")
+    }
+
     /// Builds the layers with the importer's Keras builders (and their checks); their errors
     /// name the layer.
     private func build(_ specs: [LayerSpec], input: Shape, name: String, prefix: String) throws -> Graph {
         let config = LayerSpec.sequentialConfig(specs, inputShape: input, name: name, prefix: prefix)
         do {
-            return try ModelBuilder(file: "--head", kerasMajor: 3).buildModel(config)
+            return try ModelBuilder(file: "--head", kerasMajor: 3, budget: HeadSpec.budget()).buildModel(config)
         } catch let error as KerasError {
             throw TrainingError.invalidHead((error.layer.map { "layer '\($0)': " } ?? "") + error.message)
         }
