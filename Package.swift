@@ -55,6 +55,7 @@ let package = Package(
 
         // Shared test helpers: approximate equality and fixture paths.
         .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
+        .testTarget(name: "MienFilesTests", dependencies: ["MienFiles", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "TestSupport"]),
@@ -66,5 +67,11 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "Training", "Faces", "ModelFile", "TestSupport"]),
         .testTarget(name: "FacesTests", dependencies: ["Faces", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "NN", "KerasConfig", "Keras", "Images", "TestSupport"]),
+
+        // Fuzz targets (libFuzzer via tools/fuzz.sh), their driver/replayer, and the replay of
+        // Tests/Fixtures/fuzz/*/{seeds,crashes} in the test suite.
+        .target(name: "MienFuzz", dependencies: ["ModelFile", "KerasConfig", "NN", "Training", "Images", "Faces"]),
+        .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "NN"]),
+        .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "TestSupport"]),
     ]
 )
