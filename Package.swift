@@ -32,7 +32,7 @@ let package = Package(
         // Read-only Swift view of HDF5 files.
         .target(name: "HDF5", dependencies: ["CHDF5", "MienFiles"]),
         // NHWC tensors, kernels, layers and the layer graph.
-        .target(name: "NN", dependencies: ["CBLAS", "CMalloc", "CKernels"]),
+        .target(name: "NN", dependencies: ["CBLAS", "CMalloc", "CKernels", "MienFiles"]),
         .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile", "MienFiles"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "KerasConfig", dependencies: ["NN"]),
@@ -70,7 +70,7 @@ let package = Package(
 
         // Fuzz targets (libFuzzer via tools/fuzz.sh), their driver/replayer, and the replay of
         // Tests/Fixtures/fuzz/*/{seeds,crashes} in the test suite.
-        .target(name: "MienFuzz", dependencies: ["ModelFile", "KerasConfig", "NN", "Training", "Images", "Faces"]),
+        .target(name: "MienFuzz", dependencies: ["ModelFile", "KerasConfig", "NN", "Training", "Images", "Faces", "MienFiles"]),
         .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "NN"]),
         .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "TestSupport"]),
     ]

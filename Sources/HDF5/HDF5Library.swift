@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import MienFiles
 
 /// Process-wide access to libhdf5.
 ///
@@ -99,16 +100,6 @@ enum HDF5Library {
         }
     }
 
-    /// Product of dimensions, or nil if it overflows `Int`.
-    static func product(_ dims: [Int]) -> Int? {
-        var total = 1
-        for d in dims {
-            let (p, overflow) = total.multipliedReportingOverflow(by: d)
-            if overflow { return nil }
-            total = p
-        }
-        return total
-    }
 }
 
 /// What a path in a file names.
@@ -143,7 +134,7 @@ extension Extent {
                 guard d <= UInt64(Int.max) else { throw ExtentError(message: "dimension \(d) is too large") }
                 dims.append(Int(d))
             }
-            guard let count = HDF5Library.product(dims) else {
+            guard let count = CheckedSize.product(dims) else {
                 throw ExtentError(message: "shape \(dims) has more elements than can be addressed")
             }
             self.init(dims: dims, count: count)

@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import MienFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -318,8 +319,8 @@ public struct HDF5WriteGroup: Sendable {
         let abs = try checkedPath(name, what: "dataset")
         guard shape.count <= 32 else { throw writer.error(abs, "rank \(shape.count) exceeds HDF5's maximum of 32") }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw writer.error(abs, "invalid shape \(shape)") }
-        guard let count = HDF5Library.product(shape), count == values.count else {
-            throw writer.error(abs, "shape \(shape) needs \(HDF5Library.product(shape).map(String.init) ?? "too many") values, got \(values.count)")
+        guard let count = CheckedSize.product(shape), count == values.count else {
+            throw writer.error(abs, "shape \(shape) needs \(CheckedSize.product(shape).map(String.init) ?? "too many") values, got \(values.count)")
         }
         try writer.modify { id in
             try checkFreeAndParentsAreGroups(id, abs)

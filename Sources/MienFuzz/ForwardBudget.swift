@@ -1,3 +1,4 @@
+import MienFiles
 import NN
 
 /// Whether a forward pass is small enough to run inside a fuzz target.
@@ -69,7 +70,7 @@ public enum ForwardBudget {
                     guard let dim else { throw Exceeded() }
                     return dim
                 }
-                guard let elements = ModelLimits.product(dims), elements >= 0 else { throw Exceeded() }
+                guard let elements = CheckedSize.product(dims), elements >= 0 else { throw Exceeded() }
                 let positions = elements / max(1, dims.last ?? 1)
                 let (macs, overflow) = positions.multipliedReportingOverflow(by: layer.parameterCount)
                 guard !overflow else { throw Exceeded() }

@@ -1,6 +1,7 @@
 import Faces
 import Images
 import KerasConfig
+import MienFiles
 import ModelFile
 import NN
 import Training
@@ -66,7 +67,7 @@ public enum FuzzTargets {
         lastOutcome = .accepted
         let (h, w, c) = predictor.imageSize
         let input = [1, h, w, c]
-        guard let values = ModelLimits.product(input), values <= ForwardBudget.maxInputValues,
+        guard let values = CheckedSize.product(input), values <= ForwardBudget.maxInputValues,
               ForwardBudget.allows(predictor.graph, inputs: [input]) else { return }
         guard let output = try? predictor.predict(Tensor(zeros: input)) else { return }
         lastOutcome = .ran
@@ -97,7 +98,7 @@ public enum FuzzTargets {
                 guard let dim else { return }
                 dims.append(dim)
             }
-            guard let values = ModelLimits.product(dims), values >= 1, values <= ForwardBudget.maxInputValues else { return }
+            guard let values = CheckedSize.product(dims), values >= 1, values <= ForwardBudget.maxInputValues else { return }
             inputs.append(dims)
         }
         guard ForwardBudget.allows(graph, inputs: inputs) else { return }

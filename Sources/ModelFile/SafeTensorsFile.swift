@@ -277,13 +277,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
         // Overflow-checked: a hostile shape such as [2^40, 2^40] must not wrap around to a
         // small count that then "matches" the offsets.
-        var count = 1
-        for dim in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-            guard !overflow else {
-                throw fail(.byteCount, name, "element count of shape \(shape) overflows")
-            }
-            count = product
+        guard let count = CheckedSize.product(shape) else {
+            throw fail(.byteCount, name, "element count of shape \(shape) overflows")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else {

@@ -1,3 +1,5 @@
+import MienFiles
+
 /// A model as a directed acyclic graph of layers: Keras's `Functional` and `Sequential`.
 ///
 /// A graph is itself a `Layer`, so a model nested inside another (a backbone inside a
@@ -127,7 +129,7 @@ public struct Graph: Layer {
         let shapes = try propagate(inputShapes)
         var largest = 0
         for (index, node) in nodes.enumerated() {
-            let perImage = ModelLimits.product(shapes[index].dropFirst().map { $0 ?? 1 }) ?? Int.max
+            let perImage = CheckedSize.product(shapes[index].dropFirst().map { $0 ?? 1 }) ?? Int.max
             largest = max(largest, perImage)
             if let nested = layers[node.layer] as? Graph {
                 largest = max(largest, try nested.largestActivation(for: node.inputs.map { shapes[$0] }))

@@ -1,3 +1,5 @@
+import MienFiles
+
 /// Bounds on what a model may declare, checked before anything is allocated: a model file
 /// is untrusted input, and a size in its config must not be able to overflow shape
 /// arithmetic, divide by zero or make Mien allocate gigabytes before the file's own weight
@@ -18,17 +20,6 @@ public enum ModelLimits {
     /// A model read from a file may not declare more weights than the file has bytes.
     public static let maxWeightElements = 1 << 28
 
-    /// The product of `dims`, or nil if it overflows `Int`.
-    public static func product(_ dims: some Sequence<Int>) -> Int? {
-        var result = 1
-        for d in dims {
-            let (p, overflow) = result.multipliedReportingOverflow(by: d)
-            if overflow { return nil }
-            result = p
-        }
-        return result
-    }
-
     /// Checks a shape a layer produces or an input declares: every known axis in
     /// 1...`maxDimension` (the batch axis up to `maxBatch`), and at most
     /// `maxActivationElements` per image. `what` names it in the error ("output", "input").
@@ -44,7 +35,7 @@ public enum ModelLimits {
             }
         }
         let perImage = shape.dropFirst().compactMap { $0 }
-        guard let elements = product(perImage), elements <= maxActivationElements else {
+        guard let elements = CheckedSize.product(perImage), elements <= maxActivationElements else {
             throw LayerError(layer: layer, "\(what) shape \(shape.kerasDescription) holds more than \(maxActivationElements) values per image (\(maxActivationElements / (1 << 18)) MiB), Mien's limit for one activation")
         }
     }
@@ -83,7 +74,7 @@ public final class WeightBudget: @unchecked Sendable {
         var total = 0
         for shape in shapes {
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ModelLimits.maxDimension }),
-                  let count = ModelLimits.product(shape) else {
+                  let count = CheckedSize.product(shape) else {
                 throw LayerError(layer: layer, "a weight of shape \(shape) is out of range")
             }
             let (sum, overflow) = total.addingReportingOverflow(count)

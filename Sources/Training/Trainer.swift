@@ -1,5 +1,6 @@
 import Faces
 import Foundation
+import MienFiles
 import NN
 
 /// Errors of training.
@@ -282,7 +283,7 @@ public struct Trainer: Sendable {
         var result: [String: Tensor] = [:]
         for (name, scalars) in values {
             guard let shape = shapes[name], shape.allSatisfy({ $0 >= 0 && $0 <= ModelLimits.maxDimension }),
-                  ModelLimits.product(shape) == scalars.count else {
+                  CheckedSize.product(shape) == scalars.count else {
                 throw TrainingError.invalidState("weight '\(name)' has no shape matching its \(scalars.count) values")
             }
             result[name] = Tensor(shape: shape, scalars: scalars)

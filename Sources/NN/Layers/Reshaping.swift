@@ -1,3 +1,5 @@
+import MienFiles
+
 /// Keras's `ZeroPadding2D` (channels_last): zero rows above/below and zero columns left/right.
 public struct ZeroPadding2D: Layer {
     public var name: String
@@ -151,7 +153,7 @@ public struct Reshape: Layer {
         guard unknown.count <= 1, targetShape.allSatisfy({ $0 == -1 || $0 >= 0 }) else {
             throw LayerError(layer: name, "invalid target shape \(targetShape): at most one -1 and no other negative sizes")
         }
-        guard let known = ModelLimits.product(targetShape.filter { $0 != -1 }) else {
+        guard let known = CheckedSize.product(targetShape.filter { $0 != -1 }) else {
             throw LayerError(layer: name, "target shape \(targetShape) overflows")
         }
         guard let elements else { return targetShape.map { $0 == -1 ? nil : $0 } }
