@@ -78,9 +78,12 @@ enum IsolatedKerasImport {
             let line = text.split(separator: "\n").first { $0.hasPrefix("error: ") }
             throw Failure(description: line.map { String($0.dropFirst("error: ".count)) }
                           ?? "\(path): the file cannot be read")
+        case (.uncaughtSignal, SIGILL), (.uncaughtSignal, SIGTRAP):
+            // A Swift trap: one of Mien's own checks failed, not libhdf5.
+            throw Failure(description: "\(path): reading the file stopped on a failed check in Mien (a trap): the file is corrupt, and this is a bug worth reporting with it")
         case (.uncaughtSignal, let signal):
             let name = signal == SIGSEGV ? "a segmentation fault" : signal == SIGBUS ? "a bus error"
-                : signal == SIGKILL ? "being killed (out of memory?)" : "signal \(signal)"
+                : signal == SIGABRT ? "an abort" : signal == SIGKILL ? "being killed (out of memory?)" : "signal \(signal)"
             throw Failure(description: "\(path): the HDF5 library crashed reading the file (\(name)): the file is corrupt")
         case (_, let status):
             throw Failure(description: "\(path): reading the file failed (exit status \(status): out of the \(memoryLimit(fileBytes: bytes) >> 20) MiB allowed, or corrupt)")

@@ -16,7 +16,9 @@ struct Mien: ParsableCommand {
             if code == .success || error is ExitCode { exit(withError: error) }
             // A wrong option: one line, like every other error of mien.
             let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("error: \(message) (see mien --help)\n".utf8))
+            let names = configuration.subcommands.map { $0._commandName }
+            let command = CommandLine.arguments.dropFirst().first { names.contains($0) }.map { "mien \($0)" } ?? "mien"
+            FileHandle.standardError.write(Data("error: \(message) (see \(command) --help)\n".utf8))
             Foundation.exit(code.rawValue)
         }
     }

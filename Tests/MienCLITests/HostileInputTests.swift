@@ -64,6 +64,23 @@ final class HostileInputTests: XCTestCase {
                           ["scores for this face are not finite"])
     }
 
+    /// Every file the mutation harness made mien crash on, run out of memory or hang
+    /// (Tests/Fixtures/fuzz/cli, manifest.json): now one clean error each.
+    func testHarnessCrashersAreCleanErrors() throws {
+        struct Entry: Decodable { var file: String; var weights: String? }
+        let folder = Fixtures.path("fuzz/cli")
+        let entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/manifest.json")))
+        XCTAssertGreaterThanOrEqual(entries.count, 10)
+        let out = try makeTemporaryFolder("mien-cli-corpus").appendingPathComponent("x.mien").path
+        for entry in entries {
+            let path = "\(folder)/\(entry.file)"
+            let arguments = path.hasSuffix(".mien") ? ["export", path, "--output", out]
+                : ["inspect", path] + (entry.weights.map { ["--weights", "\(folder)/\($0)"] } ?? [])
+            try assertRefused(arguments, [path + ": "])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), entry.file)
+        }
+    }
+
     /// Class 5: what is not a regular file is refused at once, never read (a FIFO would block
     /// forever, /dev/zero never ends).
     func testFIFOsDevicesAndFoldersAreRefused() throws {
