@@ -109,12 +109,13 @@ CSV: a strict Python check of every row, of every usage. Options: the validity t
 Keras's scores for accepted predict runs.
 
 Limits: every run gets RLIMIT_AS (default max(8 GB, 4x --memory-limit-mb)), RLIMIT_FSIZE
-512 MB and no core files; the oracle process gets RLIMIT_AS 8 GB. Peak memory is the mien
-process's own (children are not counted; mien re-executes itself once with the same PID).
+512 MB and no core files; the oracle process gets RLIMIT_AS 8 GB. Peak memory is the
+largest of mien's process tree (mien re-executes itself once with the same PID, and reads
+.h5 files in a child process first).
 The oracles are not perfect judges: Keras accepts some configs Mien rightly refuses (these
-are clean errors, not findings); Keras refuses some that Mien may accept on purpose (unknown
-config keys, an unknown dtype string, a missing entry-level "name"): those are reported as
-accepted-corrupt, to be judged by signature; reordered weight_names/layer_names are not held
+are clean errors, not findings); exit 0 where Keras refuses is accepted-corrupt (Mien now
+refuses what Keras cannot load: unknown config keys, bad dtypes, a missing entry-level
+"name", ...), apart from the soft classes above; reordered weight_names/layer_names are not held
 against Mien (Keras loads legacy weights by order, Mien by name); libjpeg-turbo and Pillow
 differ on some damage (the soft classes); values such as `--threshold 1.5` are "either".
 Signatures: class and command, then the Swift source line (crashes), the normalized first

@@ -81,6 +81,10 @@ public struct LayerSpec: Equatable, Sendable {
     struct Parser {
         let text: [Unicode.Scalar]
         var position = 0
+        /// How many tuples `value` is inside: bounded, since each level is a recursion (a
+        /// `--head` of 4,500 nested parentheses overflowed the stack; found by fuzzing).
+        var depth = 0
+        static let maxDepth = 32
 
         var atEnd: Bool { position >= text.count }
 
@@ -155,6 +159,9 @@ public struct LayerSpec: Equatable, Sendable {
             guard !atEnd else { throw fail("expected a value") }
             let c = text[position]
             if c == "(" || c == "[" {
+                guard depth < Parser.maxDepth else { throw fail("values nested deeper than \(Parser.maxDepth) levels") }
+                depth += 1
+                defer { depth -= 1 }
                 position += 1
                 let close: Unicode.Scalar = c == "(" ? ")" : "]"
                 var items: [JSON] = []

@@ -31,6 +31,8 @@ final class LayerSpecTests: XCTestCase {
             ("Dense(4, name=\"a/b\")", "Dense's name must be a non-empty string without '/'"),
             ("Dense(4, name=\"\")", "Dense's name must be a non-empty string without '/'"),
             ("Dense(4, name=3)", "Dense's name must be a non-empty string without '/'"),
+            // Found by fuzzing: each nested tuple was a recursion, and 4,500 overflowed the stack.
+            ("AveragePooling2D(" + String(repeating: "(", count: 100_000), "values nested deeper than 32 levels"),
         ] {
             XCTAssertThrowsError(try LayerSpec.parse(text), text) { error in
                 XCTAssertTrue("\(error)".contains(message), "\(text): \(error)")

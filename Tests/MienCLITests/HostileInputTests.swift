@@ -65,10 +65,10 @@ final class HostileInputTests: XCTestCase {
     }
 
     /// Every file the mutation harness made mien crash on, run out of memory or hang
-    /// (Tests/Fixtures/fuzz/cli, manifest.json): now one clean error each.
+    /// (Tests/Fixtures/hostile/harness, manifest.json): now one clean error each.
     func testHarnessCrashersAreCleanErrors() throws {
         struct Entry: Decodable { var file: String; var weights: String? }
-        let folder = Fixtures.path("fuzz/cli")
+        let folder = Fixtures.path("hostile/harness")
         let entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/manifest.json")))
         XCTAssertGreaterThanOrEqual(entries.count, 10)
         let out = try makeTemporaryFolder("mien-cli-corpus").appendingPathComponent("x.mien").path
