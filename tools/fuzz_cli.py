@@ -2867,15 +2867,7 @@ class Harness:
     def prepare_out(self):
         self.out.mkdir(parents=True, exist_ok=True)
         for name in ("findings", "seeds"):
-            p = self.out / name
-            if p.exists():
-                for sub in p.rglob("*"):
-                    if not sub.is_symlink():
-                        try:
-                            os.chmod(sub, 0o755 if sub.is_dir() else 0o644)
-                        except OSError:
-                            pass
-                shutil.rmtree(p)
+            remove_tree(self.out / name)
         for name in ("summary.json", "runs.jsonl", "oracle.log"):
             try:
                 (self.out / name).unlink()

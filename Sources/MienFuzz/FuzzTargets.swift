@@ -140,7 +140,8 @@ public enum FuzzTargets {
             layer.config["units"]?.double ?? 1
         } + [Double(classes == 2 ? 1 : classes)]
         for value in units {
-            guard value.isFinite, value < 1e12 else { return nil }
+            // Two-sided: Int(-4e94) traps as surely as Int(4e94).
+            guard value.isFinite, value > -1e12, value < 1e12 else { return nil }
             let n = max(1, Int(value))
             let (kernel, o1) = inputs.multipliedReportingOverflow(by: n)
             let (sum, o2) = total.addingReportingOverflow(kernel)

@@ -1,19 +1,11 @@
 import Foundation
 import KerasConfig
+import MienFiles
 import NN
 
-/// An error in a `.mien` file; it always names the file.
-public struct MienFileError: Error, CustomStringConvertible, Equatable {
-    public var path: String
-    public var message: String
-
-    public init(path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-}
+/// An error in a `.mien` file; it always names the file. The same shape as every other
+/// unreadable file's error, so callers catch one type.
+public typealias MienFileError = FileError
 
 /// The `.mien` model file: safetensors, whose tensors are the weights under their Keras key
 /// paths (`block1a_dwconv/depthwise_kernel`, HWIO), and whose `__metadata__` holds the graph
