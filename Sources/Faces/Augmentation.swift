@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// Keras's `ImageDataGenerator` augmentation (rotation, shifts, zoom, horizontal flip),
 /// applied to a face's 48×48 bytes before the model upsamples it.

@@ -6,7 +6,7 @@ extension FaceDataset {
     public func epochOrder(seed: UInt64, epoch: Int, shuffle: Bool = true) -> [Int] {
         var order = Array(faces.indices)
         if shuffle {
-            var generator = SeededGenerator(seed: seed, streams: StreamTag.order, UInt64(epoch))
+            var generator = SeededGenerator(seed: seed, .order, UInt64(epoch))
             generator.shuffle(&order)
         }
         return order
@@ -45,7 +45,7 @@ extension FaceDataset {
                 if augmentation.isIdentity {
                     view = face.pixels.map(Float.init)
                 } else {
-                    var generator = SeededGenerator(seed: seed, streams: StreamTag.augmentation, UInt64(epoch),
+                    var generator = SeededGenerator(seed: seed, .augmentation, UInt64(epoch),
                                                     UInt64(batch), UInt64(position))
                     view = augmentation.apply(face.pixels, generator: &generator)
                 }

@@ -1,3 +1,4 @@
+import NN
 /// A labelled set of 48×48 gray faces: FER-2013 as users have it (a Kaggle folder layout
 /// or the original `fer2013.csv`), or any folder of class sub-folders.
 public struct FaceDataset: Sendable {
@@ -44,7 +45,7 @@ public struct FaceDataset: Sendable {
         var isValidation = [Bool](repeating: false, count: faces.count)
         for (label, indices) in byClass.enumerated() {
             var shuffled = indices
-            var generator = SeededGenerator(seed: seed, streams: StreamTag.split, UInt64(label))
+            var generator = SeededGenerator(seed: seed, .split, UInt64(label))
             generator.shuffle(&shuffled)
             let take = Int((validationFraction * Double(indices.count)).rounded())
             for i in shuffled.prefix(take) { isValidation[i] = true }
@@ -58,12 +59,4 @@ public struct FaceDataset: Sendable {
     public func subset(_ indices: [Int]) -> FaceDataset {
         FaceDataset(classes: classes, faces: indices.map { faces[$0] }, warnings: warnings)
     }
-}
-
-/// The first stream number of each use of a seed, so that the split, the epoch order and
-/// the augmentation never share a generator stream.
-enum StreamTag {
-    static let split: UInt64 = 1
-    static let order: UInt64 = 2
-    static let augmentation: UInt64 = 3
 }

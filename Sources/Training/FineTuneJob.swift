@@ -94,7 +94,7 @@ public struct FineTuneJob {
             let (view, i) = entry.quotientAndRemainder(dividingBy: n)
             let pixels = train.faces[i].pixels
             guard augmentation != .none else { return pixels.map(Float.init) }
-            var generator = SeededGenerator(seed: seed, streams: UInt64(view), UInt64(i))
+            var generator = SeededGenerator(seed: seed, .cachedView, UInt64(view), UInt64(i))
             return augmentation.apply(pixels, generator: &generator)
         }
         let total = labels.count + validation.faces.count

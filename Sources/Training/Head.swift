@@ -79,7 +79,7 @@ public struct Head: Sendable {
         var dense = dense
         let (fanIn, fanOut) = (dense.kernel.shape[0], dense.kernel.shape[1])
         let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
-        var generator = SeededGenerator(seed: seed, streamList: [RandomStream.initializer.rawValue, index])
+        var generator = SeededGenerator(seed: seed, .initializer, index)
         dense.kernel.scalars.withUnsafeMutableBufferPointer { w in
             for i in 0..<w.count { w[i] = -limit + 2 * limit * Float(generator.nextDouble()) }
         }

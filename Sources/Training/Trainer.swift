@@ -334,7 +334,7 @@ public struct Trainer: Sendable {
             let epoch = nextEpoch
             var order = Array(0..<n)
             if options.shuffle {
-                var shuffler = SeededGenerator(seed: options.seed, streamList: [RandomStream.shuffle.rawValue, UInt64(epoch)])
+                var shuffler = SeededGenerator(seed: options.seed, .shuffle, UInt64(epoch))
                 shuffler.shuffle(&order)
             }
             let clock = ContinuousClock()
@@ -348,8 +348,7 @@ public struct Trainer: Sendable {
                 let features = Trainer.gather(train.features, rows: rows, width: width)
                 let labels = rows.map { train.labels[$0] }
                 let weights = sampleWeights.map { w in rows.map { w[$0] } }
-                var dropout = SeededGenerator(seed: options.seed,
-                                              streamList: [RandomStream.dropout.rawValue, UInt64(epoch), UInt64(b)])
+                var dropout = SeededGenerator(seed: options.seed, .dropout, UInt64(epoch), UInt64(b))
                 let step = try head.gradients(features: features, labels: labels, sampleWeights: weights,
                                               loss: loss, generator: &dropout)
                 guard step.isFinite else { throw TrainingError.nonFinite(epoch: epoch, batch: b + 1) }
@@ -455,11 +454,4 @@ extension Head {
             ?? loss.evaluate(outputs: x, labels: labels, sampleWeights: nil).loss
         return (value, x)
     }
-}
-
-/// The stream tags of training's random choices.
-enum RandomStream: UInt64 {
-    case initializer = 1
-    case shuffle = 2
-    case dropout = 3
 }

@@ -1,3 +1,23 @@
+/// Every use of randomness in Mien, each with its own first stream number, so that no two
+/// uses ever draw from the same generator (the split of class 1 and a layer's initializer
+/// once did). A generator is `SeededGenerator(seed:, stream, indices...)`.
+public enum RandomStream: UInt64, CaseIterable, Sendable {
+    /// `FaceDataset.split`: one stream per class.
+    case split = 1
+    /// `Batches`: each epoch's order of the faces.
+    case order = 2
+    /// `Batches` with augmentation: one stream per epoch and face.
+    case augmentation = 3
+    /// Initial weights: one stream per layer.
+    case initializer = 4
+    /// `Trainer`: each epoch's order of the cached features.
+    case shuffle = 5
+    /// Dropout masks: one stream per epoch and batch (and layer).
+    case dropout = 6
+    /// The augmented views cached by the fine-tuning job: one stream per view and face.
+    case cachedView = 7
+}
+
 /// A small, fast, seedable random number generator: xoshiro256** (Blackman and Vigna),
 /// its 256-bit state filled by SplitMix64 from a key derived from the seed and any number
 /// of stream numbers. Every random choice of training (the split, each epoch's order, each
@@ -22,6 +42,12 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// no streams is the same as `init(seed:)`.
     public init(seed: UInt64, streams: UInt64...) {
         self.init(seed: seed, streamList: streams)
+    }
+
+    /// The generator of one use of randomness: `stream`'s tag followed by `indices`
+    /// (epoch, batch, face, ...).
+    public init(seed: UInt64, _ stream: RandomStream, _ indices: UInt64...) {
+        self.init(seed: seed, streamList: [stream.rawValue] + indices)
     }
 
     /// `init(seed:streams:)` with the streams as an array.
