@@ -23,6 +23,19 @@ extension Graph {
 
         // `replacement[n]` is the node whose output stands for node n's.
         var replacement = Array(nodes.indices)
+        // Whether changing `source`'s output changes only what reaches `start`'s one reader:
+        // every node from `start` back to `source` (the nodes it stands for, through their
+        // first inputs) has a single reader. conv → Dropout → BN with the Dropout's output
+        // also read by an Add must not fold the BN into the convolution.
+        func soleReader(from start: Int, to source: Int) -> Bool {
+            var n = start
+            while true {
+                guard consumers[n] == 1 else { return false }
+                if n == source { return true }
+                guard let next = nodes[n].inputs.first, next < n else { return false }
+                n = next
+            }
+        }
         for (index, node) in nodes.enumerated() where !inputNodes.contains(index) {
             let layer = layers[node.layer]
             if layer is Identity, node.inputs.count == 1 {
@@ -40,7 +53,8 @@ extension Graph {
             } else if let bn = layer as? BatchNormalization, node.inputs.count == 1 {
                 let source = replacement[node.inputs[0]]
                 let sourceLayer = nodes[source].layer
-                guard consumers[source] == 1, callsPerLayer[sourceLayer] == 1, !inputNodes.contains(source),
+                guard soleReader(from: node.inputs[0], to: source), callsPerLayer[sourceLayer] == 1,
+                      !inputNodes.contains(source),
                       let folded = Graph.fold(bn, into: layers[sourceLayer]) else { continue }
                 layers[sourceLayer] = folded
                 replacement[index] = source
@@ -49,7 +63,7 @@ extension Graph {
                 // pass (and copy) over the tensor.
                 let source = replacement[node.inputs[0]]
                 let sourceLayer = nodes[source].layer
-                guard consumers[node.inputs[0]] == 1, consumers[source] == 1, callsPerLayer[sourceLayer] == 1,
+                guard soleReader(from: node.inputs[0], to: source), callsPerLayer[sourceLayer] == 1,
                       !inputNodes.contains(source),
                       let fused = Graph.fuse(activation.activation, into: layers[sourceLayer]) else { continue }
                 layers[sourceLayer] = fused

@@ -77,6 +77,32 @@ final class InferenceOptimizationTests: XCTestCase {
         XCTAssertEqual(try folded.forward([x]), try graph.forward([x]))
     }
 
+    /// conv → Dropout → BN, the Dropout's output also read by an Add; and conv → BN →
+    /// Dropout → ReLU, the BN's output also read by the Add. Folding the BN (or fusing the
+    /// ReLU) into the convolution would change what the Add reads through the other branch.
+    func testDoesNotFoldThroughASharedIntermediate() throws {
+        func graph(_ middle: [any Layer], shared: Int) throws -> Graph {
+            let conv = try randomized(Conv2D(name: "conv", inputChannels: 2, filters: 2, kernelSize: (1, 1)), seed: 1)
+            let layers: [any Layer] = [InputLayer(name: "in", shape: [nil, 3, 3, 2]), conv] + middle
+                + [Merge(name: "add", op: .add)]
+            // A chain in → conv → middle..., then add(last, node `shared`).
+            let chain = (0..<layers.count - 1).map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
+            let add = Graph.Node(layer: layers.count - 1, inputs: [layers.count - 2, shared])
+            return try Graph(name: "g", layers: layers, nodes: chain + [add], inputNodes: [0],
+                             outputNode: layers.count - 1)
+        }
+        let bn = try randomized(BatchNormalization(name: "bn", channels: 2), seed: 2)
+        let drop = Identity(name: "drop", kerasClass: "Dropout", options: ["rate": 0.5])
+        let relu = ActivationLayer(name: "relu", activation: .relu)
+        let x = random([1, 3, 3, 2], seed: 9)
+        for (model, kept) in [(try graph([drop, bn], shared: 2), ["in", "conv", "bn", "add"]),
+                              (try graph([bn, drop, relu], shared: 2), ["in", "conv", "relu", "add"])] {
+            let folded = try model.optimizedForInference()
+            XCTAssertEqual(folded.layers.map(\.name), kept)
+            if let bad = mismatch(try folded.forward([x]), try model.forward([x]), tolerance) { XCTFail("\(bad)") }
+        }
+    }
+
     /// in → pad → dw (valid, stride 2) → pad2 → dw2, + pad2 cropped back: pad folds into dw;
     /// pad2, read twice, stays.
     func paddedModel() throws -> Graph {
