@@ -57,7 +57,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "MienFilesTests", dependencies: ["MienFiles", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        // The gradient tests load their Keras models through the importer.
+        .testTarget(name: "NNTests", dependencies: ["NN", "Keras", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "TestSupport"]),
         .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),

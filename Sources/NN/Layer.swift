@@ -50,12 +50,35 @@ public protocol Layer: Sendable {
     /// (Dropout, a trainable BatchNormalization): the importer refuses a model saved with such
     /// a call rather than run it in inference mode and give other numbers than Keras.
     var usesTrainingFlag: Bool { get }
+
+    // Training (see Training.swift): every layer that has a backward pass implements these
+    // three; the defaults refuse, naming the layer and its class.
+
+    /// Whether the layer has a training forward and a backward pass.
+    var canTrain: Bool { get }
+    /// Runs the layer in training mode (Keras's `training=True`): the output, what `backward`
+    /// needs, and new values for non-trainable weights (BatchNormalization's moving statistics).
+    func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward
+    /// The gradients of one `forwardTraining` call, given the gradient of its output: of the
+    /// inputs asked for in `inputs` (one flag per input) and, with `weights`, of every
+    /// trainable weight by name.
+    func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients
 }
 
 public extension Layer {
     var parameters: [Parameter] { [] }
 
     var usesTrainingFlag: Bool { false }
+
+    var canTrain: Bool { false }
+
+    func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
+    }
+
+    func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
+    }
 
     mutating func setParameter(_ name: String, to value: Tensor) throws {
         throw LayerError(layer: self.name, "\(kerasClass) has no weight named '\(name)'")

@@ -117,7 +117,7 @@ func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -
 
 /// Copies the receptive fields of `pixels` output pixels into rows of `col`
 /// (`kh·kw·C` values each, in HWIO order), writing zeros for padding.
-private func im2col(_ x: UnsafeBufferPointer<Float>, image n: Int, geometry g: WindowGeometry,
+func im2col(_ x: UnsafeBufferPointer<Float>, image n: Int, geometry g: WindowGeometry,
                     firstPixel: Int, pixels: Int, into col: UnsafeMutableBufferPointer<Float>) {
     let c = g.channels
     let rowLength = g.kernelHeight * g.kernelWidth * c

@@ -74,3 +74,86 @@ func globalPool(_ input: Tensor, average: Bool) -> Tensor {
     }
     return output
 }
+
+/// The gradient of `pool` with respect to its input, given the output gradient `dy`: an
+/// average spreads each output's gradient evenly over the real cells of its window; a
+/// maximum routes it to the window's first cell (raster order) holding the maximum, as
+/// TensorFlow's `MaxPoolGrad` does (`output` is the forward's).
+func poolBackward(_ dy: Tensor, input: Tensor?, output: Tensor?, geometry g: WindowGeometry,
+                  average: Bool) -> Tensor {
+    let c = g.channels
+    var dx = Tensor(zeros: [g.batch, g.height, g.width, c])
+    guard dy.count > 0 else { return dx }
+    let empty: [Float] = []
+    (input?.scalars ?? empty).withUnsafeBufferPointer { x in
+        (output?.scalars ?? empty).withUnsafeBufferPointer { y in
+            dy.scalars.withUnsafeBufferPointer { d in
+                dx.scalars.withUnsafeMutableBufferPointer { dxs in
+                    for n in 0..<g.batch {
+                        for oy in 0..<g.outputHeight {
+                            let top = oy * g.strideHeight - g.rows.before
+                            let y0 = max(top, 0), y1 = min(top + g.kernelHeight, g.height)
+                            for ox in 0..<g.outputWidth {
+                                let left = ox * g.strideWidth - g.cols.before
+                                let x0 = max(left, 0), x1 = min(left + g.kernelWidth, g.width)
+                                let out = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
+                                if average {
+                                    let count = Float((y1 - y0) * (x1 - x0))
+                                    for iy in y0..<y1 {
+                                        for ix in x0..<x1 {
+                                            let at = ((n * g.height + iy) * g.width + ix) * c
+                                            for ch in 0..<c { dxs[at + ch] += d[out + ch] / count }
+                                        }
+                                    }
+                                    continue
+                                }
+                                for ch in 0..<c {
+                                    let target = y[out + ch]
+                                    search: for iy in y0..<y1 {
+                                        for ix in x0..<x1 {
+                                            let at = ((n * g.height + iy) * g.width + ix) * c + ch
+                                            if x[at] == target {
+                                                dxs[at] += d[out + ch]
+                                                break search
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return dx
+}
+
+/// The gradient of `globalPool` over an input of `inputShape` (NHWC): `dy` is `[N, C]`.
+/// Without `input` (the average) it is spread over the `H·W` pixels; with `input` and
+/// `output` (the maximum) it goes to the first pixel holding the maximum.
+func globalPoolBackward(_ dy: Tensor, inputShape: [Int], input: Tensor?, output: Tensor?) -> Tensor {
+    let (batch, pixels, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
+    var dx = Tensor(zeros: inputShape)
+    guard pixels > 0 else { return dx }
+    dy.scalars.withUnsafeBufferPointer { d in
+        dx.scalars.withUnsafeMutableBufferPointer { dxs in
+            for n in 0..<batch {
+                for ch in 0..<c {
+                    let grad = d[n * c + ch]
+                    if let input, let output {
+                        let target = output.scalars[n * c + ch]
+                        for p in 0..<pixels where input.scalars[(n * pixels + p) * c + ch] == target {
+                            dxs[(n * pixels + p) * c + ch] = grad
+                            break
+                        }
+                    } else {
+                        let share = grad / Float(pixels)
+                        for p in 0..<pixels { dxs[(n * pixels + p) * c + ch] = share }
+                    }
+                }
+            }
+        }
+    }
+    return dx
+}

@@ -376,3 +376,17 @@ extension ActivationLayer {
                                    output: output, outputGradient: outputGradient)
     }
 }
+
+extension ActivationLayer {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let (y, keep) = activation.trainingOutput(x, lastAxis: x.shape.last ?? 1)
+        return TrainingForward(y, tape: Tape(keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        LayerGradients(inputs: [try activation.preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
+    }
+}

@@ -92,3 +92,35 @@ extension Layer {
         return g
     }
 }
+
+// MARK: - Training
+
+extension Conv2D {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input, then what the activation's backward needs.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: kernel.shape[2])
+        let z = convolve(x, kernel: kernel, geometry: g, bias: bias)
+        let (y, keep) = activation.trainingOutput(z, lastAxis: filters)
+        return TrainingForward(y, tape: Tape([x] + keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: kernel.shape[2])
+        try requireGradient(outputGradient, shaped: [g.batch, g.outputHeight, g.outputWidth, filters])
+        let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 1, layer: name)
+        let (dx, dk) = convolutionBackward(dz, input: x, kernel: kernel, geometry: g,
+                                           inputGradient: inputs.first ?? false, kernelGradient: weights)
+        var result = LayerGradients(inputs: [dx])
+        if weights {
+            result.weights["kernel"] = dk
+            if bias != nil { result.weights["bias"] = biasGradient(dz, channels: filters) }
+        }
+        return result
+    }
+}

@@ -136,3 +136,28 @@ extension Dense {
         return (dInput, dKernel, dBias)
     }
 }
+
+extension Dense {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input, then what the activation's backward needs.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        var linear = self
+        linear.activation = .linear
+        let (y, keep) = activation.trainingOutput(try linear.forward([x]), lastAxis: units)
+        return TrainingForward(y, tape: Tape([x] + keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 1, layer: name)
+        let g = try backward(input: x, preActivationGradient: dz, inputGradient: inputs.first ?? false)
+        var result = LayerGradients(inputs: [g.input])
+        if weights {
+            result.weights["kernel"] = g.kernel
+            if let bias = g.bias { result.weights["bias"] = bias }
+        }
+        return result
+    }
+}

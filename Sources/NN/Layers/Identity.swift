@@ -43,13 +43,13 @@ extension Identity {
     ///
     /// Draws one 64-bit number per element from `generator` (its top 24 bits), so a seeded
     /// generator gives the same mask on every platform. Keras's masks come from TensorFlow's
-    /// RNG and cannot be reproduced; only their distribution matches. Only the `Dropout`
-    /// class trains: the other identity-at-inference layers throw.
+    /// RNG and cannot be reproduced; only their distribution matches. Only Dropout and the
+    /// spatial dropouts train: the other identity-at-inference layers throw.
     public func forwardTraining<G: RandomNumberGenerator>(_ x: Tensor, rate: Float? = nil,
                                                            generator: inout G) throws
         -> (output: Tensor, mask: Tensor?) {
-        guard kerasClass == "Dropout" else {
-            throw LayerError(layer: name, "training through \(kerasClass) is not supported (only Dropout)")
+        guard canTrain else {
+            throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
         }
         let rate = rate ?? dropoutRate
         guard rate >= 0, rate < 1 else {
@@ -86,5 +86,61 @@ extension Identity {
             }
         }
         return g
+    }
+}
+
+extension Identity {
+    /// The classes that train here: Dropout, and the spatial dropouts, which drop whole
+    /// channels (one draw per image and channel, Keras's noise shape `(N, 1, ..., 1, C)`).
+    /// The others draw noise Mien does not reproduce, or add a loss (ActivityRegularization).
+    public var canTrain: Bool {
+        kerasClass == "Dropout" || kerasClass.hasPrefix("SpatialDropout")
+    }
+
+    /// Tape: the mask of factors (0 or `1 / (1 − rate)`), one per element (Dropout) or per
+    /// image and channel (spatial); empty when the rate is 0.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        guard canTrain else {
+            throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
+        }
+        var generator = context.generator(for: name)
+        guard kerasClass != "Dropout" else {
+            let (y, mask) = try forwardTraining(x, generator: &generator)
+            return TrainingForward(y, tape: Tape(mask.map { [$0] } ?? []))
+        }
+        guard x.rank >= 3 else { throw LayerError(layer: name, "\(kerasClass) expects a rank-3 or higher input, got \(x.shape)") }
+        let channels = x.shape.last!
+        // The same draws as a Dropout on an [N, C] tensor of ones: its mask is the factors.
+        let (_, mask) = try Identity(name: name, kerasClass: "Dropout", options: options)
+            .forwardTraining(Tensor(shape: [x.shape[0], channels], repeating: 1), generator: &generator)
+        guard let mask else { return TrainingForward(x) }
+        return TrainingForward(Identity.scaled(x, byChannelMask: mask), tape: Tape([mask]))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        guard let mask = tape.tensors.first else { return LayerGradients(inputs: [outputGradient]) }
+        if mask.shape == outputGradient.shape {
+            return LayerGradients(inputs: [try backward(outputGradient: outputGradient, mask: mask)])
+        }
+        guard outputGradient.rank >= 3, mask.shape == [outputGradient.shape[0], outputGradient.shape.last!] else {
+            throw LayerError(layer: name, "backward: mask \(mask.shape) does not fit gradient \(outputGradient.shape)")
+        }
+        return LayerGradients(inputs: [Identity.scaled(outputGradient, byChannelMask: mask)])
+    }
+
+    /// `x` (`[N, ..., C]`) with each image's channel c multiplied by `mask[n, c]`.
+    static func scaled(_ x: Tensor, byChannelMask mask: Tensor) -> Tensor {
+        var y = x
+        let (n, c) = (mask.shape[0], mask.shape[1])
+        let perImage = n == 0 ? 0 : x.count / n
+        y.scalars.withUnsafeMutableBufferPointer { out in
+            mask.scalars.withUnsafeBufferPointer { m in
+                for i in 0..<n {
+                    for j in 0..<perImage { out[i * perImage + j] *= m[i * c + j % c] }
+                }
+            }
+        }
+        return y
     }
 }

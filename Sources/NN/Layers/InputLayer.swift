@@ -15,3 +15,15 @@ public struct InputLayer: Layer {
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
 }
+
+extension InputLayer {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        TrainingForward(try single(inputs))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        LayerGradients(inputs: [outputGradient])
+    }
+}

@@ -127,3 +127,74 @@ extension Layer {
         return y
     }
 }
+
+// MARK: - Training
+
+extension WindowPooling {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input (its shape only, for the average) and, for the maximum, the output.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let y = try forward([x])
+        return TrainingForward(y, tape: Self.averages ? Tape(shapes: [x.shape]) : Tape([x, y]))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let input = Self.averages ? nil : try tape.tensor(0, layer: name)
+        guard let shape = input?.shape ?? tape.shapes.first, shape.count == 4 else {
+            throw LayerError(layer: name, "backward: not this layer's tape")
+        }
+        guard let geometry = WindowGeometry(input: shape, kernel: poolSize, strides: strides, padding: padding) else {
+            throw LayerError(layer: name, "backward: window \(poolSize) does not fit input \(shape)")
+        }
+        try requireGradient(outputGradient, shaped: [shape[0], geometry.outputHeight, geometry.outputWidth, shape[3]])
+        let output = Self.averages ? nil : try tape.tensor(1, layer: name)
+        return LayerGradients(inputs: [poolBackward(outputGradient, input: input, output: output,
+                                                    geometry: geometry, average: Self.averages)])
+    }
+}
+
+extension Layer {
+    func globalPoolingForward(_ inputs: [Tensor], average: Bool, keepDims: Bool) throws -> TrainingForward {
+        let x = try single(inputs)
+        let y = try globalPooled([x], average: average, keepDims: keepDims)
+        return TrainingForward(y, tape: Tape(average ? [] : [x, y], shapes: [x.shape]))
+    }
+
+    func globalPoolingBackward(_ outputGradient: Tensor, tape: Tape, average: Bool) throws -> LayerGradients {
+        guard let shape = tape.shapes.first, shape.count == 4 else {
+            throw LayerError(layer: name, "backward: not this layer's tape")
+        }
+        guard outputGradient.count == shape[0] * shape[3] else {
+            throw LayerError(layer: name, "backward: gradient of shape \(outputGradient.shape) for input \(shape)")
+        }
+        let input = average ? nil : try tape.tensor(0, layer: name)
+        let output = average ? nil : try tape.tensor(1, layer: name)
+        return LayerGradients(inputs: [globalPoolBackward(outputGradient, inputShape: shape, input: input, output: output)])
+    }
+}
+
+extension GlobalAveragePooling2D {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try globalPoolingForward(inputs, average: true, keepDims: keepDims)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try globalPoolingBackward(outputGradient, tape: tape, average: true)
+    }
+}
+
+extension GlobalMaxPooling2D {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try globalPoolingForward(inputs, average: false, keepDims: keepDims)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try globalPoolingBackward(outputGradient, tape: tape, average: false)
+    }
+}

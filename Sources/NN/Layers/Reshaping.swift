@@ -244,3 +244,27 @@ public struct Permute: Layer {
         return transpose(x, permutation: try permutation(rank: x.rank))
     }
 }
+
+extension Flatten {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try reshapingForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try reshapedBack(outputGradient, tape: tape)
+    }
+}
+
+extension Reshape {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try reshapingForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try reshapedBack(outputGradient, tape: tape)
+    }
+}

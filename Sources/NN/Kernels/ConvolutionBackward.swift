@@ -1,0 +1,82 @@
+/// The gradients of `convolve` (before its bias and activation): given `dz`, the gradient
+/// of the convolution's output `[N, OH, OW, F]`, the kernel's `Σ im2col(x)ᵀ · dz` and the
+/// input's `col2im(dz · kernelᵀ)`, block by block of output pixels as the forward runs.
+func convolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
+                         inputGradient: Bool, kernelGradient: Bool) -> (input: Tensor?, kernel: Tensor?) {
+    let filters = kernel.shape[3]
+    let k = g.kernelHeight * g.kernelWidth * g.channels
+    let pixels = g.outputHeight * g.outputWidth
+    var dKernel: Tensor? = kernelGradient ? Tensor(zeros: kernel.shape) : nil
+    var dInput: Tensor? = inputGradient ? Tensor(zeros: input.shape) : nil
+    guard pixels > 0, k > 0, filters > 0, g.batch > 0 else { return (dInput, dKernel) }
+    let blockRows = min(pixels, gemmBlockRows(n: max(filters, k)))
+    var columns = [Float](repeating: 0, count: blockRows * k)
+    input.scalars.withUnsafeBufferPointer { x in
+        kernel.scalars.withUnsafeBufferPointer { w in
+            dz.scalars.withUnsafeBufferPointer { d in
+                columns.withUnsafeMutableBufferPointer { col in
+                    for n in 0..<g.batch {
+                        var start = 0
+                        while start < pixels {
+                            let count = min(blockRows, pixels - start)
+                            let dzBlock = d.baseAddress! + (n * pixels + start) * filters
+                            if dKernel != nil {
+                                // dKernel[k × F] += colᵀ[k × count] · dz[count × F]
+                                im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
+                                dKernel!.scalars.withUnsafeMutableBufferPointer { dw in
+                                    gemm(col.baseAddress!, dzBlock, dw.baseAddress!, m: k, n: filters, k: count,
+                                         accumulate: true, transposeA: true)
+                                }
+                            }
+                            if dInput != nil {
+                                // col[count × k] = dz[count × F] · kernelᵀ[F × k], then scattered back.
+                                gemm(dzBlock, w.baseAddress!, col.baseAddress!, m: count, n: k, k: filters,
+                                     transposeB: true)
+                                dInput!.scalars.withUnsafeMutableBufferPointer { dx in
+                                    col2im(col, image: n, geometry: g, firstPixel: start, pixels: count, into: dx)
+                                }
+                            }
+                            start += count
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (dInput, dKernel)
+}
+
+/// The adjoint of `im2col`: adds each row of `col` (one output pixel's receptive field,
+/// `kh·kw·C` values in HWIO order) back onto the input cells it was copied from; padding
+/// taps are dropped.
+func col2im(_ col: UnsafeMutableBufferPointer<Float>, image n: Int, geometry g: WindowGeometry,
+            firstPixel: Int, pixels: Int, into dx: UnsafeMutableBufferPointer<Float>) {
+    let c = g.channels
+    let rowLength = g.kernelHeight * g.kernelWidth * c
+    let imageBase = n * g.height * g.width * c
+    for p in 0..<pixels {
+        let oy = (firstPixel + p) / g.outputWidth
+        let ox = (firstPixel + p) % g.outputWidth
+        var src = p * rowLength
+        for ky in 0..<g.kernelHeight {
+            let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
+            for kx in 0..<g.kernelWidth {
+                let ix = ox * g.strideWidth + kx * g.dilationWidth - g.cols.before
+                if iy >= 0, iy < g.height, ix >= 0, ix < g.width {
+                    let dst = imageBase + (iy * g.width + ix) * c
+                    for ch in 0..<c { dx[dst + ch] += col[src + ch] }
+                }
+                src += c
+            }
+        }
+    }
+}
+
+/// Σ over rows of a `[rows, channels]` gradient: a bias's gradient.
+func biasGradient(_ dz: Tensor, channels: Int) -> Tensor {
+    var db = Tensor(zeros: [channels])
+    dz.scalars.withUnsafeBufferPointer { d in
+        db.scalars.withUnsafeMutableBufferPointer { out in columnSums(d, channels: channels, into: out) }
+    }
+    return db
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Generate the gradient fixtures of Mien's layers (Tests/Fixtures/gradients/).
+
+Keras 3 (TensorFlow backend) is the oracle. For each case a small model is built with
+random weights (BatchNormalization statistics randomized too), saved as NAME.h5 (Keras 3,
+`model.save`), and run in training mode on a random input under `tf.GradientTape` with the
+loss `sum(output * upstream)`, so that the stored gradients are the vector-Jacobian
+products of the output gradient `upstream`. NAME.io.h5 holds:
+
+    inputs/0              the input batch
+    upstream              the gradient of the output
+    output                the training-mode output
+    gradients/input       d loss / d input
+    gradients/LAYER/W     d loss / d weight (Keras 3 names: kernel, bias, gamma, ...)
+    updates/LAYER/W       non-trainable weights after the call (BatchNormalization's
+                          moving statistics, which Keras assigns in a training call)
+
+Dropout: Keras's masks come from TensorFlow's RNG, which Mien cannot reproduce. The script
+draws the masks Mien draws instead (a Python copy of `SeededGenerator` and of the stream
+`TrainingContext.generator(for:)` uses: seed, tag 6, epoch, batch, FNV-1a of the layer's
+name) and applies them in place of Keras's Dropout call, so Keras computes the gradient of
+exactly the function Mien computes. The attributes `seed`, `epoch`, `batch` give the stream.
+
+Usage:
+    python3 tools/make_gradient_fixtures.py [--out Tests/Fixtures/gradients]
+
+Deterministic: seeded numpy generators, `keras.utils.set_random_seed`,
+TF_ENABLE_ONEDNN_OPTS=0.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+warnings.filterwarnings("ignore")
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.get_logger().setLevel("ERROR")
+
+import keras  # noqa: E402
+from keras import layers as L  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MASK64 = (1 << 64) - 1
+SEED, EPOCH, BATCH = 1234, 2, 3
+DROPOUT_TAG = 6   # RandomStream.dropout
+
+
+# ------------------------------------------------------------- Mien's random streams
+
+
+def mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+class SeededGenerator:
+    """Sources/NN/Random.swift: SplitMix64-seeded xoshiro256**."""
+
+    def __init__(self, seed, streams=()):
+        key = seed
+        for s in streams:
+            key = mix((key + 0x9E3779B97F4A7C15 + mix(s ^ 0xD1B54A32D192ED03)) & MASK64)
+        x = key
+        state = []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK64
+            state.append(mix(x))
+        if not any(state):
+            state[0] = 1
+        self.s = state
+
+    def next(self):
+        s0, s1, s2, s3 = self.s
+        rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & MASK64  # noqa: E731
+        result = (rotl((s1 * 5) & MASK64, 7) * 9) & MASK64
+        t = (s1 << 17) & MASK64
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+
+def fnv1a(text):
+    h = 0xCBF29CE484222325
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001B3) & MASK64
+    return h
+
+
+def mien_dropout_mask(layer_name, shape, rate):
+    """The factors Mien's Dropout multiplies by: 1/(1-rate) where u >= rate, else 0."""
+    g = SeededGenerator(SEED, [DROPOUT_TAG, EPOCH, BATCH, fnv1a(layer_name)])
+    count = int(np.prod(shape))
+    u = np.array([(g.next() >> 40) * 2.0 ** -24 for _ in range(count)], dtype=np.float32)
+    scale = np.float32(1 / (1 - float(rate)))
+    return np.where(u >= np.float32(rate), scale, np.float32(0)).astype(np.float32).reshape(shape)
+
+
+# ------------------------------------------------------------------- the cases
+
+
+def seq(input_shape, *layers):
+    return keras.Sequential([keras.Input(input_shape)] + list(layers))
+
+
+def cases():
+    """name -> (model builder, batch)."""
+    c = {}
+    c["dense_linear"] = (lambda: seq((7,), L.Dense(5, name="dense")), 4)
+    c["dense_3d_relu"] = (lambda: seq((3, 6), L.Dense(4, activation="relu", name="dense")), 2)
+    c["dense_nobias_softmax"] = (lambda: seq((6,), L.Dense(5, use_bias=False, activation="softmax", name="dense")), 3)
+    for act in ["relu", "relu6", "sigmoid", "tanh", "swish", "gelu", "elu", "selu", "softmax",
+                "hard_sigmoid", "hard_silu", "leaky_relu", "softplus", "linear"]:
+        c[f"activation_{act}"] = (lambda act=act: seq((3, 4, 5), L.Activation(act, name="act")), 2)
+    c["conv_same_stride2_odd"] = (lambda: seq((7, 9, 3), L.Conv2D(4, 3, strides=2, padding="same", name="conv")), 2)
+    c["conv_valid_rect_nobias"] = (lambda: seq((6, 5, 4), L.Conv2D(5, (2, 3), use_bias=False, name="conv")), 2)
+    c["conv_same_even_kernel_relu"] = (lambda: seq((6, 7, 2), L.Conv2D(3, 4, padding="same", activation="relu", name="conv")), 2)
+    c["conv_dilated_same"] = (lambda: seq((8, 8, 3), L.Conv2D(4, 3, dilation_rate=2, padding="same", name="conv")), 2)
+    c["conv_pointwise_swish"] = (lambda: seq((5, 5, 6), L.Conv2D(7, 1, activation="swish", name="conv")), 2)
+    c["conv_stem_stride2"] = (lambda: seq((9, 9, 3), L.Conv2D(8, 3, strides=2, padding="valid", name="conv")), 3)
+    c["maxpool_valid"] = (lambda: seq((6, 6, 3), L.MaxPooling2D(2, name="pool")), 2)
+    c["maxpool_same_odd_stride"] = (lambda: seq((7, 5, 2), L.MaxPooling2D(3, strides=2, padding="same", name="pool")), 2)
+    c["avgpool_same_odd"] = (lambda: seq((7, 5, 2), L.AveragePooling2D(3, strides=2, padding="same", name="pool")), 2)
+    c["avgpool_valid"] = (lambda: seq((6, 6, 3), L.AveragePooling2D(2, name="pool")), 2)
+    c["global_average"] = (lambda: seq((4, 5, 3), L.GlobalAveragePooling2D(name="gap")), 2)
+    c["global_average_keepdims"] = (lambda: seq((4, 5, 3), L.GlobalAveragePooling2D(keepdims=True, name="gap")), 2)
+    c["global_max"] = (lambda: seq((4, 5, 3), L.GlobalMaxPooling2D(name="gmp")), 2)
+    c["flatten_dense"] = (lambda: seq((3, 4, 2), L.Flatten(name="flatten"), L.Dense(3, name="dense")), 2)
+    c["reshape_dense"] = (lambda: seq((12,), L.Reshape((3, 4), name="reshape"), L.Dense(2, name="dense")), 2)
+    c["dropout_dense"] = (lambda: seq((10,), L.Dropout(0.4, name="dropout"), L.Dense(3, name="dense")), 4)
+    c["spatial_dropout"] = (lambda: seq((4, 4, 6), L.SpatialDropout2D(0.5, name="sdrop"),
+                                        L.Conv2D(2, 1, name="conv")), 3)
+    # The original project's CNN (smaller input, same layers).
+    c["original_cnn"] = (lambda: seq(
+        (20, 20, 1),
+        L.Conv2D(32, 3, activation="relu", name="conv1"), L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(64, 3, activation="relu", name="conv2"), L.MaxPooling2D(2, name="pool2"),
+        L.Conv2D(128, 2, activation="relu", name="conv3"), L.MaxPooling2D(2, name="pool3"),
+        L.Dropout(0.25, name="dropout1"), L.Flatten(name="flatten"),
+        L.Dense(16, activation="relu", name="dense1"), L.Dropout(0.5, name="dropout2"),
+        L.Dense(1, activation="sigmoid", name="output")), 4)
+    return c
+
+
+# ------------------------------------------------------------------ computing
+
+
+def randomize(model, rng):
+    for layer in model.layers:
+        new = []
+        for w in layer.weights:
+            shape = tuple(w.shape)
+            if w.name == "moving_variance" or w.name == "gamma":
+                new.append(rng.uniform(0.5, 1.5, shape))
+            elif w.name == "moving_mean":
+                new.append(rng.uniform(-0.3, 0.3, shape))
+            else:
+                scale = 1 / np.sqrt(max(1, int(np.prod(shape[:-1])))) if len(shape) > 1 else 0.2
+                new.append(rng.normal(0, scale, shape))
+        if new:
+            layer.set_weights([np.asarray(a, dtype=np.float32) for a in new])
+
+
+def training_forward(model, x):
+    """The model in training mode, with Mien's dropout masks in place of Keras's."""
+    h = x
+    for layer in model.layers:
+        if isinstance(layer, L.SpatialDropout2D):
+            n, c = h.shape[0], h.shape[-1]
+            mask = mien_dropout_mask(layer.name, (n, c), layer.rate)
+            h = h * tf.constant(mask.reshape(n, 1, 1, c))
+        elif isinstance(layer, L.Dropout):
+            h = h * tf.constant(mien_dropout_mask(layer.name, tuple(h.shape), layer.rate))
+        else:
+            h = layer(h, training=True)
+    return h
+
+
+def make(name, build, batch, out):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(sum(map(ord, name)))
+    model = build()
+    rng = np.random.default_rng(sum(map(ord, name)) * 7)
+    randomize(model, rng)
+    before = {f"{layer.name}/{w.name}": np.array(w.numpy()) for layer in model.layers for w in layer.weights}
+    model.save(os.path.join(out, f"{name}.h5"))
+    shape = (batch,) + tuple(model.inputs[0].shape[1:])
+    x = rng.normal(0, 1, shape).astype(np.float32)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = training_forward(model, xt)
+        upstream = rng.normal(0, 1, tuple(y.shape)).astype(np.float32)
+        loss = tf.reduce_sum(y * upstream)
+    variables = [(layer.name, w) for layer in model.layers for w in layer.trainable_weights]
+    grads = tape.gradient(loss, [xt] + [w for _, w in variables])
+    with h5py.File(os.path.join(out, f"{name}.io.h5"), "w") as f:
+        f.attrs["seed"], f.attrs["epoch"], f.attrs["batch"] = SEED, EPOCH, BATCH
+        f.create_dataset("inputs/0", data=x)
+        f.create_dataset("upstream", data=upstream)
+        f.create_dataset("output", data=np.asarray(y, dtype=np.float32))
+        f.create_dataset("gradients/input", data=np.asarray(grads[0], dtype=np.float32))
+        for (layer_name, w), g in zip(variables, grads[1:]):
+            f.create_dataset(f"gradients/{layer_name}/{w.name}", data=np.asarray(g, dtype=np.float32))
+        for layer in model.layers:
+            for w in layer.non_trainable_weights:
+                key = f"{layer.name}/{w.name}"
+                if not np.array_equal(before[key], w.numpy()):
+                    f.create_dataset(f"updates/{key}", data=np.asarray(w.numpy(), dtype=np.float32))
+    print(f"{name}: input {shape}, output {tuple(y.shape)}, {len(variables)} trainable weights")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(REPO_ROOT, "Tests", "Fixtures", "gradients"))
+    parser.add_argument("--only", help="one case name")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    # Pinned like Tests/NNTests/RandomTests.swift: the Python copy must be Mien's generator.
+    g = SeededGenerator(42)
+    assert [g.next(), g.next(), g.next()] == [1546998764402558742, 6990951692964543102, 12544586762248559009]
+    for name, (build, batch) in cases().items():
+        if args.only and name != args.only:
+            continue
+        make(name, build, batch, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
