@@ -145,6 +145,22 @@ def cases():
     c["dropout_dense"] = (lambda: seq((10,), L.Dropout(0.4, name="dropout"), L.Dense(3, name="dense")), 4)
     c["spatial_dropout"] = (lambda: seq((4, 4, 6), L.SpatialDropout2D(0.5, name="sdrop"),
                                         L.Conv2D(2, 1, name="conv")), 3)
+    c["batchnorm_conv"] = (lambda: seq((4, 5, 3), L.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn")), 3)
+    c["batchnorm_dense_noscale"] = (lambda: seq((6,), L.BatchNormalization(scale=False, epsilon=0.01, name="bn")), 5)
+    c["batchnorm_frozen"] = (lambda: frozen(seq((4, 5, 3), L.Conv2D(3, 1, name="conv"),
+                                                 L.BatchNormalization(name="bn"))), 2)
+    c["zeropad_conv"] = (lambda: seq((5, 6, 2), L.ZeroPadding2D(((1, 2), (0, 1)), name="pad"),
+                                     L.Conv2D(2, 3, strides=2, name="conv")), 2)
+    c["cropping"] = (lambda: seq((6, 7, 2), L.Cropping2D(((1, 2), (2, 0)), name="crop")), 2)
+    c["depthwise_same_stride2_odd"] = (lambda: seq((7, 9, 3), L.DepthwiseConv2D(3, strides=2, padding="same", name="dw")), 2)
+    c["depthwise_multiplier2_valid_relu6"] = (lambda: seq((6, 5, 2), L.DepthwiseConv2D(
+        (2, 3), depth_multiplier=2, activation="relu6", name="dw")), 2)
+    c["depthwise_dilated_nobias"] = (lambda: seq((8, 8, 3), L.DepthwiseConv2D(
+        3, dilation_rate=2, padding="same", use_bias=False, name="dw")), 2)
+    for op in ["add", "subtract", "multiply", "average", "maximum", "minimum"]:
+        c[f"merge_{op}"] = (lambda op=op: merge_model(op), 2)
+    c["merge_broadcast_se"] = (lambda: squeeze_excite(), 2)
+    c["residual"] = (lambda: residual(), 2)
     # The original project's CNN (smaller input, same layers).
     c["original_cnn"] = (lambda: seq(
         (20, 20, 1),
@@ -155,6 +171,41 @@ def cases():
         L.Dense(16, activation="relu", name="dense1"), L.Dropout(0.5, name="dropout2"),
         L.Dense(1, activation="sigmoid", name="output")), 4)
     return c
+
+
+def frozen(model):
+    model.get_layer("bn").trainable = False
+    return model
+
+
+def merge_model(op):
+    """Two branches of the input (a Dense each), merged; three inputs for the n-ary ops."""
+    x = keras.Input((3, 4))
+    branches = [L.Dense(4, name=f"d{i}")(x) for i in range(2 if op == "subtract" else 3)]
+    cls = {"add": L.Add, "subtract": L.Subtract, "multiply": L.Multiply, "average": L.Average,
+           "maximum": L.Maximum, "minimum": L.Minimum}[op]
+    return keras.Model(x, cls(name="merge")(branches))
+
+
+def squeeze_excite():
+    """EfficientNet's squeeze-and-excitation: (N,H,W,C) * (N,1,1,C), plus a residual."""
+    x = keras.Input((5, 4, 6))
+    s = L.GlobalAveragePooling2D(keepdims=True, name="squeeze")(x)
+    s = L.Conv2D(2, 1, activation="swish", name="reduce")(s)
+    s = L.Conv2D(6, 1, activation="sigmoid", name="expand")(s)
+    y = L.Multiply(name="excite")([x, s])
+    return keras.Model(x, L.Add(name="add")([y, x]))
+
+
+def residual():
+    """A residual block: the input read by two layers, a BN in between."""
+    x = keras.Input((6, 6, 4))
+    h = L.Conv2D(4, 3, padding="same", use_bias=False, name="conv1")(x)
+    h = L.BatchNormalization(name="bn1")(h)
+    h = L.Activation("relu", name="relu1")(h)
+    h = L.DepthwiseConv2D(3, padding="same", name="dw")(h)
+    h = L.Add(name="add")([h, x])
+    return keras.Model(x, L.Conv2D(2, 1, name="head")(h))
 
 
 # ------------------------------------------------------------------ computing
@@ -177,7 +228,10 @@ def randomize(model, rng):
 
 
 def training_forward(model, x):
-    """The model in training mode, with Mien's dropout masks in place of Keras's."""
+    """The model in training mode, with Mien's dropout masks in place of Keras's (dropout
+    only in Sequential models, whose layers run one after the other here)."""
+    if not any(isinstance(layer, L.Dropout) for layer in model.layers):
+        return model(x, training=True)
     h = x
     for layer in model.layers:
         if isinstance(layer, L.SpatialDropout2D):

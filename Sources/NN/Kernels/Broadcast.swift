@@ -107,3 +107,43 @@ private func applyRow(_ op: ElementwiseOp, _ d: UnsafeMutablePointer<Float>, _ s
         }
     }
 }
+
+/// The sum of `g` over the axes where `shape` (same rank) is 1 and `g`'s is not: the
+/// gradient of an input that was broadcast to `g`'s shape.
+func reduceBroadcast(_ g: Tensor, to shape: [Int]) -> Tensor {
+    precondition(shape.count == g.rank && zip(shape, g.shape).allSatisfy { $0 == $1 || $0 == 1 })
+    if shape == g.shape { return g }
+    var result = Tensor(zeros: shape)
+    // Strides of the result, zero along reduced axes; walk g in order with an odometer.
+    var strides = [Int](repeating: 0, count: shape.count)
+    var step = 1
+    for axis in shape.indices.reversed() {
+        strides[axis] = shape[axis] == 1 && g.shape[axis] != 1 ? 0 : step
+        step *= shape[axis]
+    }
+    guard g.count > 0 else { return result }
+    var index = [Int](repeating: 0, count: shape.count)
+    var offset = 0
+    g.scalars.withUnsafeBufferPointer { src in
+        result.scalars.withUnsafeMutableBufferPointer { dst in
+            let last = shape.count - 1
+            let inner = g.shape[last], innerStride = strides[last]
+            var i = 0
+            while i < src.count {
+                for k in 0..<inner { dst[offset + k * innerStride] += src[i + k] }
+                i += inner
+                // Advance the odometer over the axes before the last.
+                var axis = last - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    offset += strides[axis]
+                    if index[axis] < g.shape[axis] { break }
+                    offset -= strides[axis] * index[axis]
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+    }
+    return result
+}

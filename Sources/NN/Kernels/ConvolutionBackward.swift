@@ -80,3 +80,50 @@ func biasGradient(_ dz: Tensor, channels: Int) -> Tensor {
     }
     return db
 }
+
+/// The gradients of `depthwiseConvolve` (before its bias and activation) given `dz`
+/// (`[N, OH, OW, C·M]`): each tap adds `dz · kernel` to the input cell it read, and
+/// `dz · x` to its kernel weight.
+func depthwiseConvolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
+                                  inputGradient: Bool, kernelGradient: Bool) -> (input: Tensor?, kernel: Tensor?) {
+    let multiplier = kernel.shape[3]
+    let c = g.channels
+    let outChannels = c * multiplier
+    var dKernel = Tensor(zeros: kernelGradient ? kernel.shape : [0])
+    var dInput = Tensor(zeros: inputGradient ? input.shape : [0])
+    input.scalars.withUnsafeBufferPointer { x in
+        kernel.scalars.withUnsafeBufferPointer { w in
+            dz.scalars.withUnsafeBufferPointer { d in
+                dKernel.scalars.withUnsafeMutableBufferPointer { dw in
+                    dInput.scalars.withUnsafeMutableBufferPointer { dx in
+                        for n in 0..<g.batch {
+                            for oy in 0..<g.outputHeight {
+                                for ox in 0..<g.outputWidth {
+                                    let ds = ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
+                                    for ky in 0..<g.kernelHeight {
+                                        let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
+                                        guard iy >= 0, iy < g.height else { continue }
+                                        for kx in 0..<g.kernelWidth {
+                                            let ix = ox * g.strideWidth + kx * g.dilationWidth - g.cols.before
+                                            guard ix >= 0, ix < g.width else { continue }
+                                            let xs = ((n * g.height + iy) * g.width + ix) * c
+                                            let ws = (ky * g.kernelWidth + kx) * outChannels
+                                            for ch in 0..<c {
+                                                for m in 0..<multiplier {
+                                                    let o = ch * multiplier + m
+                                                    if inputGradient { dx[xs + ch] += d[ds + o] * w[ws + o] }
+                                                    if kernelGradient { dw[ws + o] += d[ds + o] * x[xs + ch] }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (inputGradient ? dInput : nil, kernelGradient ? dKernel : nil)
+}

@@ -63,3 +63,35 @@ public struct DepthwiseConv2D: Layer {
         return depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g, bias: bias, activation: activation)
     }
 }
+
+// MARK: - Training
+
+extension DepthwiseConv2D {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input, then what the activation's backward needs.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, inputPadding: inputPadding, channels: inputChannels)
+        let z = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g, bias: bias)
+        let (y, keep) = activation.trainingOutput(z, lastAxis: outputChannels)
+        return TrainingForward(y, tape: Tape([x] + keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, inputPadding: inputPadding, channels: inputChannels)
+        try requireGradient(outputGradient, shaped: [g.batch, g.outputHeight, g.outputWidth, outputChannels])
+        let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 1, layer: name)
+        let (dx, dk) = depthwiseConvolutionBackward(dz, input: x, kernel: depthwiseKernel, geometry: g,
+                                                    inputGradient: inputs.first ?? false, kernelGradient: weights)
+        var result = LayerGradients(inputs: [dx])
+        if weights {
+            result.weights["depthwise_kernel"] = dk
+            if bias != nil { result.weights["bias"] = biasGradient(dz, channels: outputChannels) }
+        }
+        return result
+    }
+}

@@ -36,7 +36,7 @@ public struct Merge: Layer {
     }
 
     /// Pads a shape to `rank` with unit axes after the batch.
-    private func expanded<T>(_ shape: [T], to rank: Int, unit: T) -> [T] {
+    func expanded<T>(_ shape: [T], to rank: Int, unit: T) -> [T] {
         guard shape.count < rank, !shape.isEmpty else { return shape }
         return [shape[0]] + [T](repeating: unit, count: rank - shape.count) + shape.dropFirst()
     }
@@ -88,6 +88,81 @@ public struct Merge: Layer {
             }
         }
         return y
+    }
+}
+
+// MARK: - Training
+
+extension Merge {
+    public var canTrain: Bool { true }
+
+    /// Tape: the inputs (multiply, maximum, minimum) and the output (maximum, minimum);
+    /// the shapes alone for the sums.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let y = try forward(inputs)
+        switch op {
+        case .add, .subtract, .average: return TrainingForward(y, tape: Tape(shapes: inputs.map(\.shape)))
+        case .multiply: return TrainingForward(y, tape: Tape(inputs, shapes: inputs.map(\.shape)))
+        case .maximum, .minimum: return TrainingForward(y, tape: Tape(inputs + [y], shapes: inputs.map(\.shape)))
+        }
+    }
+
+    /// Each input's gradient is the output's, through the op, summed over the axes the input
+    /// was broadcast along. Maximum and minimum route it to the first input holding the
+    /// result, as TensorFlow's gradients of `maximum(a, b)` (`a >= b`) applied left to right do.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let shapes = tape.shapes
+        guard !shapes.isEmpty, inputs.count == shapes.count else {
+            throw LayerError(layer: name, "backward: not this layer's tape")
+        }
+        let rank = shapes.map(\.count).max()!
+        let expandedShapes = shapes.map { expanded($0, to: rank, unit: 1) }
+        let outShape = outputGradient.shape
+        guard outShape.count == rank,
+              expandedShapes.allSatisfy({ zip($0, outShape).allSatisfy { $0 == $1 || $0 == 1 } }) else {
+            throw LayerError(layer: name, "backward: gradient of shape \(outShape) does not fit the inputs \(shapes)")
+        }
+        func broadcast(_ t: Tensor, _ shape: [Int]) -> Tensor {
+            var out = Tensor(zeros: outShape)
+            broadcastApply(.copy, into: &out, t.reshaped(shape))
+            return out
+        }
+        var chosen: [Tensor] = []   // maximum/minimum: where each input wins
+        if op == .maximum || op == .minimum {
+            let y = try tape.tensor(shapes.count, layer: name)
+            var taken = [Bool](repeating: false, count: y.count)
+            for k in shapes.indices {
+                let x = broadcast(try tape.tensor(k, layer: name), expandedShapes[k])
+                var mask = Tensor(zeros: outShape)
+                for i in 0..<y.count where !taken[i] && x.scalars[i] == y.scalars[i] {
+                    mask.scalars[i] = 1
+                    taken[i] = true
+                }
+                chosen.append(mask)
+            }
+        }
+        var result = LayerGradients(inputs: [])
+        for k in shapes.indices {
+            guard inputs[k] else { result.inputs.append(nil); continue }
+            var g = outputGradient
+            switch op {
+            case .add: break
+            case .subtract where k == 1:
+                g.scalars.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] = -b[i] } }
+            case .subtract: break
+            case .average:
+                let n = Float(shapes.count)
+                g.scalars.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] /= n } }
+            case .multiply:
+                for j in shapes.indices where j != k {
+                    broadcastApply(.multiply, into: &g, try tape.tensor(j, layer: name).reshaped(expandedShapes[j]))
+                }
+            case .maximum, .minimum:
+                broadcastApply(.multiply, into: &g, chosen[k])
+            }
+            result.inputs.append(reduceBroadcast(g, to: expandedShapes[k]).reshaped(shapes[k]))
+        }
+        return result
     }
 }
 

@@ -268,3 +268,42 @@ extension Reshape {
         try reshapedBack(outputGradient, tape: tape)
     }
 }
+
+// MARK: - Training
+
+extension ZeroPadding2D {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        return TrainingForward(try forward([x]), tape: Tape(shapes: [x.shape]))
+    }
+
+    /// The gradient is the output's, cropped back to the input.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        guard let shape = tape.shapes.first, shape.count == 4 else { throw LayerError(layer: name, "backward: not this layer's tape") }
+        let ((top, bottom), (left, right)) = padding
+        try requireGradient(outputGradient, shaped: [shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3]])
+        return LayerGradients(inputs: [copyWindow(outputGradient, into: shape, rows: shape[1], cols: shape[2],
+                                                  from: (top, left), to: (0, 0))])
+    }
+}
+
+extension Cropping2D {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        return TrainingForward(try forward([x]), tape: Tape(shapes: [x.shape]))
+    }
+
+    /// The gradient is the output's, padded back with zeros where the crop dropped cells.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        guard let shape = tape.shapes.first, shape.count == 4 else { throw LayerError(layer: name, "backward: not this layer's tape") }
+        let ((top, bottom), (left, right)) = cropping
+        let (rows, cols) = (shape[1] - top - bottom, shape[2] - left - right)
+        try requireGradient(outputGradient, shaped: [shape[0], rows, cols, shape[3]])
+        return LayerGradients(inputs: [copyWindow(outputGradient, into: shape, rows: rows, cols: cols,
+                                                  from: (0, 0), to: (top, left))])
+    }
+}
