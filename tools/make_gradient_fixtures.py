@@ -161,6 +161,21 @@ def cases():
         c[f"merge_{op}"] = (lambda op=op: merge_model(op), 2)
     c["merge_broadcast_se"] = (lambda: squeeze_excite(), 2)
     c["residual"] = (lambda: residual(), 2)
+    c["concatenate"] = (lambda: concat_model(), 2)
+    c["separable_same_stride2_relu"] = (lambda: seq((7, 6, 3), L.SeparableConv2D(
+        4, 3, strides=2, padding="same", depth_multiplier=2, activation="relu", name="sep")), 2)
+    c["permute"] = (lambda: seq((3, 4, 5), L.Permute((2, 3, 1), name="perm"), L.Dense(2, name="dense")), 2)
+    c["upsampling_nearest"] = (lambda: seq((3, 4, 2), L.UpSampling2D((2, 3), name="up")), 2)
+    c["rescaling"] = (lambda: seq((4, 4, 3), L.Rescaling(1 / 127.5, offset=-1, name="rescale")), 2)
+    c["normalization"] = (lambda: seq((4, 4, 3), L.Normalization(mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5],
+                                                                 name="norm")), 2)
+    c["relu_layer_max_threshold"] = (lambda: seq((3, 4, 5), L.ReLU(max_value=0.8, negative_slope=0.1,
+                                                                   threshold=0.2, name="relu")), 2)
+    c["relu6_layer"] = (lambda: seq((3, 4, 5), L.ReLU(6.0, name="relu")), 2)
+    c["leaky_relu_layer"] = (lambda: seq((3, 4, 5), L.LeakyReLU(negative_slope=0.2, name="leaky")), 2)
+    c["elu_layer"] = (lambda: seq((3, 4, 5), L.ELU(alpha=0.7, name="elu")), 2)
+    c["softmax_axis1"] = (lambda: seq((3, 4, 5), L.Softmax(axis=1, name="softmax")), 2)
+    c["prelu_shared"] = (lambda: seq((3, 4, 5), L.PReLU(shared_axes=[1, 2], name="prelu")), 2)
     # The original project's CNN (smaller input, same layers).
     c["original_cnn"] = (lambda: seq(
         (20, 20, 1),
@@ -197,6 +212,13 @@ def squeeze_excite():
     return keras.Model(x, L.Add(name="add")([y, x]))
 
 
+def concat_model():
+    x = keras.Input((3, 4, 2))
+    a = L.Conv2D(3, 1, name="a")(x)
+    b = L.Conv2D(2, 1, name="b")(x)
+    return keras.Model(x, L.Concatenate(name="concat")([a, x, b]))
+
+
 def residual():
     """A residual block: the input read by two layers, a BN in between."""
     x = keras.Input((6, 6, 4))
@@ -216,7 +238,9 @@ def randomize(model, rng):
         new = []
         for w in layer.weights:
             shape = tuple(w.shape)
-            if w.name == "moving_variance" or w.name == "gamma":
+            if w.name == "alpha":
+                new.append(rng.uniform(0.05, 0.5, shape))
+            elif w.name == "moving_variance" or w.name == "gamma":
                 new.append(rng.uniform(0.5, 1.5, shape))
             elif w.name == "moving_mean":
                 new.append(rng.uniform(-0.3, 0.3, shape))

@@ -154,3 +154,36 @@ extension Activation {
         return backward(input: z, output: y, outputGradient: g)
     }
 }
+
+extension Layer {
+    /// The training forward of a layer that is an element-wise affine map of its one input
+    /// (Rescaling, Normalization): the inference output; the tape holds the slope
+    /// `f(1) − f(0)` at every element, which is the input's gradient factor.
+    func affineForward(_ inputs: [Tensor]) throws -> TrainingForward {
+        let x = try single(inputs)
+        let y = try forward([x])
+        var slope = try forward([Tensor(shape: x.shape, repeating: 1)])
+        let zero = try forward([Tensor(zeros: x.shape)])
+        slope.scalars.withUnsafeMutableBufferPointer { s in
+            for i in 0..<s.count { s[i] -= zero.scalars[i] }
+        }
+        return TrainingForward(y, tape: Tape([slope]))
+    }
+
+    func affineBackward(_ outputGradient: Tensor, tape: Tape) throws -> LayerGradients {
+        var g = outputGradient
+        let slope = try tape.tensor(0, layer: name)
+        try requireGradient(g, shaped: slope.shape)
+        g.scalars.withUnsafeMutableBufferPointer { d in
+            for i in 0..<d.count { d[i] *= slope.scalars[i] }
+        }
+        return LayerGradients(inputs: [g])
+    }
+
+    /// The training forward of a layer that applies `activation` to its one input.
+    func activationForward(_ inputs: [Tensor], _ activation: Activation) throws -> TrainingForward {
+        let x = try single(inputs)
+        let (y, keep) = activation.trainingOutput(x, lastAxis: x.shape.last ?? 1)
+        return TrainingForward(y, tape: Tape(keep))
+    }
+}

@@ -390,3 +390,121 @@ extension ActivationLayer {
         LayerGradients(inputs: [try activation.preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
     }
 }
+
+extension LeakyReLU {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try activationForward(inputs, .leakyReLU(slope: slope))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        LayerGradients(inputs: [try Activation.leakyReLU(slope: slope)
+            .preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
+    }
+}
+
+extension ELU {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try activationForward(inputs, .elu(alpha: alpha))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        LayerGradients(inputs: [try Activation.elu(alpha: alpha)
+            .preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
+    }
+}
+
+extension ReLU {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        return TrainingForward(try forward([x]), tape: Tape([x]))
+    }
+
+    /// Keras's `clip(x · [x > t], 0, max) − slope · relu(t − x)`: 1 where `x > t` and
+    /// `0 < x < max`, plus `slope` where `x < t`.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        try requireGradient(outputGradient, shaped: x.shape)
+        var g = outputGradient
+        let (t, slope, upper) = (threshold, negativeSlope, maxValue ?? .infinity)
+        g.scalars.withUnsafeMutableBufferPointer { d in
+            for i in 0..<d.count {
+                let v = x.scalars[i]
+                let factor: Float = (v > t && v > 0 && v < upper ? 1 : 0) + (v < t ? slope : 0)
+                d[i] *= factor
+            }
+        }
+        return LayerGradients(inputs: [g])
+    }
+}
+
+extension PReLU {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        return TrainingForward(try forward([x]), tape: Tape([x]))
+    }
+
+    /// Keras's `relu(x) − alpha · relu(−x)`: the input's factor is 1 where `x > 0` and
+    /// `alpha` where `x < 0`; alpha's gradient sums `g · min(x, 0)` over the batch and the
+    /// shared axes.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        try requireGradient(outputGradient, shaped: x.shape)
+        var slopes = Tensor(zeros: x.shape)
+        broadcastApply(.copy, into: &slopes, alpha.reshaped([1] + alpha.shape))
+        var dx = outputGradient
+        var dAlpha = outputGradient
+        for i in 0..<x.count {
+            let v = x.scalars[i]
+            dx.scalars[i] *= v > 0 ? 1 : (v < 0 ? slopes.scalars[i] : 0)
+            dAlpha.scalars[i] *= min(v, 0)
+        }
+        var result = LayerGradients(inputs: [dx])
+        if weights { result.weights["alpha"] = reduceBroadcast(dAlpha, to: [1] + alpha.shape).reshaped(alpha.shape) }
+        return result
+    }
+}
+
+extension Softmax {
+    public var canTrain: Bool { true }
+
+    /// Tape: the output.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let y = try forward(inputs)
+        return TrainingForward(y, tape: Tape([y]))
+    }
+
+    /// `y ⊙ (g − Σ_axis g·y)` along the layer's axis.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let y = try tape.tensor(0, layer: name)
+        try requireGradient(outputGradient, shaped: y.shape)
+        let a = try resolvedAxis(rank: y.rank)
+        let length = y.shape[a]
+        let inner = y.shape[(a + 1)...].reduce(1, *)
+        let outer = y.shape[..<a].reduce(1, *)
+        var dx = outputGradient
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var dot: Float = 0
+                for k in 0..<length {
+                    let at = (o * length + k) * inner + i
+                    dot += outputGradient.scalars[at] * y.scalars[at]
+                }
+                for k in 0..<length {
+                    let at = (o * length + k) * inner + i
+                    dx.scalars[at] = y.scalars[at] * (outputGradient.scalars[at] - dot)
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx])
+    }
+}

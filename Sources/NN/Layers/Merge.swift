@@ -179,7 +179,7 @@ public struct Concatenate: Layer {
         self.axis = axis
     }
 
-    private func resolvedAxis(rank: Int) throws -> Int {
+    func resolvedAxis(rank: Int) throws -> Int {
         let a = axis < 0 ? axis + rank : axis
         guard a >= 0, a < rank else {
             throw LayerError(layer: name, "axis \(axis) is out of range for rank-\(rank) inputs")
@@ -233,5 +233,46 @@ public struct Concatenate: Layer {
             }
         }
         return y
+    }
+}
+
+extension Concatenate {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        TrainingForward(try forward(inputs), tape: Tape(shapes: inputs.map(\.shape)))
+    }
+
+    /// Each input's gradient is its slice of the output's along the axis.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let shapes = tape.shapes
+        guard !shapes.isEmpty, let rank = shapes.first?.count, rank == outputGradient.rank else {
+            throw LayerError(layer: name, "backward: not this layer's tape")
+        }
+        let a = try resolvedAxis(rank: rank)
+        let lengths = shapes.map { $0[a] }
+        let total = lengths.reduce(0, +)
+        guard outputGradient.shape[a] == total else {
+            throw LayerError(layer: name, "backward: gradient of shape \(outputGradient.shape) for inputs \(shapes)")
+        }
+        let outer = outputGradient.shape[..<a].reduce(1, *)
+        let inner = outputGradient.shape[(a + 1)...].reduce(1, *)
+        var result: [Tensor?] = []
+        var start = 0
+        for (k, shape) in shapes.enumerated() {
+            defer { start += lengths[k] }
+            guard inputs[k] else { result.append(nil); continue }
+            var slice = Tensor(zeros: shape)
+            let run = lengths[k] * inner
+            outputGradient.scalars.withUnsafeBufferPointer { g in
+                slice.scalars.withUnsafeMutableBufferPointer { s in
+                    for o in 0..<outer where run > 0 {
+                        (s.baseAddress! + o * run).update(from: g.baseAddress! + (o * total + start) * inner, count: run)
+                    }
+                }
+            }
+            result.append(slice)
+        }
+        return LayerGradients(inputs: result)
     }
 }

@@ -189,3 +189,29 @@ public struct Normalization: Layer {
         return x
     }
 }
+
+// MARK: - Training
+
+extension Rescaling {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try affineForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try affineBackward(outputGradient, tape: tape)
+    }
+}
+
+extension Normalization {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try affineForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try affineBackward(outputGradient, tape: tape)
+    }
+}

@@ -227,7 +227,7 @@ public struct Permute: Layer {
     }
 
     /// The full 0-based permutation (batch first), checked against the input rank.
-    private func permutation(rank: Int) throws -> [Int] {
+    func permutation(rank: Int) throws -> [Int] {
         guard dims.sorted() == Array(1...max(dims.count, 1)), dims.count + 1 == rank else {
             throw LayerError(layer: name, "dims \(dims) is not a permutation of the \(rank - 1) axes after the batch")
         }
@@ -305,5 +305,53 @@ extension Cropping2D {
         try requireGradient(outputGradient, shaped: [shape[0], rows, cols, shape[3]])
         return LayerGradients(inputs: [copyWindow(outputGradient, into: shape, rows: rows, cols: cols,
                                                   from: (0, 0), to: (top, left))])
+    }
+}
+
+extension Permute {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        TrainingForward(try forward(inputs))
+    }
+
+    /// The gradient is the output's under the inverse permutation.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let forward = try permutation(rank: outputGradient.rank)
+        var inverse = forward
+        for (i, axis) in forward.enumerated() { inverse[axis] = i }
+        return LayerGradients(inputs: [transpose(outputGradient, permutation: inverse)])
+    }
+}
+
+extension UpSampling2D {
+    /// Nearest only: the bilinear resize has no backward here.
+    public var canTrain: Bool { interpolation == .nearest }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        guard canTrain else {
+            throw LayerError(layer: name, "UpSampling2D with bilinear interpolation cannot be trained: Mien has no backward pass for it")
+        }
+        return TrainingForward(try forward(inputs))
+    }
+
+    /// Each input pixel's gradient is the sum over the `size` block it was repeated into.
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let g = outputGradient
+        guard g.rank == 4, g.shape[1] % size.0 == 0, g.shape[2] % size.1 == 0 else {
+            throw LayerError(layer: name, "backward: gradient of shape \(g.shape) is not a multiple of \(size)")
+        }
+        let (n, h, w, c) = (g.shape[0], g.shape[1] / size.0, g.shape[2] / size.1, g.shape[3])
+        var dx = Tensor(zeros: [n, h, w, c])
+        for image in 0..<n {
+            for oy in 0..<(h * size.0) {
+                for ox in 0..<(w * size.1) {
+                    let src = ((image * h * size.0 + oy) * w * size.1 + ox) * c
+                    let dst = ((image * h + oy / size.0) * w + ox / size.1) * c
+                    for ch in 0..<c { dx.scalars[dst + ch] += g.scalars[src + ch] }
+                }
+            }
+        }
+        return LayerGradients(inputs: [dx])
     }
 }

@@ -68,3 +68,52 @@ public struct SeparableConv2D: Layer {
         return convolve(depthwise, kernel: pointwiseKernel, geometry: pointwise, bias: bias, activation: activation)
     }
 }
+
+// MARK: - Training
+
+extension SeparableConv2D {
+    public var canTrain: Bool { true }
+
+    /// Tape: the input, the depthwise output, then what the activation's backward needs.
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: inputChannels)
+        let depthwise = depthwiseConvolve(x, kernel: depthwiseKernel, geometry: g)
+        let z = convolve(depthwise, kernel: pointwiseKernel, geometry: try pointwiseGeometry(depthwise), bias: bias)
+        let (y, keep) = activation.trainingOutput(z, lastAxis: filters)
+        return TrainingForward(y, tape: Tape([x, depthwise] + keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        let x = try tape.tensor(0, layer: name)
+        let depthwise = try tape.tensor(1, layer: name)
+        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
+                             padding: padding, channels: inputChannels)
+        try requireGradient(outputGradient, shaped: [g.batch, g.outputHeight, g.outputWidth, filters])
+        let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 2, layer: name)
+        let needDepthwise = weights || inputs.first == true
+        let (dDepthwise, dPointwise) = convolutionBackward(dz, input: depthwise, kernel: pointwiseKernel,
+                                                           geometry: try pointwiseGeometry(depthwise),
+                                                           inputGradient: needDepthwise, kernelGradient: weights)
+        var result = LayerGradients(inputs: [nil])
+        if let dDepthwise {
+            let (dx, dk) = depthwiseConvolutionBackward(dDepthwise, input: x, kernel: depthwiseKernel, geometry: g,
+                                                        inputGradient: inputs.first ?? false, kernelGradient: weights)
+            result.inputs = [dx]
+            if weights { result.weights["depthwise_kernel"] = dk }
+        }
+        if weights {
+            result.weights["pointwise_kernel"] = dPointwise
+            if bias != nil { result.weights["bias"] = biasGradient(dz, channels: filters) }
+        }
+        return result
+    }
+
+    private func pointwiseGeometry(_ depthwise: Tensor) throws -> WindowGeometry {
+        guard let g = WindowGeometry(input: depthwise.shape, kernel: (1, 1), strides: (1, 1), padding: .valid) else {
+            throw LayerError(layer: name, "empty depthwise output \(depthwise.shape)")
+        }
+        return g
+    }
+}
