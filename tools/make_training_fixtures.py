@@ -243,17 +243,22 @@ def write_head(out, kind, classes, seed):
             "sgd_momentum": lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
             "sgd_nesterov": lambda: keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
             "sgd": lambda: keras.optimizers.SGD(learning_rate=0.1),
+            "rmsprop": lambda: keras.optimizers.RMSprop(),
+            "rmsprop_centered_momentum": lambda: keras.optimizers.RMSprop(
+                learning_rate=0.01, rho=0.8, momentum=0.5, centered=True),
+            "adamw": lambda: keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.1),
         }
         for opt_name, make in optimizers.items():
             reset()
             opt = make()
             g = f.create_group(opt_name)
             cfg = opt.get_config()
-            for key in ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum"):
-                if key in cfg:
+            for key in ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "rho", "weight_decay"):
+                if key in cfg and cfg[key] is not None:
                     g.attrs[key] = float(cfg[key])
-            if "nesterov" in cfg:
-                g.attrs["nesterov"] = int(cfg["nesterov"])
+            for key in ("nesterov", "centered"):
+                if key in cfg:
+                    g.attrs[key] = int(cfg[key])
             for step in range(1, 4):
                 before = [w.numpy().copy() for w in model.trainable_weights]
                 loss, grads, _ = tape_loss_and_grads(model, kind, x, y, sample_weights)
@@ -307,8 +312,27 @@ def check_update_rule(opt_name, cfg, step, before, grads, after):
         slots.clear()
     for i, (w, g, a) in enumerate(zip(before, grads, after)):
         w, g = f32(w), f32(g)
-        if opt_name == "adam":
+        if opt_name.startswith("rmsprop"):
+            rho, eps, mom = np.float32(cfg["rho"]), np.float32(cfg["epsilon"]), np.float32(cfg["momentum"])
+            vel, avg, m = slots.get(i, (np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)))
+            vel = rho * vel + (np.float32(1) - rho) * g * g
+            if cfg["centered"]:
+                avg = rho * avg + (np.float32(1) - rho) * g
+                denominator = vel - avg * avg + eps
+            else:
+                denominator = vel + eps
+            increment = lr * g / np.sqrt(denominator)
+            if mom > 0:
+                m = mom * m + increment
+                expected = w - m
+            else:
+                expected = w - increment
+            slots[i] = (vel, avg, m)
+        elif opt_name.startswith("adam"):
             b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+            if cfg.get("weight_decay"):
+                # AdamW: decay first (w -= w * wd * lr), then the Adam step on the decayed w.
+                w = w - w * np.float32(cfg["weight_decay"]) * lr
             m, v = slots.get(i, (np.zeros_like(w), np.zeros_like(w)))
             t = np.float32(step)
             b1p = np.power(np.float32(b1), t)

@@ -170,10 +170,10 @@ public struct FineTuneJob {
     }
 
     func fitOptions(counts: [Int]) -> FitOptions {
-        let sgd = settings.optimizer == "sgd"
+        let optimizer = OptimizerName(rawValue: settings.optimizer) ?? .adam
         return FitOptions(epochs: settings.epochs, batchSize: settings.batchSize,
-                          optimizer: sgd ? .sgd : .adam, learningRate: Double(settings.learningRate),
-                          momentum: sgd ? Double(settings.momentum) : 0,
+                          optimizer: optimizer, learningRate: Double(settings.learningRate),
+                          momentum: optimizer == .sgd ? Double(settings.momentum) : 0,
                           classWeights: settings.classWeight == "balanced" ? classWeightsBalanced(counts: counts) : nil,
                           patience: settings.patience, seed: settings.seed)
     }

@@ -281,30 +281,30 @@ public struct Head: Sendable {
 
     /// Applies one optimizer step with `gradients` (in `parameterNames` order). The weights are
     /// moved out of the layers for the step, so the optimizer updates them without a copy.
-    public mutating func apply(_ gradients: [Tensor], optimizer: inout any Optimizer) {
-        var parameters: [Tensor] = []
-        var moved: [(layer: Int, hasBias: Bool)] = []
+    public mutating func apply(_ gradients: [Tensor], optimizer: inout any Optimizer) throws {
+        let names = parameterNames
+        guard gradients.count == names.count else {
+            throw TrainingError.invalidState("\(gradients.count) gradients for the head's \(names.count) weights")
+        }
+        var parameters: [String: Tensor] = [:]
         for i in layers.indices {
             guard var dense = layers[i] as? Dense else { continue }
-            parameters.append(dense.kernel)
-            if let bias = dense.bias { parameters.append(bias) }
+            parameters["\(dense.name)/kernel"] = dense.kernel
+            if let bias = dense.bias { parameters["\(dense.name)/bias"] = bias }
             dense.kernel = Tensor(zeros: [0])
             if dense.bias != nil { dense.bias = Tensor(zeros: [0]) }
             layers[i] = dense
-            moved.append((i, dense.bias != nil))
         }
-        optimizer.step(&parameters, gradients: gradients)
-        var k = 0
-        for (i, hasBias) in moved {
-            var dense = layers[i] as! Dense
-            dense.kernel = parameters[k]
-            k += 1
-            if hasBias {
-                dense.bias = parameters[k]
-                k += 1
+        // Put the weights back whatever the optimizer does (it changes nothing when it throws).
+        defer {
+            for i in layers.indices {
+                guard var dense = layers[i] as? Dense else { continue }
+                dense.kernel = parameters["\(dense.name)/kernel"] ?? dense.kernel
+                if dense.bias != nil { dense.bias = parameters["\(dense.name)/bias"] }
+                layers[i] = dense
             }
-            layers[i] = dense
         }
+        try optimizer.step(&parameters, gradients: Dictionary(uniqueKeysWithValues: zip(names, gradients)))
     }
 
     /// One training step on a batch: forward with dropout, loss, backward and the optimizer
@@ -316,7 +316,7 @@ public struct Head: Sendable {
         let step = try gradients(features: features, labels: labels, sampleWeights: sampleWeights,
                                  loss: loss, generator: &generator)
         guard step.isFinite else { throw TrainingError.nonFiniteLoss(step.loss) }
-        apply(step.gradients, optimizer: &optimizer)
+        try apply(step.gradients, optimizer: &optimizer)
         return step.loss
     }
 }

@@ -35,7 +35,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 
 /// The optimizers `fit` can build from `FitOptions`.
 public enum OptimizerName: String, Codable, Sendable, CaseIterable {
-    case adam, sgd
+    case adam, sgd, rmsprop, adamw
 }
 
 /// The options of `Trainer.fit`, Keras's `fit`/`compile` arguments.
@@ -45,9 +45,9 @@ public struct FitOptions: Codable, Sendable, Equatable {
     /// Nil: the head's own (`Head.defaultLoss`).
     public var loss: Loss?
     public var optimizer: OptimizerName
-    /// Nil: the optimizer's Keras default (Adam 0.001, SGD 0.01).
+    /// Nil: the optimizer's Keras default (Adam, AdamW and RMSprop 0.001, SGD 0.01).
     public var learningRate: Double?
-    /// SGD only.
+    /// SGD and RMSprop.
     public var momentum: Double
     /// SGD only.
     public var nesterov: Bool
@@ -92,6 +92,8 @@ public struct FitOptions: Codable, Sendable, Equatable {
         switch optimizer {
         case .adam: return Adam(learningRate: learningRate ?? 0.001)
         case .sgd: return SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
+        case .rmsprop: return RMSprop(learningRate: learningRate ?? 0.001, momentum: momentum)
+        case .adamw: return AdamW(learningRate: learningRate ?? 0.001)
         }
     }
 
@@ -352,7 +354,7 @@ public struct Trainer: Sendable {
                 let step = try head.gradients(features: features, labels: labels, sampleWeights: weights,
                                               loss: loss, generator: &dropout)
                 guard step.isFinite else { throw TrainingError.nonFinite(epoch: epoch, batch: b + 1) }
-                head.apply(step.gradients, optimizer: &optimizer)
+                try head.apply(step.gradients, optimizer: &optimizer)
                 lossTotal += step.loss * Float(rows.count)
                 lossCount += Float(rows.count)
                 correct += zip(predictedClasses(step.outputs), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }

@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Faces per training step, 1...65536.")
     var batchSize = 32
 
-    @Option(help: "adam or sgd.")
+    @Option(help: "adam, sgd, rmsprop or adamw (Keras 3's, with Keras's defaults).")
     var optimizer = "adam"
 
     @Option(parsing: .unconditional, help: "The optimizer's learning rate, a positive finite number.")
@@ -145,7 +145,9 @@ struct Train: ParsableCommand {
         guard featuresFrom == nil || replaceHeadAfter == nil else {
             throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")
         }
-        guard ["adam", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer must be adam or sgd, got '\(optimizer)'") }
+        guard OptimizerName(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer must be adam, sgd, rmsprop or adamw, got '\(optimizer)'")
+        }
         guard ["none", "balanced"].contains(classWeight) else {
             throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'")
         }
