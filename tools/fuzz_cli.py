@@ -91,8 +91,9 @@ Classes (hard findings make the exit status 1; soft ones are listed but do not)
                     (LOAD_TRUNCATED_IMAGES) gives the same scores
   stricter-image    (soft) mien refuses or skips an image that Pillow decodes
   lenient-hdf5      (soft) exit 0 on an .h5 that h5py's libhdf5 1.14 refuses for an integrity
-                    check Debian's libhdf5 1.10 does not make (a heap object length), when
-                    what mien read is exactly the seed model (same `inspect` JSON, same scores)
+                    check Debian's libhdf5 1.10 does not make (a heap object length, a corrupt
+                    object header of an object mien finds empty), when what mien read is
+                    exactly the seed model (same `inspect` JSON, same scores)
 
 Oracles (in a separate process, restarted if a corrupt file crashes it, with its own memory
 limit): `.h5` files are loaded with the Keras that wrote them (keras.models.load_model for
@@ -679,7 +680,11 @@ def set_h5_config(path: str, text: str):
             f.attrs["model_config"] = text
         except (ValueError, UnicodeEncodeError):
             raw = text.encode("utf-8", "surrogateescape")
-            f.attrs.create("model_config", np.array(raw, dtype=object), dtype=h5py.string_dtype("ascii"))
+            if b"\x00" in raw:
+                # Variable-length strings cannot hold NUL: a fixed-length one can.
+                f.attrs["model_config"] = np.bytes_(raw)
+            else:
+                f.attrs.create("model_config", np.array(raw, dtype=object), dtype=h5py.string_dtype("ascii"))
 
 
 def heap_flip(data: bytes, rng: random.Random) -> tuple[bytes, str, str]:
@@ -2692,7 +2697,10 @@ def classify(case: Case, r: RunResult, judge: Judge, case_dir: Path):
 
 # libhdf5 errors that the HDF5 library Mien links (Debian's 1.10) does not check but h5py's
 # (1.14) does: a heap object's length that disagrees with the attribute that refers to it.
-HDF5_INTEGRITY = re.compile(r"Expected global heap object size does not match|global heap|bad heap|checksum", re.I)
+# Also object headers that 1.14 finds corrupt (its metadata cache checks their ring and
+# layout) but 1.10 reads; the run only counts as lenient when mien read exactly the seed.
+HDF5_INTEGRITY = re.compile(r"Expected global heap object size does not match|global heap|bad heap|checksum"
+                            r"|corrupt object header|ring type mismatch|ran off end of input buffer", re.I)
 
 
 def classify_lenient_hdf5(case: Case, r: RunResult, answer: dict, judge: Judge):
@@ -2703,19 +2711,21 @@ def classify_lenient_hdf5(case: Case, r: RunResult, answer: dict, judge: Judge):
     if case.kind != "h5" or answer.get("loaded") or not HDF5_INTEGRITY.search(str(answer.get("error", ""))):
         return None
     weights = case.argv[case.argv.index("--weights") + 1] if "--weights" in case.argv else None
-    mutated = next((a for a in case.argv if a.endswith((".h5", ".json")) and a != weights), None)
-    if not mutated or not case.seed:
+    model = next((a for a in case.argv if a.endswith((".h5", ".json")) and a != weights), None)
+    if not model or not case.seed:
         return None
-    def inspect(path):
-        argv = [judge.mien, "inspect", path, "--format", "json"] + (["--weights", weights] if weights else [])
+    # case.seed is "MODEL" or "MODEL + WEIGHTS": the unmutated pair to compare with.
+    seed_model, _, seed_weights = case.seed.partition(" + ")
+    def inspect(model_path, weights_path):
+        argv = [judge.mien, "inspect", model_path, "--format", "json"] + (["--weights", weights_path] if weights_path else [])
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
         return parse_json(done.stdout) if done.returncode == 0 else None
-    same = inspect(mutated)
-    if same is None or same != inspect(case.seed):
+    same = inspect(model, weights)
+    if same is None or same != inspect(seed_model, seed_weights or None):
         return None
     if case.command == "predict":
-        seed_answer = judge.client.ask({**{k: case.oracle[k] for k in ("op", "lib", "weights", "images") if k in case.oracle},
-                                        "model": case.seed})
+        seed_answer = judge.client.ask({**{k: case.oracle[k] for k in ("op", "lib", "images") if k in case.oracle},
+                                        "model": seed_model, "weights": seed_weights or case.oracle.get("weights")})
         if not seed_answer or compare_scores(mien_predict_scores(r.stdout), seed_answer.get("scores")):
             return None
     return ("lenient-hdf5", f"h5py refuses ({answer.get('error')}), libhdf5 1.10 does not check it, and mien read the "

@@ -235,6 +235,14 @@ extension FaceDataset {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
         func column(_ name: String) -> Int? { header.firstIndex(of: name.lowercased()) }
+        // Only FER-2013's columns, each once: another column (or a second 'pixels') would be a
+        // file of another layout, read as if it were this one.
+        if let other = header.enumerated().first(where: { i, name in
+            !["emotion", "pixels", "usage"].contains(name) || header.firstIndex(of: name) != i
+        }) {
+            throw FaceDataError(path: path, message:
+                "line 1: unexpected column '\((reader.headerRow ?? [])[other.offset])'; fer2013.csv has the columns emotion, pixels and Usage, each once")
+        }
         guard let emotionColumn = column("emotion"), let pixelsColumn = column("pixels") else {
             throw FaceDataError(path: path, message:
                 "line 1: expected the header 'emotion,pixels,Usage', found '\((reader.headerRow ?? []).joined(separator: ",").prefix(80))'")

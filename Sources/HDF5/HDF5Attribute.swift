@@ -145,7 +145,13 @@ extension HDF5Attribute {
             return try pointers.withUnsafeMutableBufferPointer { buffer in
                 guard H5Aread(aid, mem, buffer.baseAddress) >= 0 else { throw libraryFail("cannot read") }
                 defer { _ = mien_vlen_reclaim(mem, sid, buffer.baseAddress) }
-                return buffer.map { $0.map { String(cString: $0) } ?? "" }
+                // Invalid UTF-8 is refused, not repaired: a repaired key ("na\u{FFFD}me")
+                // would be read differently from what Keras reads.
+                return try buffer.map { pointer in
+                    guard let pointer else { return "" }
+                    guard let text = String(validatingCString: pointer) else { throw fail("holds a string that is not valid UTF-8") }
+                    return text
+                }
             }
         }
 
@@ -154,7 +160,7 @@ extension HDF5Attribute {
         let pad = H5Tget_strpad(tid)
         var bytes = [UInt8](repeating: 0, count: count * size)  // bounded by the file-size check
         guard H5Aread(aid, tid, &bytes) >= 0 else { throw libraryFail("cannot read") }
-        return (0..<count).map { i in
+        return try (0..<count).map { i in
             var element = bytes[(i * size)..<((i + 1) * size)]
             if pad == H5T_STR_NULLTERM, let nul = element.firstIndex(of: 0) {
                 element = element[..<nul]
@@ -165,7 +171,10 @@ extension HDF5Attribute {
                     element = element.dropLast()
                 }
             }
-            return String(decoding: element, as: UTF8.self)
+            guard let text = String(validating: element, as: UTF8.self) else {
+                throw fail("holds a string that is not valid UTF-8")
+            }
+            return text
         }
     }
 

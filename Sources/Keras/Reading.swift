@@ -8,8 +8,8 @@ extension KerasError {
             do {
                 return try body()
             } catch let error as HDF5Error {
-                // The HDF5 module's errors already name the file and the object.
-                throw KerasError(.hdf5, file: file, error.description)
+                // The KerasError names the file; the HDF5 error adds the object.
+                throw KerasError(.hdf5, file: file, error.object.map { "\($0): \(error.message)" } ?? error.message)
             }
         }
     }

@@ -5,6 +5,11 @@ import NN
 public enum KerasLayers {
     typealias Builder = @Sendable (LayerConfig, [Shape]) throws -> any Layer
 
+    /// The classes whose Keras `call` takes a `mask` argument (Keras 3 saves `mask: null` in
+    /// their calls): BatchNormalization, Softmax and nested models. A mask given to any other
+    /// class is refused, as Keras refuses it.
+    static let callsTakingMask: Set<String> = ["BatchNormalization", "Softmax", "Functional", "Sequential", "Model"]
+
     /// Keras class names (with their historical aliases) and their builders.
     static let builders: [String: Builder] = {
         var b: [String: Builder] = [
@@ -34,7 +39,10 @@ public enum KerasLayers {
             b[identity] = { config, _ in
                 if identity.hasPrefix("SpatialDropout") { try config.requireChannelsLast() }
                 var options: [String: Float] = [:]
-                // Keras requires rates (and, in Keras 3, GaussianNoise's stddev) in 0...1.
+                // Keras requires rates (and, in Keras 3, GaussianNoise's stddev) in 0...1,
+                // and the dropouts' rate (GaussianNoise's stddev) as an argument.
+                let required = identity == "GaussianNoise" ? "stddev" : identity == "ActivityRegularization" ? nil : "rate"
+                if let required, !config.has(required) { throw config.fail("missing '\(required)'") }
                 options["rate"] = try config.rate("rate")
                 options["stddev"] = try identity == "GaussianNoise" && config.kerasMajor < 3
                     ? config.optionalFloat("stddev") : config.rate("stddev")
@@ -165,7 +173,9 @@ public enum KerasLayers {
     }
 
     static func activation(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
-        ActivationLayer(name: c.name, activation: try c.activation())
+        // Keras's Activation layer requires its argument (Dense's defaults to linear).
+        guard c.has("activation") else { throw c.fail("missing 'activation'") }
+        return ActivationLayer(name: c.name, activation: try c.activation())
     }
 
     static func relu(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
@@ -214,7 +224,9 @@ public enum KerasLayers {
         _ = try input(c, shapes, rank: 4)
         let pool = try c.pair("pool_size", default: (2, 2))
         let strides = try c.pair("strides", default: pool, nullMeansDefault: true)
-        let padding = try c.padding()
+        // Keras 3 keeps a pooling layer's padding as written and refuses "SAME" when the
+        // model is built; tf.keras 2 lowercases it, as both do for convolutions.
+        let padding = try c.padding(caseSensitive: c.kerasMajor >= 3)
         return max ? MaxPooling2D(name: c.name, poolSize: pool, strides: strides, padding: padding) as any Layer
                    : AveragePooling2D(name: c.name, poolSize: pool, strides: strides, padding: padding)
     }

@@ -41,10 +41,19 @@ struct LayerConfig {
     /// Options that do not change inference when they are null or absent.
     static let ignorableWhenNull: Set<String> = ["lora_rank", "lora_alpha", "quantization_config", "virtual_batch_size", "adjustment"]
 
-    /// Initializers, regularizers and constraints: they shape training, not the stored weights' use.
-    static func isTrainingOnly(_ key: String) -> Bool {
-        key.hasSuffix("_initializer") || key.hasSuffix("_regularizer") || key.hasSuffix("_constraint")
-    }
+    /// Initializers, regularizers and constraints: they shape training, not the stored weights'
+    /// use. Only Keras's own names: a misspelt one (`kepnel_initializer`) is an option Keras
+    /// refuses, so Mien refuses it too.
+    static let trainingOnly: Set<String> = {
+        let weights = ["kernel", "bias", "depthwise", "pointwise", "gamma", "beta", "moving_mean", "moving_variance", "alpha"]
+        var keys: Set<String> = ["activity_regularizer"]
+        for weight in weights {
+            for kind in ["initializer", "regularizer", "constraint"] { keys.insert("\(weight)_\(kind)") }
+        }
+        return keys
+    }()
+
+    static func isTrainingOnly(_ key: String) -> Bool { trainingOnly.contains(key) }
 
     /// Throws for the first option (sorted) that was neither read nor ignorable, or that is
     /// ignorable but malformed (Keras would fail to deserialize it, so no Keras reads the file).
@@ -68,10 +77,12 @@ struct LayerConfig {
         }
     }
 
-    /// Keras's serialized form of an object: a string `class_name` and an object (or null) `config`.
+    /// Keras's serialized form of an object: a string `class_name`, an object (or null)
+    /// `config`, and nothing but Keras 3's `module` and `registered_name` besides.
     static func isSerializedObject(_ value: JSON) -> Bool {
-        guard let object = value.object, object["class_name"]?.string != nil else { return false }
-        return object["config"].map { $0.isNull || $0.object != nil } ?? true
+        guard let object = value.object, object["class_name"]?.string != nil,
+              let config = object["config"], config.isNull || config.object != nil else { return false }
+        return Set(object.keys).isSubset(of: ["class_name", "config", "module", "registered_name"])
     }
 
     func fail(_ kind: KerasError.Kind, _ message: String) -> KerasError {
@@ -82,14 +93,24 @@ struct LayerConfig {
 
     func has(_ key: String) -> Bool { option(key).map { !$0.isNull } ?? false }
 
+    /// An explicit null where Keras expects a value is refused, not taken as the default:
+    /// Keras reads `use_bias: null` as false and fails on `epsilon: null`, so neither the
+    /// default nor a guess would give Keras's numbers. Options that may be null have their
+    /// own accessors (`optionalFloat`, `floats`, `pair(nullMeansDefault:)`).
+    private func present(_ key: String) throws -> JSON? {
+        guard let v = option(key) else { return nil }
+        guard !v.isNull else { throw fail("'\(key)' is null; Keras needs a value here") }
+        return v
+    }
+
     func bool(_ key: String, default value: Bool) throws -> Bool {
-        guard let v = option(key), !v.isNull else { return value }
+        guard let v = try present(key) else { return value }
         guard let b = v.bool else { throw fail("'\(key)' is not a boolean") }
         return b
     }
 
     func int(_ key: String, default value: Int? = nil) throws -> Int {
-        guard let v = option(key), !v.isNull else {
+        guard let v = try present(key) else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
@@ -136,11 +157,14 @@ struct LayerConfig {
     }
 
     func float(_ key: String, default value: Float? = nil) throws -> Float {
-        guard let v = option(key), !v.isNull else {
+        guard let v = try present(key) else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
         guard let d = v.double else { throw fail("'\(key)' is not a number") }
+        // Keras computes in float32: 1e308 would become infinity (and the file could not be
+        // written back as JSON).
+        guard Float(d).isFinite else { throw fail("'\(key)' is \(d), beyond float32") }
         return Float(d)
     }
 
@@ -149,7 +173,7 @@ struct LayerConfig {
     }
 
     func string(_ key: String, default value: String? = nil) throws -> String {
-        guard let v = option(key), !v.isNull else {
+        guard let v = try present(key) else {
             if let value { return value }
             throw fail("missing '\(key)'")
         }
@@ -168,10 +192,14 @@ struct LayerConfig {
     /// A number or a list of numbers, as `Rescaling`'s `scale` and `Normalization`'s `mean`.
     func floats(_ key: String) throws -> [Float]? {
         guard let v = option(key), !v.isNull else { return nil }
-        if let d = v.double { return [Float(d)] }
+        if let d = v.double {
+            guard Float(d).isFinite else { throw fail("'\(key)' is \(d), beyond float32") }
+            return [Float(d)]
+        }
         guard let list = v.array else { throw fail("'\(key)' is not a number or a list") }
         return try flatten(list).map { item in
             guard let d = item.double else { throw fail("'\(key)' holds a non-number") }
+            guard Float(d).isFinite else { throw fail("'\(key)' holds \(d), beyond float32") }
             return Float(d)
         }
     }
@@ -236,9 +264,10 @@ struct LayerConfig {
         return result
     }
 
-    func padding() throws -> Padding {
+    func padding(caseSensitive: Bool = false) throws -> Padding {
         if option("padding")?.isNull == true { throw fail(.unsupportedOption, "padding is null (valid, same)") }
-        let value = try string("padding", default: "valid").lowercased()
+        let written = try string("padding", default: "valid")
+        let value = caseSensitive ? written : written.lowercased()
         guard let p = Padding(rawValue: value) else {
             throw fail(.unsupportedOption, "padding '\(value)' is not supported (valid, same)")
         }

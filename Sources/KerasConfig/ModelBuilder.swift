@@ -48,6 +48,11 @@ public struct ModelBuilder {
     private func buildSequential(_ config: JSON) throws -> Graph {
         // tf.keras before 2.3 wrote a Sequential's config as the bare list of layers.
         let name = config["name"]?.string ?? "sequential"
+        // Keras needs a dict config's 'name' (Keras 3 refuses it without; tf.keras 2 then
+        // reads the dict as the list of layers).
+        if config.object != nil, config["name"]?.string == nil {
+            throw fail(layer: name, "Sequential config has no 'name'")
+        }
         guard let entries = config.array ?? config["layers"]?.array else {
             throw fail(layer: name, "Sequential config has no 'layers' list")
         }
@@ -137,7 +142,9 @@ public struct ModelBuilder {
                 }
             }
             try checkEntry(item, name: entryName, className: entryClass)
-            let calls = try (item["inbound_nodes"]?.array ?? []).map { try parseCall($0, in: entryName) }
+            let calls = try (item["inbound_nodes"]?.array ?? []).map {
+                try parseCall($0, in: entryName, className: entryClass)
+            }
             entries[entryName] = Entry(name: entryName, json: item, className: entryClass, calls: calls)
             order.append(entryName)
         }
@@ -231,7 +238,8 @@ public struct ModelBuilder {
     /// Keras 3 writes `{"args": [...], "kwargs": {...}}` with `__keras_tensor__` objects.
     /// An argument Mien would not use (a constant operand such as the `3.0` of `x + 3.0`,
     /// or an unknown keyword) is refused, never dropped.
-    private func parseCall(_ call: JSON, in layer: String) throws -> Call {
+    private func parseCall(_ call: JSON, in layer: String, className: String) throws -> Call {
+        let takesMask = KerasLayers.callsTakingMask.contains(className)
         var training: Bool?
         func keywords(_ kwargs: JSON?) throws {
             guard let kwargs, !kwargs.isNull else { return }
@@ -240,7 +248,10 @@ public struct ModelBuilder {
                 let value = object[key]!
                 switch (key, value) {
                 case ("training", .bool(let flag)): training = training.map { $0 || flag } ?? flag
-                case ("training", .null), ("mask", .null): break
+                case ("training", .null): break
+                // Keras 3 saves `mask: null` for classes whose call has a mask argument;
+                // Keras refuses a mask for the others.
+                case ("mask", .null) where takesMask: break
                 default: throw unusedArgument(key, value, layer: layer)
                 }
             }
@@ -312,7 +323,10 @@ public struct ModelBuilder {
 
     /// `input_layers`/`output_layers`: a list of `[layer, node, tensor]`, or one such triple.
     private func endpoints(_ json: JSON?, in model: String) throws -> [Ref] {
-        guard let list = json?.array else { throw fail(layer: model, "model has no input_layers/output_layers") }
+        // Keras cannot run a model without inputs or outputs ("Graph disconnected").
+        guard let list = json?.array, !list.isEmpty else {
+            throw fail(layer: model, "model has no (or empty) input_layers/output_layers")
+        }
         let triples = list.first?.string != nil ? [JSON.array(list)] : list
         return try triples.map { item in
             guard let parts = item.array, parts.count == 3, let l = parts[0].string,

@@ -35,9 +35,11 @@ public enum BLASKernels {
 extension BLASKernels {
     /// OpenBLAS's own thread count, for work that runs one product at a time. A process-wide
     /// setting: code that may run concurrently uses `singleThreaded` instead of setting it.
+    /// At most one thread per core: OpenBLAS's threads spin while they wait, and 64 of them
+    /// on 2 busy cores made one product take longer than a minute.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(clamping: max(1, newValue))) }
+        set { openblas_set_num_threads(Int32(clamping: min(max(1, newValue), BatchRunner.cores))) }
     }
 
     private static let sectionLock = NSLock()

@@ -106,7 +106,7 @@ struct Bench: ParsableCommand {
                 model: model, imagesPerSecond: imagesPerSecond, batchSize: batchSize, inputSize: side, threads: cores,
                 batches: times.count, medianBatchSeconds: times.sorted()[times.count / 2],
                 gflopsPerImage: flops / 1e9, gflopsPerSecond: flops * imagesPerSecond / 1e9,
-                sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: cores),
+                sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: min(cores, BatchRunner.cores)),
                 kernels: "OpenBLAS \(BLASKernels.coreName), depthwise \(VectorKernels.instructionSet)",
                 peakMemoryMb: Bench.peakMemoryMB(),
                 profile: profile ? try LayerProfile(graph, input: input,
@@ -122,7 +122,7 @@ struct Bench: ParsableCommand {
                              result.gflopsPerSecond))
                 print(String(format: "peak memory: %.0f MB", result.peakMemoryMb))
                 print(String(format: "cblas_sgemm 1024×1024×1024 on %d thread%@: %.1f GFLOP/s; the forward pass reaches %.0f%% of it",
-                             cores, cores == 1 ? "" : "s", result.sgemmGflopsPerSecond,
+                             min(cores, BatchRunner.cores), min(cores, BatchRunner.cores) == 1 ? "" : "s", result.sgemmGflopsPerSecond,
                              100 * result.gflopsPerSecond / result.sgemmGflopsPerSecond))
                 print("kernels: \(result.kernels)")
                 if let profile = result.profile { profile.lines().forEach { print($0) } }

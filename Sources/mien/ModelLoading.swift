@@ -27,7 +27,7 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "For a Keras model: pixel offset, input = pixel * scale + offset.")
     var offset: Float = 0
 
-    @Option(help: "For a Keras model: class names in output order, comma-separated.")
+    @Option(parsing: .unconditional, help: "For a Keras model: class names in output order, comma-separated.")
     var classes: String?
 
     /// The largest `--input-size` (an image side the backbone runs on).

@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a folder of class folders (Kaggle layout) or a fer2013.csv.")
     var data: String
 
-    @Option(help: "The classes and their label order, comma-separated.")
+    @Option(parsing: .unconditional, help: "The classes and their label order, comma-separated.")
     var classes = "angry,happy"
 
     @Option(name: .shortAndLong, help: "The model file to write (.mien).")
@@ -109,10 +109,20 @@ struct Train: ParsableCommand {
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
                 patience: patience > 0 ? patience : nil, head: head)
             let console = Console()
-            let (_, _, validation) = try FineTuneJob(settings: settings, data: data,
-                                                     usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
-                                                     output: output, resume: resume, backbone: graph)
-                .run { console.render($0) }
+            let job = try FineTuneJob(settings: settings, data: data,
+                                      usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
+                                      output: output, resume: resume, backbone: graph)
+            let validation: FaceDataset
+            do {
+                (_, _, validation) = try job.run { console.render($0) }
+            } catch let error as TrainingError {
+                switch error {
+                case .nonFinite, .nonFiniteValidation, .nonFiniteLoss:
+                    // The usual cause is a step too large for the loss: say which option sets it.
+                    throw ValidationError("\(error); a lower --learning-rate (now \(learningRate)) usually avoids it")
+                default: throw error
+                }
+            }
             if let folder = report {
                 // The written file, so the report measures exactly what was saved.
                 let saved = try MienFile.read(contentsOf: output)

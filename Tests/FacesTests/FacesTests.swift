@@ -288,7 +288,10 @@ final class FaceLoadingErrorTests: XCTestCase {
              ["line 3:", "expected 3 fields", "found 2"]),
             ("usage", "emotion,pixels,Usage\n0,\(pixels),Validation\n",
              ["line 2:", "Usage 'Validation' is not one of Training, PublicTest, PrivateTest"]),
-            ("header", "label,image\n0,\(pixels)\n", ["line 1:", "expected the header 'emotion,pixels,Usage'"]),
+            ("header", "label,image\n0,\(pixels)\n", ["line 1:", "unexpected column 'label'"]),
+            ("no_pixels", "emotion,Usage\n0,Training\n", ["line 1:", "expected the header 'emotion,pixels,Usage'"]),
+            ("extra", "emotion,pixels,Usage,extra\n0,\(pixels),Training,1\n", ["line 1:", "unexpected column 'extra'"]),
+            ("twice", "emotion,pixels,pixels\n0,\(pixels),\(pixels)\n", ["line 1:", "unexpected column 'pixels'"]),
             ("empty", "", ["empty file"]),
         ]
         for c in cases {

@@ -117,7 +117,7 @@ final class ConfigValidationTests: XCTestCase {
                     ["class_name": "InputLayer", "name": "in", "config": ["batch_shape": [nil, 4], "name": "in"],
                      "inbound_nodes": []],
                     ["class_name": .string(className), "module": .string(module), "name": "bad",
-                     "config": ["name": "bad"],
+                     "config": className == "Dropout" ? ["name": "bad", "rate": 0.5] : ["name": "bad"],
                      "inbound_nodes": [["args": tensors(args),
                                         "kwargs": kwargs]]],
                 ]]]
@@ -134,8 +134,13 @@ final class ConfigValidationTests: XCTestCase {
         // training=True on a layer that behaves differently in training.
         let dropout = refusal(functional(["T"], kwargs: ["training": true], className: "Dropout"))
         XCTAssertTrue(dropout?.description.contains("training=True") ?? false, "\(String(describing: dropout))")
-        // What Keras writes for ordinary calls still builds.
-        for (className, kwargs, options) in [("Dropout", ["training": false, "mask": nil], ["rate": 0.5]),
+        // A mask for a layer whose Keras call takes none (Keras: "unexpected keyword argument 'mask'").
+        let mask = refusal(functional(["T"], kwargs: ["mask": nil], className: "Activation"))
+        XCTAssertTrue(mask?.description.contains("argument 'mask'") ?? false, "\(String(describing: mask))")
+        // What Keras writes for ordinary calls still builds (Keras 3.15: Dropout gets
+        // `training: false`, BatchNormalization and Softmax `mask: null`).
+        for (className, kwargs, options) in [("Dropout", ["training": false], ["rate": 0.5]),
+                                             ("Softmax", ["mask": nil], [:]),
                                              ("Activation", ["training": true], ["activation": "relu"])] as [(String, JSON, [String: JSON])] {
             var json = functional(["T"], kwargs: kwargs, className: className)
             if case .object(var config) = json["config"]!, case .array(var layers) = config["layers"]!,
@@ -149,6 +154,28 @@ final class ConfigValidationTests: XCTestCase {
         }
     }
 
+    /// An explicit null where Keras needs a value is refused, not read as the default: Keras
+    /// takes `use_bias: null` as false and fails on `epsilon: null`. A model with no inputs
+    /// or outputs is refused as Keras refuses it ("Graph disconnected").
+    func testNullOptionsAndEmptyEndpointsAreRefused() {
+        assertRefused("BatchNormalization", ["epsilon": nil], saying: ["'epsilon' is null"])
+        assertRefused("Dense", ["units": 4, "use_bias": nil], saying: ["'use_bias' is null"])
+        assertRefused("Conv2D", ["filters": 2, "kernel_size": 3, "padding": "same", "strides": nil],
+                      saying: ["'strides' is null"])
+        for (inputs, outputs) in [([], [["d", 0, 0]]), ([["in", 0, 0]], [])] as [([JSON], [JSON])] {
+            let model: JSON = ["class_name": "Functional", "config": [
+                "name": "m", "input_layers": .array(inputs), "output_layers": .array(outputs),
+                "layers": [
+                    ["class_name": "InputLayer", "name": "in", "config": ["batch_shape": [nil, 4], "name": "in"],
+                     "inbound_nodes": []],
+                    ["class_name": "Dense", "name": "d", "config": ["name": "d", "units": 2],
+                     "inbound_nodes": [[["in", 0, 0, [:]]]]],
+                ]]]
+            let error = refusal(model)
+            XCTAssertTrue(error?.description.contains("no (or empty) input_layers/output_layers") ?? false, "\(String(describing: error))")
+        }
+    }
+
     /// An option the builder does not read is refused unless it cannot change inference:
     /// a Conv2D's config under another class name, a misspelt key, Resizing's antialias.
     func testUnreadOptionsAreRefused() {
@@ -158,9 +185,19 @@ final class ConfigValidationTests: XCTestCase {
         assertRefused("Resizing", ["height": 4, "width": 4, "antialias": true], saying: ["antialias=True"])
         assertRefused("Conv2D", ["filters": 4, "kernel_size": 3, "padding": nil], saying: ["padding is null"])
         assertRefused("Conv2D", ["filters": 4, "kernel_size": 3, "strides": nil], saying: ["'strides' is null"])
+        // Keras's own initializer names only, each a well-formed serialized object.
+        assertRefused("Dense", ["units": 4, "kepnel_initializer": nil], input: [16], saying: ["option 'kepnel_initializer'"])
+        assertRefused("Dense", ["units": 4, "kernel_initializer": ["class_name": "GlorotUniform", "co{{nfig": [:]]],
+                      input: [16], saying: ["'kernel_initializer'"])
+        // Required arguments (Keras: "missing 1 required positional argument"), float32 range,
+        // and Keras 3's case-sensitive pooling padding.
+        assertRefused("Activation", [:], saying: ["missing 'activation'"])
+        assertRefused("Dropout", [:], saying: ["missing 'rate'"])
+        assertRefused("BatchNormalization", ["momentum": 1e308], saying: ["beyond float32"])
+        assertRefused("MaxPooling2D", ["padding": "SAME"], saying: ["padding 'SAME'"])
         // Initializers, regularizers, constraints, seeds and null LoRA options do not matter.
         XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(sequential("Dense", [
-            "units": 4, "kernel_initializer": ["class_name": "GlorotUniform"], "bias_regularizer": nil,
+            "units": 4, "kernel_initializer": ["class_name": "GlorotUniform", "config": ["seed": nil]], "bias_regularizer": nil,
             "kernel_constraint": nil, "lora_rank": nil, "dtype": "float32", "trainable": true], input: [16])))
         XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(sequential("MaxPooling2D", [
             "pool_size": 2, "strides": nil])))

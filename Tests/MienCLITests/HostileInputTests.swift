@@ -151,6 +151,10 @@ final class HostileInputTests: XCTestCase {
         // Keras's usual `x / 127.5 - 1`: a negative value is the option's value.
         let negative = try runMien(["predict", softmax, face, "--scale", "0.00784", "--offset", "-1"])
         XCTAssertEqual(negative.status, 0, negative.stderr)
+        // So is a class name that starts with a dash.
+        let dashed = try runMien(["predict", softmax, face, "--classes", "-a,b,c"])
+        XCTAssertEqual(dashed.status, 0, dashed.stderr)
+        XCTAssertTrue(["\"-a\"", "\"b\"", "\"c\""].contains { dashed.stdout.contains($0) }, dashed.stdout)
     }
 
     /// Class 7: values that used to be accepted with wrong results.

@@ -60,7 +60,7 @@ final class TrainCommandTests: XCTestCase {
             (["--data", Fixtures.path("faces/empty_class")], "angry"),
             (["--data", data, "--strict"], "truncated.jpg"),
             (["--data", "/no/such/faces"], "/no/such/faces"),
-            (["--data", data, "--optimizer", "rmsprop"], "--optimizer"),
+            (["--data", data, "--optimizer", "adagrad"], "--optimizer"),
             (["--data", data, "--head", "Dense(4, relu"], "invalid head: expected ')'"),
             // At 32×32 the default layer's map is 1×1: the default 3×3 pooling cannot fit.
             (["--data", data, "--input-size", "32"], "the backbone's (None, 1, 1, 192) map"),
