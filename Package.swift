@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         // The gradient tests load their Keras models through the importer.
         .testTarget(name: "NNTests", dependencies: ["NN", "Keras", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "Keras", "TestSupport"]),
         .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
         .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),

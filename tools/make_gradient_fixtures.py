@@ -303,6 +303,79 @@ def make(name, build, batch, out):
     print(f"{name}: input {shape}, output {tuple(y.shape)}, {len(variables)} trainable weights")
 
 
+# ------------------------------------------------------------------ steps and fit
+
+
+def fit_models():
+    """name -> (builder, loss, classes): models trained by Keras's own fit (no dropout:
+    fit's masks would be TensorFlow's)."""
+    def cnn_bn(units, activation):
+        return lambda: seq((12, 12, 1),
+                           L.Conv2D(8, 3, padding="same", use_bias=False, name="conv1"),
+                           L.BatchNormalization(momentum=0.9, name="bn1"), L.Activation("relu", name="relu1"),
+                           L.MaxPooling2D(2, name="pool1"),
+                           L.Conv2D(16, 3, activation="relu", name="conv2"), L.MaxPooling2D(2, name="pool2"),
+                           L.Flatten(name="flatten"), L.Dense(units, activation=activation, name="output"))
+    return {
+        "fit_cnn_sigmoid": (cnn_bn(1, "sigmoid"), "binary", 2),
+        "fit_cnn_softmax": (cnn_bn(3, "softmax"), "categorical", 3),
+    }
+
+
+def make_fit(name, build, kind, classes, out, epochs=3, batch=8, n=32):
+    """Keras's fit (Adam 1e-3, no shuffling) from saved initial weights: per-epoch losses
+    and every weight after, moving statistics included."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(sum(map(ord, name)))
+    model = build()
+    rng = np.random.default_rng(sum(map(ord, name)) * 7)
+    randomize(model, rng)
+    model.save(os.path.join(out, f"{name}.h5"))
+    x = rng.normal(0, 1, (n,) + tuple(model.inputs[0].shape[1:])).astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    y = labels.reshape(-1, 1).astype(np.float32) if kind == "binary" else np.eye(classes, dtype=np.float32)[labels]
+    loss = keras.losses.BinaryCrossentropy() if kind == "binary" else keras.losses.CategoricalCrossentropy()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0).history["loss"]
+    with h5py.File(os.path.join(out, f"{name}.fit.h5"), "w") as f:
+        f.attrs["epochs"], f.attrs["batch_size"] = epochs, batch
+        f.create_dataset("inputs/0", data=x)
+        f.create_dataset("labels", data=labels.astype(np.int64))
+        f.create_dataset("losses", data=np.asarray(history, dtype=np.float32))
+        for layer in model.layers:
+            for w in layer.weights:
+                f.create_dataset(f"after/{layer.name}/{w.name}", data=np.asarray(w.numpy(), dtype=np.float32))
+    print(f"{name}: fit {epochs} epochs of {n} in batches of {batch}: losses {[round(v, 5) for v in history]}")
+
+
+def make_adam_step(name, out):
+    """One Adam step of the original project's CNN with Mien's dropout masks: the tape's
+    gradients of Keras's binary cross-entropy, applied by Keras's Adam."""
+    build, batch = cases()["original_cnn"]
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(sum(map(ord, name)))
+    model = build()
+    rng = np.random.default_rng(sum(map(ord, name)) * 7)
+    randomize(model, rng)
+    model.save(os.path.join(out, f"{name}.h5"))
+    x = rng.normal(0, 1, (8,) + tuple(model.inputs[0].shape[1:])).astype(np.float32)
+    labels = rng.integers(0, 2, 8)
+    with tf.GradientTape() as tape:
+        p = training_forward(model, tf.constant(x))
+        loss = keras.losses.BinaryCrossentropy()(labels.reshape(-1, 1).astype(np.float32), p)
+    grads = tape.gradient(loss, model.trainable_weights)
+    keras.optimizers.Adam(1e-3).apply_gradients(zip(grads, model.trainable_weights))
+    with h5py.File(os.path.join(out, f"{name}.fit.h5"), "w") as f:
+        f.attrs["seed"], f.attrs["epoch"], f.attrs["batch"] = SEED, EPOCH, BATCH
+        f.create_dataset("inputs/0", data=x)
+        f.create_dataset("labels", data=labels.astype(np.int64))
+        f.create_dataset("losses", data=np.asarray([float(loss)], dtype=np.float32))
+        for layer in model.layers:
+            for w in layer.weights:
+                f.create_dataset(f"after/{layer.name}/{w.name}", data=np.asarray(w.numpy(), dtype=np.float32))
+    print(f"{name}: one Adam step, loss {float(loss):.6f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "Tests", "Fixtures", "gradients"))
@@ -316,6 +389,12 @@ def main():
         if args.only and name != args.only:
             continue
         make(name, build, batch, args.out)
+    for name, (build, kind, classes) in fit_models().items():
+        if args.only and name != args.only:
+            continue
+        make_fit(name, build, kind, classes, args.out)
+    if not args.only or args.only == "step_original_cnn":
+        make_adam_step("step_original_cnn", args.out)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ public struct FineTuneJob {
             // The model is not written; the last checkpoint (if an epoch finished) stays.
             let kept = FileManager.default.fileExists(atPath: checkpointPath)
                 ? "; the checkpoint of the last finished epoch\(lastCheckpoint.map { " (\($0))" } ?? "") is kept in \(checkpointPath): lower --learning-rate, then --resume"
-                : "; no epoch finished, so there is no checkpoint"
+                : "; no epoch finished, so there is no checkpoint; a lower --learning-rate (now \(settings.learningRate)) usually avoids it"
             throw TrainingSetupError("\(error)" + kept)
         }
 

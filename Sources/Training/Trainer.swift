@@ -418,7 +418,13 @@ public struct Trainer: Sendable {
 
     /// The rows `rows` of a `[N, width]` tensor, in that order.
     static func gather(_ x: Tensor, rows: [Int], width: Int) -> Tensor {
-        var out = Tensor(zeros: [rows.count, width])
+        gather(x, rows: rows, shape: [rows.count, width])
+    }
+
+    /// Items `rows` of the first axis of `x`, in that order, as a tensor of `shape`.
+    static func gather(_ x: Tensor, rows: [Int], shape: [Int]) -> Tensor {
+        let width = rows.isEmpty ? 0 : Tensor.count(of: shape) / rows.count
+        var out = Tensor(zeros: shape)
         guard width > 0 else { return out }
         x.scalars.withUnsafeBufferPointer { src in
             out.scalars.withUnsafeMutableBufferPointer { dst in

@@ -112,17 +112,7 @@ struct Train: ParsableCommand {
             let job = try FineTuneJob(settings: settings, data: data,
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                       output: output, resume: resume, backbone: graph)
-            let validation: FaceDataset
-            do {
-                (_, _, validation) = try job.run { console.render($0) }
-            } catch let error as TrainingError {
-                switch error {
-                case .nonFinite, .nonFiniteValidation, .nonFiniteLoss:
-                    // The usual cause is a step too large for the loss: say which option sets it.
-                    throw ValidationError("\(error); a lower --learning-rate (now \(learningRate)) usually avoids it")
-                default: throw error
-                }
-            }
+            let (_, _, validation) = try job.run { console.render($0) }
             if let folder = report {
                 // The written file, so the report measures exactly what was saved.
                 let saved = try MienFile.read(contentsOf: output)
