@@ -2700,7 +2700,7 @@ def classify(case: Case, r: RunResult, judge: Judge, case_dir: Path):
 # Also object headers that 1.14 finds corrupt (its metadata cache checks their ring and
 # layout) but 1.10 reads; the run only counts as lenient when mien read exactly the seed.
 HDF5_INTEGRITY = re.compile(r"Expected global heap object size does not match|global heap|bad heap|checksum"
-                            r"|corrupt object header|ring type mismatch|ran off end of input buffer", re.I)
+                            r"|corrupt object header|ring type mismatch|ran off end of input buffer|bad flag combination", re.I)
 
 
 def classify_lenient_hdf5(case: Case, r: RunResult, answer: dict, judge: Judge):

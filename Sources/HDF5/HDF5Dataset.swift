@@ -37,6 +37,32 @@ public enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether a numeric type is laid out as every writer of Keras files writes it: an IEEE
+    /// float of 16, 32 or 64 bits (sign, exponent and mantissa where IEEE puts them, its
+    /// bias, an implied leading bit), or an integer using all its bits. libhdf5 1.10 converts
+    /// from whatever the file declares, so one damaged byte in a type message (an exponent
+    /// of size 0) would turn the weights into other numbers without an error. Lock must be held.
+    static func hasStandardLayout(_ tid: hid_t) -> Bool {
+        let size = H5Tget_size(tid)
+        let order = H5Tget_order(tid)
+        guard order == H5T_ORDER_LE || order == H5T_ORDER_BE,
+              H5Tget_offset(tid) == 0, H5Tget_precision(tid) == size * 8 else { return false }
+        switch H5Tget_class(tid) {
+        case H5T_INTEGER:
+            return [1, 2, 4, 8].contains(size)
+        case H5T_FLOAT:
+            // (sign position, exponent position and size, mantissa position and size, bias)
+            let ieee: [Int: (Int, Int, Int, Int, Int, Int)] = [2: (15, 10, 5, 0, 10, 15), 4: (31, 23, 8, 0, 23, 127),
+                                                                8: (63, 52, 11, 0, 52, 1023)]
+            guard let expected = ieee[size] else { return false }
+            var (spos, epos, esize, mpos, msize) = (0, 0, 0, 0, 0)
+            guard H5Tget_fields(tid, &spos, &epos, &esize, &mpos, &msize) >= 0 else { return false }
+            return (spos, epos, esize, mpos, msize, H5Tget_ebias(tid)) == expected && H5Tget_norm(tid) == H5T_NORM_IMPLIED
+        default:
+            return false
+        }
+    }
+
     static func className(_ cls: H5T_class_t) -> String {
         switch cls {
         case H5T_INTEGER: return "integer"
@@ -112,6 +138,9 @@ public struct HDF5Dataset: HDF5Object {
             let type = HDF5ElementType(tid)
             guard type.isNumeric else {
                 throw file.error(path, "cannot read a \(type) dataset as numbers")
+            }
+            guard HDF5ElementType.hasStandardLayout(tid) else {
+                throw file.error(path, "the dataset's \(type) type has a damaged or non-IEEE layout")
             }
             let sid = H5Dget_space(did)
             guard sid >= 0 else { throw file.libraryError(path, "cannot read the dataset's dataspace") }

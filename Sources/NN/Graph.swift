@@ -292,3 +292,44 @@ extension Graph {
         return graph
     }
 }
+
+extension Graph {
+    /// The graph after the output of layer `layerName`: a new input (named
+    /// `<layerName>_output`, of that layer's output shape) stands for it, followed by every
+    /// node that depends on it. With `truncated(at:)` it splits a model in two: the frozen
+    /// part whose outputs can be computed once, and the part that trains. Nil if no such
+    /// layer; an error when a later layer also reads something before the cut (a skip
+    /// connection across it), so the cut does not separate the model.
+    public func suffix(after layerName: String) throws -> Graph? {
+        guard let layer = layerIndex(named: layerName),
+              let cut = nodes.lastIndex(where: { $0.layer == layer }) else { return nil }
+        var inSuffix = [Bool](repeating: false, count: nodes.count)
+        for index in (cut + 1)..<nodes.count where nodes[index].inputs.contains(where: { $0 == cut || inSuffix[$0] }) {
+            inSuffix[index] = true
+        }
+        guard inSuffix[outputNode] else {
+            throw LayerError(layer: name, "the output does not depend on layer '\(layerName)': nothing to train after it")
+        }
+        for index in nodes.indices where inSuffix[index] {
+            for input in nodes[index].inputs where input != cut && !inSuffix[input] {
+                throw LayerError(layer: layers[nodes[index].layer].name,
+                                 "reads '\(layers[nodes[input].layer].name)', which comes before '\(layerName)': the model cannot be cut there")
+            }
+        }
+        var inputName = "\(layerName)_output"
+        while layerIndex(named: inputName) != nil { inputName += "_" }
+        let kept = nodes.indices.filter { inSuffix[$0] }
+        let usedLayers = layers.indices.filter { i in kept.contains { nodes[$0].layer == i } }
+        let layerIndex = Dictionary(uniqueKeysWithValues: usedLayers.enumerated().map { ($1, $0 + 1) })
+        var newIndex = [cut: 0]
+        for (position, index) in kept.enumerated() { newIndex[index] = position + 1 }
+        var graph = try Graph(
+            name: name, kerasClass: kerasClass,
+            layers: [InputLayer(name: inputName, shape: nodeShapes[cut])] + usedLayers.map { layers[$0] },
+            nodes: [Node(layer: 0, inputs: [])]
+                + kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[$0]! }) },
+            inputNodes: [0], outputNode: newIndex[outputNode]!)
+        graph.trainable = trainable
+        return graph
+    }
+}
