@@ -376,6 +376,69 @@ def make_adam_step(name, out):
     print(f"{name}: one Adam step, loss {float(loss):.6f}")
 
 
+def make_lite0_top(out, cut="block5c_add", size=96, batch=2, classes=3):
+    """EfficientNet-Lite0 (Weights/, Keras 3) from block6a to a new softmax head, in training
+    mode: BatchNormalization with batch statistics, Dropout rates set to 0 (Keras's masks are
+    TensorFlow's; Mien's own are tested elsewhere). The weights stay in Weights/: the fixture
+    holds the cut activation, the head's weights, the gradient of every trainable weight as
+    its sum of squares, and whole gradients for a few."""
+    keras.backend.clear_session()
+    backbone = keras.models.load_model(os.path.join(REPO_ROOT, "Weights", "efficientnet_lite0_notop.h5"), compile=False)
+    for layer in backbone.layers:
+        if isinstance(layer, L.Dropout):
+            layer.rate = 0.0
+    rng = np.random.default_rng(606)
+    images = rng.uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
+    prefix = keras.Model(backbone.inputs, backbone.get_layer(cut).output)
+    activation = np.asarray(prefix(images, training=False), dtype=np.float32)
+    suffix_input = keras.Input(activation.shape[1:])
+    # Re-run the layers after the cut on a new input (the backbone's own graph, by name).
+    tensors = {cut: suffix_input}
+    config = backbone.get_config()
+    order = [entry["name"] for entry in config["layers"]]
+    after = order[order.index(cut) + 1:]
+    for entry in config["layers"]:
+        if entry["name"] not in after:
+            continue
+        inbound = []
+        for node in entry["inbound_nodes"]:
+            for arg in node["args"]:
+                items = arg if isinstance(arg, list) else [arg]
+                inbound += [item["config"]["keras_history"][0] for item in items]
+        inputs = [tensors[name] for name in inbound]
+        tensors[entry["name"]] = backbone.get_layer(entry["name"])(inputs[0] if len(inputs) == 1 else inputs)
+    pooled = L.GlobalAveragePooling2D(name="head_pool")(tensors[order[-1]])
+    head = L.Dense(classes, activation="softmax", name="head_output")
+    model = keras.Model(suffix_input, head(pooled))
+    head.set_weights([rng.normal(0, 0.05, (pooled.shape[-1], classes)).astype(np.float32),
+                      rng.normal(0, 0.05, (classes,)).astype(np.float32)])
+    x = tf.constant(activation)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x, training=True)
+        upstream = rng.normal(0, 1, tuple(y.shape)).astype(np.float32)
+        loss = tf.reduce_sum(y * upstream)
+    variables = [(layer.name, w) for layer in model.layers for w in layer.trainable_weights]
+    grads = tape.gradient(loss, [x] + [w for _, w in variables])
+    whole = {"block6a_expand_conv/kernel", "block6a_dwconv/kernel", "block6a_project_bn/gamma",
+             "top_bn/beta", "head_output/kernel", "head_output/bias"}
+    with h5py.File(os.path.join(out, "lite0_top.grad.h5"), "w") as f:
+        f.attrs["cut"], f.attrs["size"] = cut, size
+        f.create_dataset("inputs/0", data=activation)
+        f.create_dataset("upstream", data=upstream)
+        f.create_dataset("output", data=np.asarray(y, dtype=np.float32))
+        f.create_dataset("gradients/input", data=np.asarray(grads[0], dtype=np.float32))
+        f.create_dataset("head/kernel", data=head.get_weights()[0])
+        f.create_dataset("head/bias", data=head.get_weights()[1])
+        for (layer_name, w), g in zip(variables, grads[1:]):
+            key = f"{layer_name}/{w.name}"
+            g = np.asarray(g, dtype=np.float64)
+            f.create_dataset(f"norms/{key}", data=np.array([np.sqrt(np.sum(g * g))], dtype=np.float64))
+            if key in whole:
+                f.create_dataset(f"gradients/{key}", data=g.astype(np.float32))
+    print(f"lite0_top: cut {cut} {activation.shape}, {len(variables)} trainable weights")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "Tests", "Fixtures", "gradients"))
@@ -395,6 +458,8 @@ def main():
         make_fit(name, build, kind, classes, args.out)
     if not args.only or args.only == "step_original_cnn":
         make_adam_step("step_original_cnn", args.out)
+    if not args.only or args.only == "lite0_top":
+        make_lite0_top(args.out)
 
 
 if __name__ == "__main__":
