@@ -143,6 +143,8 @@ def cases():
     c["flatten_dense"] = (lambda: seq((3, 4, 2), L.Flatten(name="flatten"), L.Dense(3, name="dense")), 2)
     c["reshape_dense"] = (lambda: seq((12,), L.Reshape((3, 4), name="reshape"), L.Dense(2, name="dense")), 2)
     c["dropout_dense"] = (lambda: seq((10,), L.Dropout(0.4, name="dropout"), L.Dense(3, name="dense")), 4)
+    c["dropout_noise_shape"] = (lambda: seq((3, 3, 4), L.Dropout(0.5, noise_shape=(None, 1, 1, 1), name="drop"),
+                                            L.Conv2D(2, 1, name="conv")), 6)
     c["spatial_dropout"] = (lambda: seq((4, 4, 6), L.SpatialDropout2D(0.5, name="sdrop"),
                                         L.Conv2D(2, 1, name="conv")), 3)
     c["batchnorm_conv"] = (lambda: seq((4, 5, 3), L.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn")), 3)
@@ -263,7 +265,10 @@ def training_forward(model, x):
             mask = mien_dropout_mask(layer.name, (n, c), layer.rate)
             h = h * tf.constant(mask.reshape(n, 1, 1, c))
         elif isinstance(layer, L.Dropout):
-            h = h * tf.constant(mien_dropout_mask(layer.name, tuple(h.shape), layer.rate))
+            # noise_shape: one draw per mask element, broadcast over its axes of 1.
+            noise = layer.noise_shape
+            shape = tuple(h.shape) if noise is None else tuple(d if n is None else n for n, d in zip(noise, h.shape))
+            h = h * tf.constant(mien_dropout_mask(layer.name, shape, layer.rate))
         else:
             h = layer(h, training=True)
     return h

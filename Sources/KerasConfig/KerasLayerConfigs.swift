@@ -92,7 +92,9 @@ extension KerasLayers {
         case let l as Permute:
             return ("Permute", ["dims": JSON(l.dims)])
         case let l as Identity:
-            return (l.kerasClass, l.options.mapValues { JSON($0) })
+            var config = l.options.mapValues { JSON($0) }
+            if let shape = l.noiseShape { config["noise_shape"] = .array(shape.map { $0.map { JSON($0) } ?? .null }) }
+            return (l.kerasClass, config)
         case let l as Rescaling:
             return ("Rescaling", ["scale": scalarOrList(l.scale), "offset": scalarOrList(l.offset)])
         case let l as Normalization:

@@ -47,7 +47,8 @@ public enum KerasLayers {
                 options["stddev"] = try identity == "GaussianNoise" && config.kerasMajor < 3
                     ? config.optionalFloat("stddev") : config.rate("stddev")
                 for key in ["l1", "l2"] { options[key] = try config.optionalFloat(key) }
-                return Identity(name: config.name, kerasClass: identity, options: options)
+                return Identity(name: config.name, kerasClass: identity, options: options,
+                                noiseShape: try config.noiseShape())
             }
         }
         // Keras 2 kept versioned class names for some layers.

@@ -32,7 +32,7 @@ struct LayerConfig {
     /// config under another class name) is never silently ignored.
     static let ignorable: Set<String> = [
         "name", "trainable", "dtype", "autocast", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
-        "seed", "noise_shape", "synchronized", "fused", "renorm_clipping", "renorm_momentum", "build_config",
+        "seed", "synchronized", "fused", "renorm_clipping", "renorm_momentum", "build_config",
     ]
 
     /// Keras's float types; Mien computes in float32 whatever the policy says.
@@ -185,6 +185,19 @@ struct LayerConfig {
         guard let list = option(key)?.array else { throw fail("'\(key)' is not a list") }
         return try list.map { item in
             guard let i = item.int else { throw fail("'\(key)' holds a non-integer") }
+            return i
+        }
+    }
+
+    /// Dropout's `noise_shape`: null, or one positive length or null per axis (batch first).
+    func noiseShape() throws -> [Int?]? {
+        guard let v = option("noise_shape"), !v.isNull else { return nil }
+        guard let list = v.array else { throw fail("'noise_shape' is not a list") }
+        return try list.map { item in
+            if item.isNull { return nil }
+            guard let i = item.int, (1...ModelLimits.maxDimension).contains(i) else {
+                throw fail("'noise_shape' holds \(item.text.prefix(20)), not a positive length or null")
+            }
             return i
         }
     }

@@ -8,6 +8,10 @@ public struct Identity: Layer {
     /// The layer's numeric Keras options (`rate`, `stddev`, `l1`, ...): unused at inference,
     /// kept so that training and the export back to Keras see them.
     public var options: [String: Float]
+    /// Keras's `noise_shape` (Dropout): the shape of the mask, an axis of 1 sharing one draw
+    /// along it (EfficientNet's drop-connect is `(None, 1, 1, 1)`: whole images); nil, or nil
+    /// axes, take the input's. The spatial dropouts draw per image and channel.
+    public var noiseShape: [Int?]?
 
     /// The Keras classes that are the identity at inference.
     public static let kerasClasses: Set<String> = [
@@ -15,10 +19,11 @@ public struct Identity: Layer {
         "GaussianDropout", "AlphaDropout", "ActivityRegularization",
     ]
 
-    public init(name: String, kerasClass: String, options: [String: Float] = [:]) {
+    public init(name: String, kerasClass: String, options: [String: Float] = [:], noiseShape: [Int?]? = nil) {
         self.name = name
         self.kerasClass = kerasClass
         self.options = options
+        self.noiseShape = noiseShape
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape { try single(inputShapes) }
@@ -97,25 +102,40 @@ extension Identity {
         kerasClass == "Dropout" || kerasClass.hasPrefix("SpatialDropout")
     }
 
-    /// Tape: the mask of factors (0 or `1 / (1 − rate)`), one per element (Dropout) or per
-    /// image and channel (spatial); empty when the rate is 0.
+    /// The shape of the mask for input `shape`: `noiseShape` with its nil axes filled in;
+    /// `(N, 1, ..., 1, C)` for the spatial dropouts.
+    func maskShape(for shape: [Int]) throws -> [Int] {
+        if kerasClass.hasPrefix("SpatialDropout") {
+            guard shape.count >= 3 else { throw LayerError(layer: name, "\(kerasClass) expects a rank-3 or higher input, got \(shape)") }
+            return [shape[0]] + Array(repeating: 1, count: shape.count - 2) + [shape.last!]
+        }
+        guard let noiseShape else { return shape }
+        guard noiseShape.count == shape.count,
+              zip(noiseShape, shape).allSatisfy({ $0 == nil || $0 == 1 || $0 == $1 }) else {
+            throw LayerError(layer: name, "noise_shape \(noiseShape.map { $0.map(String.init) ?? "None" }) does not fit input \(shape)")
+        }
+        return zip(noiseShape, shape).map { $0 ?? $1 }
+    }
+
+    /// Tape: the mask of factors (0 or `1 / (1 − rate)`) in the mask's shape (see
+    /// `maskShape`); empty when the rate is 0.
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
         let x = try single(inputs)
         guard canTrain else {
             throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
         }
         var generator = context.generator(for: name)
-        guard kerasClass != "Dropout" else {
+        let shape = try maskShape(for: x.shape)
+        guard shape != x.shape else {
             let (y, mask) = try forwardTraining(x, generator: &generator)
             return TrainingForward(y, tape: Tape(mask.map { [$0] } ?? []))
         }
-        guard x.rank >= 3 else { throw LayerError(layer: name, "\(kerasClass) expects a rank-3 or higher input, got \(x.shape)") }
-        let channels = x.shape.last!
-        // The same draws as a Dropout on an [N, C] tensor of ones: its mask is the factors.
-        let (_, mask) = try Identity(name: name, kerasClass: "Dropout", options: options)
-            .forwardTraining(Tensor(shape: [x.shape[0], channels], repeating: 1), generator: &generator)
+        // The same draws as a Dropout on a tensor of ones of the mask's shape: its output is the factors.
+        let (_, mask) = try forwardTraining(Tensor(shape: shape, repeating: 1), generator: &generator)
         guard let mask else { return TrainingForward(x) }
-        return TrainingForward(Identity.scaled(x, byChannelMask: mask), tape: Tape([mask]))
+        var y = x
+        broadcastApply(.multiply, into: &y, mask)
+        return TrainingForward(y, tape: Tape([mask]))
     }
 
     public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
@@ -123,24 +143,12 @@ extension Identity {
         if mask.shape == outputGradient.shape {
             return LayerGradients(inputs: [try backward(outputGradient: outputGradient, mask: mask)])
         }
-        guard outputGradient.rank >= 3, mask.shape == [outputGradient.shape[0], outputGradient.shape.last!] else {
+        guard mask.rank == outputGradient.rank,
+              zip(mask.shape, outputGradient.shape).allSatisfy({ $0 == $1 || $0 == 1 }) else {
             throw LayerError(layer: name, "backward: mask \(mask.shape) does not fit gradient \(outputGradient.shape)")
         }
-        return LayerGradients(inputs: [Identity.scaled(outputGradient, byChannelMask: mask)])
-    }
-
-    /// `x` (`[N, ..., C]`) with each image's channel c multiplied by `mask[n, c]`.
-    static func scaled(_ x: Tensor, byChannelMask mask: Tensor) -> Tensor {
-        var y = x
-        let (n, c) = (mask.shape[0], mask.shape[1])
-        let perImage = n == 0 ? 0 : x.count / n
-        y.scalars.withUnsafeMutableBufferPointer { out in
-            mask.scalars.withUnsafeBufferPointer { m in
-                for i in 0..<n {
-                    for j in 0..<perImage { out[i * perImage + j] *= m[i * c + j % c] }
-                }
-            }
-        }
-        return y
+        var g = outputGradient
+        broadcastApply(.multiply, into: &g, mask)
+        return LayerGradients(inputs: [g])
     }
 }
