@@ -81,9 +81,12 @@ public struct HDF5Group: HDF5Object {
         HDF5Library.withLock { file.objectKind(HDF5Library.join(path, name)) == .dataset }
     }
 
-    /// The group at `name` (relative path allowed; "/..." is absolute).
+    /// The group at `name` (relative path allowed; "/..." is absolute). An empty name or
+    /// "." is refused: a name read from a file that should name a child must not open the
+    /// group itself.
     public func group(_ name: String) throws -> HDF5Group {
         let abs = HDF5Library.join(path, name)
+        guard !name.isEmpty, name != "." else { throw file.error(abs, "an empty group name") }
         return try HDF5Library.withLock {
             switch file.objectKind(abs) {
             case nil: throw file.error(abs, "no such group")

@@ -22,6 +22,10 @@ enum WeightLoading {
         }
         var loaded: Set<String> = []
         for layerName in layerNames {
+            // Keras opens every listed name (an empty one fails there too).
+            guard !layerName.isEmpty else {
+                throw KerasError(.missingWeight, file: file, "\(group.path)/layer_names lists an empty name")
+            }
             let layerGroup = try group.group(layerName)
             let weightNames = try layerGroup.stringArrayAttribute("weight_names") ?? []
             if weightNames.isEmpty { continue }

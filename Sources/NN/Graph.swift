@@ -172,16 +172,7 @@ public struct Graph: Layer {
         for node in nodes { for i in node.inputs { remaining[i] += 1 } }
         remaining[outputNode] += 1
 
-        var values = [Tensor?](repeating: nil, count: nodes.count)
-        for (slot, nodeIndex) in inputNodes.enumerated() {
-            let expected = nodeShapes[nodeIndex]
-            let given = inputs[slot].shape.map { Optional($0) }
-            guard Graph.compatible(given, expected) else {
-                throw LayerError(layer: layers[nodes[nodeIndex].layer].name,
-                                 "input shape \(given.kerasDescription) does not fit \(expected.kerasDescription)")
-            }
-            values[nodeIndex] = inputs[slot]
-        }
+        var values = try boundInputs(inputs)
         for (index, node) in nodes.enumerated() where values[index] == nil {
             var args: [Tensor] = []
             args.reserveCapacity(node.inputs.count)
@@ -205,6 +196,21 @@ public struct Graph: Layer {
             throw LayerError(layer: name, "output was not computed")
         }
         return output
+    }
+
+    /// One value per node, the input nodes' set to `inputs` after checking their shapes.
+    func boundInputs(_ inputs: [Tensor]) throws -> [Tensor?] {
+        var values = [Tensor?](repeating: nil, count: nodes.count)
+        for (slot, nodeIndex) in inputNodes.enumerated() {
+            let expected = nodeShapes[nodeIndex]
+            let given = inputs[slot].shape.map { Optional($0) }
+            guard Graph.compatible(given, expected) else {
+                throw LayerError(layer: layers[nodes[nodeIndex].layer].name,
+                                 "input shape \(given.kerasDescription) does not fit \(expected.kerasDescription)")
+            }
+            values[nodeIndex] = inputs[slot]
+        }
+        return values
     }
 
     /// Whether a concrete or partial shape fits an expected one (`nil` matches anything).

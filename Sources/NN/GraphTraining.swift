@@ -26,17 +26,9 @@ extension Graph {
         for node in nodes { for i in node.inputs { remaining[i] += 1 } }
         remaining[outputNode] += 1
 
-        var values = [Tensor?](repeating: nil, count: nodes.count)
+        var values = try boundInputs(inputs)
         var tapes = [Tape?](repeating: nil, count: nodes.count)
         var updates: [String: Tensor] = [:]
-        for (slot, nodeIndex) in inputNodes.enumerated() {
-            let given = inputs[slot].shape.map { Optional($0) }
-            guard Graph.compatible(given, nodeShapes[nodeIndex]) else {
-                throw LayerError(layer: layers[nodes[nodeIndex].layer].name,
-                                 "input shape \(given.kerasDescription) does not fit \(nodeShapes[nodeIndex].kerasDescription)")
-            }
-            values[nodeIndex] = inputs[slot]
-        }
         for (index, node) in nodes.enumerated() where values[index] == nil {
             var args: [Tensor] = []
             for i in node.inputs {

@@ -155,6 +155,57 @@ extension Activation {
     }
 }
 
+/// A layer whose output is its one input in another shape (Flatten, Reshape): training runs
+/// the inference forward and keeps the input's shape; the gradient is reshaped back.
+public protocol ReshapingLayer: Layer {}
+
+extension ReshapingLayer {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try reshapingForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try reshapedBack(outputGradient, tape: tape)
+    }
+}
+
+/// A layer that is an element-wise affine map of its one input (Rescaling, Normalization):
+/// the input's gradient is the output's times the map's slope.
+public protocol ElementwiseAffineLayer: Layer {}
+
+extension ElementwiseAffineLayer {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        try affineForward(inputs)
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        try affineBackward(outputGradient, tape: tape)
+    }
+}
+
+/// A layer that applies one activation function to its one input (Activation, LeakyReLU, ELU).
+public protocol ActivationFunctionLayer: Layer {
+    var function: Activation { get }
+}
+
+extension ActivationFunctionLayer {
+    public var canTrain: Bool { true }
+
+    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
+        let x = try single(inputs)
+        let (y, keep) = function.trainingOutput(x, lastAxis: x.shape.last ?? 1)
+        return TrainingForward(y, tape: Tape(keep))
+    }
+
+    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
+        LayerGradients(inputs: [try function.preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
+    }
+}
+
 extension Layer {
     /// The training forward of a layer that is an element-wise affine map of its one input
     /// (Rescaling, Normalization): the inference output; the tape holds the slope
@@ -178,12 +229,5 @@ extension Layer {
             for i in 0..<d.count { d[i] *= slope.scalars[i] }
         }
         return LayerGradients(inputs: [g])
-    }
-
-    /// The training forward of a layer that applies `activation` to its one input.
-    func activationForward(_ inputs: [Tensor], _ activation: Activation) throws -> TrainingForward {
-        let x = try single(inputs)
-        let (y, keep) = activation.trainingOutput(x, lastAxis: x.shape.last ?? 1)
-        return TrainingForward(y, tape: Tape(keep))
     }
 }

@@ -180,5 +180,12 @@ final class HostileInputTests: XCTestCase {
     func testNamesThatCannotRoundTripAreRefused() throws {
         try assertRefused(["train", "--data", faces, "--output", "/tmp/x.mien", "--head", #"Dense(4, name="a/b")"#],
                           ["name must be a non-empty string without '/'"])
+        // A tf.keras 2 model may name a layer "a/b" (harness run 67): export names the model
+        // and the layer before writing anything.
+        let model = Fixtures.path("hostile/harness/00067-sequential_cnn.k2.h5")
+        let out = try makeTemporaryFolder("mien-cli-slash").appendingPathComponent("x.mien").path
+        try assertRefused(["export", model, "--output", out], [model + ": layer 'a/b'"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try runMien(["inspect", model]).status, 0, "a valid tf.keras model")
     }
 }

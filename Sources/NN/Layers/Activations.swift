@@ -377,46 +377,6 @@ extension ActivationLayer {
     }
 }
 
-extension ActivationLayer {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        let x = try single(inputs)
-        let (y, keep) = activation.trainingOutput(x, lastAxis: x.shape.last ?? 1)
-        return TrainingForward(y, tape: Tape(keep))
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        LayerGradients(inputs: [try activation.preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
-    }
-}
-
-extension LeakyReLU {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try activationForward(inputs, .leakyReLU(slope: slope))
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        LayerGradients(inputs: [try Activation.leakyReLU(slope: slope)
-            .preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
-    }
-}
-
-extension ELU {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try activationForward(inputs, .elu(alpha: alpha))
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        LayerGradients(inputs: [try Activation.elu(alpha: alpha)
-            .preActivationGradient(outputGradient, tape: tape, offset: 0, layer: name)])
-    }
-}
-
 extension ReLU {
     public var canTrain: Bool { true }
 
@@ -507,4 +467,16 @@ extension Softmax {
         }
         return LayerGradients(inputs: [dx])
     }
+}
+
+extension ActivationLayer: ActivationFunctionLayer {
+    public var function: Activation { activation }
+}
+
+extension LeakyReLU: ActivationFunctionLayer {
+    public var function: Activation { .leakyReLU(slope: slope) }
+}
+
+extension ELU: ActivationFunctionLayer {
+    public var function: Activation { .elu(alpha: alpha) }
 }

@@ -175,26 +175,30 @@ extension Layer {
     }
 }
 
-extension GlobalAveragePooling2D {
+/// The global poolings' training: the average spreads the gradient over the pixels, the
+/// maximum routes it to the first pixel holding the maximum.
+public protocol GlobalPoolingLayer: Layer {
+    var keepDims: Bool { get }
+    /// Average (true) or maximum (false).
+    static var averages: Bool { get }
+}
+
+extension GlobalPoolingLayer {
     public var canTrain: Bool { true }
 
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try globalPoolingForward(inputs, average: true, keepDims: keepDims)
+        try globalPoolingForward(inputs, average: Self.averages, keepDims: keepDims)
     }
 
     public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try globalPoolingBackward(outputGradient, tape: tape, average: true)
+        try globalPoolingBackward(outputGradient, tape: tape, average: Self.averages)
     }
 }
 
-extension GlobalMaxPooling2D {
-    public var canTrain: Bool { true }
+extension GlobalAveragePooling2D: GlobalPoolingLayer {
+    public static var averages: Bool { true }
+}
 
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try globalPoolingForward(inputs, average: false, keepDims: keepDims)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try globalPoolingBackward(outputGradient, tape: tape, average: false)
-    }
+extension GlobalMaxPooling2D: GlobalPoolingLayer {
+    public static var averages: Bool { false }
 }

@@ -192,26 +192,6 @@ public struct Normalization: Layer {
 
 // MARK: - Training
 
-extension Rescaling {
-    public var canTrain: Bool { true }
+extension Rescaling: ElementwiseAffineLayer {}
 
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try affineForward(inputs)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try affineBackward(outputGradient, tape: tape)
-    }
-}
-
-extension Normalization {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try affineForward(inputs)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try affineBackward(outputGradient, tape: tape)
-    }
-}
+extension Normalization: ElementwiseAffineLayer {}

@@ -245,29 +245,6 @@ public struct Permute: Layer {
     }
 }
 
-extension Flatten {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try reshapingForward(inputs)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try reshapedBack(outputGradient, tape: tape)
-    }
-}
-
-extension Reshape {
-    public var canTrain: Bool { true }
-
-    public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try reshapingForward(inputs)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
-        try reshapedBack(outputGradient, tape: tape)
-    }
-}
 
 // MARK: - Training
 
@@ -355,3 +332,7 @@ extension UpSampling2D {
         return LayerGradients(inputs: [dx])
     }
 }
+
+extension Flatten: ReshapingLayer {}
+
+extension Reshape: ReshapingLayer {}
