@@ -13,6 +13,7 @@
 
 static inline hid_t mien_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t mien_H5S_ALL(void) { return H5S_ALL; }
+static inline hsize_t mien_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 static inline hid_t mien_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline unsigned mien_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned mien_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }

@@ -124,10 +124,16 @@ extension Extent {
             let rank = H5Sget_simple_extent_ndims(space)
             guard rank >= 0, rank <= 32 else { throw ExtentError(message: "invalid dataspace rank \(rank)") }
             var raw = [hsize_t](repeating: 0, count: Int(rank))
+            var maxima = [hsize_t](repeating: 0, count: Int(rank))
             if rank > 0 {
-                guard H5Sget_simple_extent_dims(space, &raw, nil) >= 0 else {
+                guard H5Sget_simple_extent_dims(space, &raw, &maxima) >= 0 else {
                     throw ExtentError(message: "cannot read dataspace dimensions")
                 }
+            }
+            // A dimension beyond its own maximum is a damaged dataspace message (libhdf5 1.14
+            // refuses it; 1.10 does not check).
+            for (d, limit) in zip(raw, maxima) where limit != mien_H5S_UNLIMITED() && d > limit {
+                throw ExtentError(message: "damaged dataspace: dimension \(d) exceeds its maximum \(limit)")
             }
             var dims: [Int] = []
             for d in raw {

@@ -296,7 +296,11 @@ public enum KerasLayers {
     // MARK: Preprocessing
 
     static func rescaling(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
-        Rescaling(name: c.name, scale: try c.floats("scale") ?? [1], offset: try c.floats("offset") ?? [0])
+        // Keras requires `scale`; Keras 3's from_config reads `offset` too (tf.keras 2 defaults it to 0).
+        guard let scale = try c.floats("scale") else { throw c.fail("missing 'scale'") }
+        let offset = try c.floats("offset")
+        if offset == nil, c.kerasMajor >= 3 { throw c.fail("missing 'offset'") }
+        return Rescaling(name: c.name, scale: scale, offset: offset ?? [0])
     }
 
     static func normalization(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {

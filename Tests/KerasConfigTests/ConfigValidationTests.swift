@@ -193,6 +193,8 @@ final class ConfigValidationTests: XCTestCase {
         // and Keras 3's case-sensitive pooling padding.
         assertRefused("Activation", [:], saying: ["missing 'activation'"])
         assertRefused("Dropout", [:], saying: ["missing 'rate'"])
+        assertRefused("Rescaling", ["offset": 0], saying: ["missing 'scale'"])
+        assertRefused("Rescaling", ["scale": 0.5], saying: ["missing 'offset'"])
         assertRefused("BatchNormalization", ["momentum": 1e308], saying: ["beyond float32"])
         assertRefused("MaxPooling2D", ["padding": "SAME"], saying: ["padding 'SAME'"])
         // Initializers, regularizers, constraints, seeds and null LoRA options do not matter.
