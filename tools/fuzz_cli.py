@@ -2702,7 +2702,7 @@ def classify(case: Case, r: RunResult, judge: Judge, case_dir: Path):
 # flags, rings, type fields) but 1.10 opens; the run only counts as lenient when mien read
 # exactly the seed model (a damaged number type that changes the values is a hard finding).
 HDF5_INTEGRITY = re.compile(r"Expected global heap object size does not match|global heap|bad heap|checksum"
-                            r"|Unable to synchronously open object|ran off end of input buffer", re.I)
+                            r"|Unable to synchronously open object|Can't synchronously|ran off end of input buffer", re.I)
 
 
 def classify_lenient_hdf5(case: Case, r: RunResult, answer: dict, judge: Judge):

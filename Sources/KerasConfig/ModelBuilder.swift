@@ -342,6 +342,9 @@ public struct ModelBuilder {
     private func inputLayer(_ entry: JSON) throws -> InputLayer {
         let config = entry["config"]
         let name = config?["name"]?.string ?? entry["name"]?.string ?? "input"
+        if kerasMajor >= 3, name.contains("/") {
+            throw fail(layer: name, "a layer name cannot contain '/' in a Keras 3 model")
+        }
         guard let shape = try declaredInputShape(config) else {
             throw fail(layer: name, "InputLayer has no batch_shape/batch_input_shape")
         }

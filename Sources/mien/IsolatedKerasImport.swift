@@ -12,14 +12,15 @@ import MienFiles
 /// so `mien` first imports every Keras file in a child process (itself, `mien _check-keras`)
 /// with a memory limit and a deadline. Only if the child finishes does `mien` import the
 /// file itself, which then takes the same path through libhdf5; a crash, a blowup or a hang
-/// becomes one clean error. It costs one more import: 0.2 s for the bundled backbone.
+/// becomes one clean error. It costs one more import: 0.13 s for the bundled backbone.
 enum IsolatedKerasImport {
     /// What the child may use: 1 GiB plus 8 bytes per byte of the files (their weights as
     /// Float, libhdf5's buffers and the graph fit well within that).
     static func memoryLimit(fileBytes: Int) -> Int { (1 << 30) + 8 * fileBytes }
 
-    /// How long the child may take: 60 s plus 1 s per 10 MB.
-    static func deadline(fileBytes: Int) -> Double { 60 + Double(fileBytes) / 10e6 }
+    /// How long the child may take: 10 s plus 1 s per 10 MB (the bundled backbone's 14 MB
+    /// import takes 0.13 s; a damaged B-tree can make libhdf5 1.10 loop for ever).
+    static func deadline(fileBytes: Int) -> Double { 10 + Double(fileBytes) / 10e6 }
 
     /// Imports `path` (with `weights`, an architecture and its weights) after checking it in
     /// a child process.
@@ -35,6 +36,8 @@ enum IsolatedKerasImport {
     /// Runs `mien _check-keras` on the files; throws the child's error, or says how it died.
     static func check(_ path: String, weights: String?) throws {
         let bytes = [path, weights].compactMap { $0 }.reduce(0) { $0 + ((try? RegularFile.size($1)) ?? 0) }
+        // The HDF5 file, which a crash or a hang is about: the weights of an architecture + weights pair.
+        let hdf5 = weights ?? path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["_check-keras", path, "--memory-limit", String(memoryLimit(fileBytes: bytes))]
@@ -66,7 +69,7 @@ enum IsolatedKerasImport {
         if done.wait(timeout: .now() + seconds) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             done.wait()
-            throw Failure(description: "\(path): reading the file took more than \(Int(seconds)) s (corrupt HDF5 structures?); stopped")
+            throw Failure(description: "\(hdf5): reading the file took more than \(Int(seconds)) s (corrupt HDF5 structures?); stopped")
         }
         reading.wait()
         let text = String(decoding: collected.data, as: UTF8.self)
@@ -80,13 +83,13 @@ enum IsolatedKerasImport {
                           ?? "\(path): the file cannot be read")
         case (.uncaughtSignal, SIGILL), (.uncaughtSignal, SIGTRAP):
             // A Swift trap: one of Mien's own checks failed, not libhdf5.
-            throw Failure(description: "\(path): reading the file stopped on a failed check in Mien (a trap): the file is corrupt, and this is a bug worth reporting with it")
+            throw Failure(description: "\(hdf5): reading the file stopped on a failed check in Mien (a trap): the file is corrupt, and this is a bug worth reporting with it")
         case (.uncaughtSignal, let signal):
             let name = signal == SIGSEGV ? "a segmentation fault" : signal == SIGBUS ? "a bus error"
                 : signal == SIGABRT ? "an abort" : signal == SIGKILL ? "being killed (out of memory?)" : "signal \(signal)"
-            throw Failure(description: "\(path): the HDF5 library crashed reading the file (\(name)): the file is corrupt")
+            throw Failure(description: "\(hdf5): the HDF5 library crashed reading the file (\(name)): the file is corrupt")
         case (_, let status):
-            throw Failure(description: "\(path): reading the file failed (exit status \(status): out of the \(memoryLimit(fileBytes: bytes) >> 20) MiB allowed, or corrupt)")
+            throw Failure(description: "\(hdf5): reading the file failed (exit status \(status): out of the \(memoryLimit(fileBytes: bytes) >> 20) MiB allowed, or corrupt)")
         }
     }
 
