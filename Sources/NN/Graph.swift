@@ -164,15 +164,9 @@ public struct Graph: Layer {
     /// `forward`, calling `observer` after each layer call with the index of the layer in
     /// `layers` and the time it took (`mien bench --profile`). A nested model counts as one layer.
     public func forward(_ inputs: [Tensor], observer: ((Int, Duration) -> Void)?) throws -> Tensor {
-        guard inputs.count == inputNodes.count else {
-            throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputs.count)")
-        }
-        // Count consumers so each intermediate tensor is released after its last use.
-        var remaining = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs { remaining[i] += 1 } }
-        remaining[outputNode] += 1
-
         var values = try boundInputs(inputs)
+        // Count consumers so each intermediate tensor is released after its last use.
+        var remaining = consumerCounts
         for (index, node) in nodes.enumerated() where values[index] == nil {
             var args: [Tensor] = []
             args.reserveCapacity(node.inputs.count)
@@ -198,8 +192,11 @@ public struct Graph: Layer {
         return output
     }
 
-    /// One value per node, the input nodes' set to `inputs` after checking their shapes.
+    /// One value per node, the input nodes' set to `inputs` after checking their count and shapes.
     func boundInputs(_ inputs: [Tensor]) throws -> [Tensor?] {
+        guard inputs.count == inputNodes.count else {
+            throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputs.count)")
+        }
         var values = [Tensor?](repeating: nil, count: nodes.count)
         for (slot, nodeIndex) in inputNodes.enumerated() {
             let expected = nodeShapes[nodeIndex]
@@ -211,6 +208,14 @@ public struct Graph: Layer {
             values[nodeIndex] = inputs[slot]
         }
         return values
+    }
+
+    /// How many calls read each node's output (the model's output counts as one).
+    var consumerCounts: [Int] {
+        var counts = [Int](repeating: 0, count: nodes.count)
+        for node in nodes { for i in node.inputs { counts[i] += 1 } }
+        counts[outputNode] += 1
+        return counts
     }
 
     /// Whether a concrete or partial shape fits an expected one (`nil` matches anything).

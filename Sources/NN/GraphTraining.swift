@@ -19,14 +19,8 @@ extension Graph {
     }
 
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        guard inputs.count == inputNodes.count else {
-            throw LayerError(layer: name, "expects \(inputNodes.count) inputs, got \(inputs.count)")
-        }
-        var remaining = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs { remaining[i] += 1 } }
-        remaining[outputNode] += 1
-
         var values = try boundInputs(inputs)
+        var remaining = consumerCounts
         var tapes = [Tape?](repeating: nil, count: nodes.count)
         var updates: [String: Tensor] = [:]
         for (index, node) in nodes.enumerated() where values[index] == nil {

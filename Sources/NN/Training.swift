@@ -108,11 +108,17 @@ extension Tensor {
 }
 
 extension Layer {
-    /// The training forward of a layer whose output is its one input reshaped (Flatten,
-    /// Reshape): the inference output, and the input's shape for `reshapedBack`.
-    func reshapingForward(_ inputs: [Tensor]) throws -> TrainingForward {
+    /// The training forward of a layer whose backward needs only its input's shape
+    /// (Flatten, Reshape, ZeroPadding2D, Cropping2D): the inference output.
+    func shapeKeepingForward(_ inputs: [Tensor]) throws -> TrainingForward {
         let x = try single(inputs)
         return TrainingForward(try forward([x]), tape: Tape(shapes: [x.shape]))
+    }
+
+    /// The training forward of a layer whose backward needs its input (ReLU, PReLU).
+    func inputKeepingForward(_ inputs: [Tensor]) throws -> TrainingForward {
+        let x = try single(inputs)
+        return TrainingForward(try forward([x]), tape: Tape([x]))
     }
 
     /// The gradient of an output that is its one input reshaped: the output gradient in
@@ -163,7 +169,7 @@ extension ReshapingLayer {
     public var canTrain: Bool { true }
 
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        try reshapingForward(inputs)
+        try shapeKeepingForward(inputs)
     }
 
     public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {

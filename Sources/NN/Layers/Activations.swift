@@ -382,8 +382,7 @@ extension ReLU {
 
     /// Tape: the input.
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        let x = try single(inputs)
-        return TrainingForward(try forward([x]), tape: Tape([x]))
+        try inputKeepingForward(inputs)
     }
 
     /// Keras's `clip(x · [x > t], 0, max) − slope · relu(t − x)`: 1 where `x > t` and
@@ -409,8 +408,7 @@ extension PReLU {
 
     /// Tape: the input.
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        let x = try single(inputs)
-        return TrainingForward(try forward([x]), tape: Tape([x]))
+        try inputKeepingForward(inputs)
     }
 
     /// Keras's `relu(x) − alpha · relu(−x)`: the input's factor is 1 where `x > 0` and

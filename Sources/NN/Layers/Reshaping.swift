@@ -252,8 +252,7 @@ extension ZeroPadding2D {
     public var canTrain: Bool { true }
 
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        let x = try single(inputs)
-        return TrainingForward(try forward([x]), tape: Tape(shapes: [x.shape]))
+        try shapeKeepingForward(inputs)
     }
 
     /// The gradient is the output's, cropped back to the input.
@@ -270,8 +269,7 @@ extension Cropping2D {
     public var canTrain: Bool { true }
 
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
-        let x = try single(inputs)
-        return TrainingForward(try forward([x]), tape: Tape(shapes: [x.shape]))
+        try shapeKeepingForward(inputs)
     }
 
     /// The gradient is the output's, padded back with zeros where the crop dropped cells.
