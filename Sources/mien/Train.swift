@@ -162,13 +162,24 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Progress on stderr: a bar redrawn in place, and a line per finished step.
+/// Progress on stderr: a bar redrawn in place, and a line per finished step. When stderr is
+/// not a terminal (a log file, CI), the bar becomes a line every `logInterval` seconds, so a
+/// feature pass of minutes still shows in the log.
 struct Console {
     let interactive = isatty(2) != 0
     let clock = Stopwatch()
+    /// When the last progress line went to a non-terminal stderr.
+    let logged = Stopwatch()
+    static let logInterval = 10.0
 
     func status(_ text: String) {
-        guard interactive else { return }
+        guard interactive else {
+            if logged.seconds >= Console.logInterval {
+                logged.restart()
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+            }
+            return
+        }
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
     }
 
