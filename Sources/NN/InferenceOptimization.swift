@@ -88,13 +88,11 @@ extension Graph {
 
     /// `layer` with `activation` as its own, when it has none yet and can carry one.
     static func fuse(_ activation: Activation, into layer: any Layer) -> (any Layer)? {
-        switch layer {
-        case var l as Conv2D where l.activation == .linear: l.activation = activation; return l
-        case var l as DepthwiseConv2D where l.activation == .linear: l.activation = activation; return l
-        case var l as SeparableConv2D where l.activation == .linear: l.activation = activation; return l
-        case var l as Dense where l.activation == .linear: l.activation = activation; return l
-        default: return nil
-        }
+        // Into a layer that computes something before its activation, not into another
+        // Activation layer (that would only move the node).
+        guard var l = layer as? any ActivatedLayer, !(layer is ActivationLayer), l.activation == .linear else { return nil }
+        l.activation = activation
+        return l
     }
 
     /// `layer` followed by `bn`, as one layer: `bn(W·x + b) = (s·W)·x + (s·b + t)` per output

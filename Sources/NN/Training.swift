@@ -237,3 +237,16 @@ extension Layer {
         return LayerGradients(inputs: [g])
     }
 }
+
+/// A layer that applies an activation of its own last (Keras's `activation=` of Dense and
+/// the convolutions, and the Activation layer): the inference rewrite fuses into it, and
+/// training computes the loss from its pre-activation when the activation is the loss's.
+public protocol ActivatedLayer: Layer {
+    var activation: Activation { get set }
+}
+
+extension Dense: ActivatedLayer {}
+extension Conv2D: ActivatedLayer {}
+extension DepthwiseConv2D: ActivatedLayer {}
+extension SeparableConv2D: ActivatedLayer {}
+extension ActivationLayer: ActivatedLayer {}

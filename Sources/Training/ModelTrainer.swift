@@ -103,20 +103,12 @@ public struct ModelTrainer: Sendable {
     func logitsModel() throws -> (Graph, Activation?) {
         let target = loss.outputActivation
         let index = model.nodes[model.outputNode].layer
-        var graph = model
-        switch graph.layers[index] {
-        case var dense as Dense where dense.activation == target:
-            dense.activation = .linear
-            graph.layers[index] = dense
-        case var conv as Conv2D where conv.activation == target:
-            conv.activation = .linear
-            graph.layers[index] = conv
-        case var layer as ActivationLayer where layer.activation == target:
-            layer.activation = .linear
-            graph.layers[index] = layer
-        default:
+        guard var layer = model.layers[index] as? any ActivatedLayer, layer.activation == target else {
             return (model, nil)
         }
+        layer.activation = .linear
+        var graph = model
+        graph.layers[index] = layer
         return (graph, target)
     }
 }
