@@ -99,11 +99,7 @@ extension Tensor {
     /// `self += other`, element-wise (same shape).
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "add: \(shape) and \(other.shape) differ")
-        scalars.withUnsafeMutableBufferPointer { a in
-            other.scalars.withUnsafeBufferPointer { b in
-                for i in 0..<a.count { a[i] += b[i] }
-            }
-        }
+        broadcastApply(.add, into: &self, other)
     }
 }
 

@@ -79,11 +79,7 @@ public struct ModelTrainer: Sendable {
         guard epochs >= 0, batchSize > 0 else { throw TrainingError.invalidOptions("epochs and batch size must be positive") }
         var history: [Float] = []
         for epoch in 0..<epochs {
-            var order = Array(0..<n)
-            if shuffle {
-                var generator = SeededGenerator(seed: seed, .shuffle, UInt64(epoch))
-                generator.shuffle(&order)
-            }
+            let order = Trainer.epochOrder(count: n, seed: seed, epoch: epoch, shuffle: shuffle)
             var total: Float = 0
             var count: Float = 0
             for (b, start) in stride(from: 0, to: n, by: batchSize).enumerated() {

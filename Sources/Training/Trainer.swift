@@ -334,11 +334,7 @@ public struct Trainer: Sendable {
 
         while !stopped && nextEpoch <= options.epochs {
             let epoch = nextEpoch
-            var order = Array(0..<n)
-            if options.shuffle {
-                var shuffler = SeededGenerator(seed: options.seed, .shuffle, UInt64(epoch))
-                shuffler.shuffle(&order)
-            }
+            let order = Trainer.epochOrder(count: n, seed: options.seed, epoch: epoch, shuffle: options.shuffle)
             let clock = ContinuousClock()
             let start = clock.now
             var lossTotal: Float = 0   // Keras's Mean metric: Σ loss·batchSize / Σ batchSize, in float32
@@ -417,6 +413,17 @@ public struct Trainer: Sendable {
     }
 
     /// The rows `rows` of a `[N, width]` tensor, in that order.
+    /// The order of the samples in `epoch`: shuffled from the seed's `.shuffle` stream for
+    /// that epoch (Keras's `shuffle=True`), or as given.
+    static func epochOrder(count: Int, seed: UInt64, epoch: Int, shuffle: Bool) -> [Int] {
+        var order = Array(0..<count)
+        if shuffle {
+            var generator = SeededGenerator(seed: seed, .shuffle, UInt64(epoch))
+            generator.shuffle(&order)
+        }
+        return order
+    }
+
     static func gather(_ x: Tensor, rows: [Int], width: Int) -> Tensor {
         gather(x, rows: rows, shape: [rows.count, width])
     }

@@ -1,3 +1,19 @@
+extension WindowGeometry {
+    /// The input rows `y0..<y1` under output row `oy`'s window, padding left out.
+    @inline(__always)
+    func rowSpan(_ oy: Int) -> (Int, Int) {
+        let top = oy * strideHeight - rows.before
+        return (max(top, 0), min(top + kernelHeight, height))
+    }
+
+    /// The input columns `x0..<x1` under output column `ox`'s window, padding left out.
+    @inline(__always)
+    func colSpan(_ ox: Int) -> (Int, Int) {
+        let left = ox * strideWidth - cols.before
+        return (max(left, 0), min(left + kernelWidth, width))
+    }
+}
+
 /// 2-D max or average pooling of an NHWC batch over the windows of `g`.
 ///
 /// Padded cells take no part, as in TensorFlow: max ignores them and the average divides
@@ -12,11 +28,9 @@ func pool(_ input: Tensor, geometry g: WindowGeometry, average: Bool) -> Tensor 
         output.scalars.withUnsafeMutableBufferPointer { y in
             for n in 0..<g.batch {
                 for oy in 0..<g.outputHeight {
-                    let top = oy * g.strideHeight - g.rows.before
-                    let y0 = max(top, 0), y1 = min(top + g.kernelHeight, g.height)
+                    let (y0, y1) = g.rowSpan(oy)
                     for ox in 0..<g.outputWidth {
-                        let left = ox * g.strideWidth - g.cols.before
-                        let x0 = max(left, 0), x1 = min(left + g.kernelWidth, g.width)
+                        let (x0, x1) = g.colSpan(ox)
                         // Row pointers keep index arithmetic out of the channel loops.
                         let ys = y.baseAddress! + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                         // TensorFlow's `same` padding is always smaller than the window, so
@@ -91,11 +105,9 @@ func poolBackward(_ dy: Tensor, input: Tensor?, output: Tensor?, geometry g: Win
                 dx.scalars.withUnsafeMutableBufferPointer { dxs in
                     for n in 0..<g.batch {
                         for oy in 0..<g.outputHeight {
-                            let top = oy * g.strideHeight - g.rows.before
-                            let y0 = max(top, 0), y1 = min(top + g.kernelHeight, g.height)
+                            let (y0, y1) = g.rowSpan(oy)
                             for ox in 0..<g.outputWidth {
-                                let left = ox * g.strideWidth - g.cols.before
-                                let x0 = max(left, 0), x1 = min(left + g.kernelWidth, g.width)
+                                let (x0, x1) = g.colSpan(ox)
                                 let out = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                                 if average {
                                     let count = Float((y1 - y0) * (x1 - x0))
