@@ -23,6 +23,17 @@ evaluation on test/. The two alternate (Mien, Keras, Mien, ...) --repetitions ti
 same seed; the table shows medians (peak memory: Keras's largest, Mien's first run's). Results are also written to
 --json.
 Versions: tools/requirements.txt.
+
+--fine-tune times the second stage instead (`mien train --fine-tune-from`): the same job in
+both, on the first --faces training faces of each class (no validation, so every epoch runs):
+EfficientNet-Lite0 cut after block6d_add at --input-size 224, the head
+AveragePooling2D(3, strides=2), Flatten, Dense(256, relu), Dropout(0.2), Dense(1, sigmoid),
+the backbone unfrozen from block6a_expand_conv with its BatchNormalization layers frozen,
+Adam(1e-4), batch 32, --epochs epochs. Keras runs `model.fit` on the faces, the way its
+transfer-learning guide does (the frozen layers run every epoch); Mien's time is its
+cached pass through the frozen layers plus its stage-2 epochs, read from its log. Mien's
+images per second of the unfrozen part are printed with the GFLOP/s they make (3x the
+forward operations per face) and `cblas_sgemm`'s (`mien bench`) for scale.
 """
 import argparse
 import json
@@ -144,6 +155,104 @@ def run_mien(args, keep):
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+FINE_TUNE_FROM, FEATURES_FROM = "block6a_expand_conv", "block6d_add"
+
+
+def subset(args, tmp):
+    """The first --faces faces of each class, in a Kaggle-layout folder of links."""
+    folder = os.path.join(tmp, "faces")
+    for name in CLASSES:
+        os.makedirs(os.path.join(folder, name))
+        directory = os.path.join(args.data, "train", name)
+        for f in sorted(os.listdir(directory))[:args.faces]:
+            os.symlink(os.path.join(directory, f), os.path.join(folder, name, f))
+    return folder
+
+
+def run_keras_fine_tune(args, folder):
+    import keras
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(args.seed)
+    x, y, _ = load_folder(folder)
+    backbone = keras.models.load_model(os.path.join(ROOT, "Weights", "efficientnet_lite0_notop.h5"), compile=False)
+    backbone = keras.Model(backbone.input, backbone.get_layer(FEATURES_FROM).output)
+    unfrozen = False
+    for layer in backbone.layers:
+        unfrozen = unfrozen or layer.name == FINE_TUNE_FROM
+        layer.trainable = unfrozen and not isinstance(layer, keras.layers.BatchNormalization)
+    face = keras.Input((48, 48, 1))
+    h = keras.layers.Resizing(args.input_size, args.input_size)(face)
+    h = keras.layers.Concatenate()([h, h, h])
+    h = backbone(h)
+    h = keras.layers.AveragePooling2D(3, strides=2)(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(256, activation="relu")(h)
+    h = keras.layers.Dropout(0.2)(h)
+    out = keras.layers.Dense(1, activation="sigmoid")(h)
+    model = keras.Model(face, out)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="binary_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(x, y, epochs=args.epochs, batch_size=32, verbose=2)
+    seconds = time.perf_counter() - start
+    return {"stage2_seconds": seconds, "images_per_second": len(x) * args.epochs / seconds,
+            "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_mien_fine_tune(args, folder):
+    import re
+    with tempfile.TemporaryDirectory() as tmp:
+        log = subprocess.run([args.mien, "train", "--data", folder, "--classes", ",".join(CLASSES),
+                              "--output", os.path.join(tmp, "fer.mien"), "--input-size", str(args.input_size),
+                              "--features-from", FEATURES_FROM, "--fine-tune-from", FINE_TUNE_FROM,
+                              "--epochs", "1", "--fine-tune-epochs", str(args.epochs), "--patience", "0",
+                              "--validation-split", "0", "--batch-size", "32", "--class-weight", "none",
+                              "--fine-tune-learning-rate", "1e-4", "--seed", str(args.seed)],
+                             check=True, cwd=ROOT, capture_output=True, text=True).stderr
+    cache = float(re.search(r"features: \d+ faces through the frozen backbone in ([0-9.]+) s", log).group(1))
+    epochs = [float(m) for m in re.findall(r"stage 2 epoch .* ([0-9.]+)s", log)]
+    mflop = float(re.search(r"([0-9.]+) MFLOP per face forward", log).group(1))
+    faces = 2 * args.faces
+    unfrozen_speed = faces * len(epochs) / sum(epochs)
+    return {"stage2_seconds": cache + sum(epochs), "images_per_second": faces * len(epochs) / (cache + sum(epochs)),
+            "cache_seconds": cache, "unfrozen_images_per_second": unfrozen_speed,
+            "unfrozen_gflops": unfrozen_speed * 3 * mflop / 1e3,
+            "peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def sgemm_gflops(args):
+    import re
+    out = subprocess.run([args.mien, "bench", os.path.join(ROOT, "Weights", "efficientnet_lite0_notop.h5"),
+                          "--seconds", "1"], cwd=ROOT, capture_output=True, text=True)
+    match = re.search(r"cblas_sgemm .* threads?: ([0-9.]+) GFLOP/s", out.stdout + out.stderr)
+    return float(match.group(1)) if match else None
+
+
+def fine_tune(args):
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = subset(args, tmp)
+        for repetition in range(max(1, args.repetitions)):
+            runs.setdefault("mien", []).append(run_mien_fine_tune(args, folder))
+            runs.setdefault("keras", []).append(run_keras_fine_tune(args, folder))
+            print(f"repetition {repetition + 1}: stage 2 wall time "
+                  + ", ".join(f"{k} {v[-1]['stage2_seconds']:.1f} s" for k, v in runs.items()), flush=True)
+    results = {k: {key: statistics.median(r[key] for r in v) for key in v[0]} for k, v in runs.items()}
+    results["mien"]["peak_memory_mb"] = runs["mien"][0]["peak_memory_mb"]
+    results["sgemm_gflops"] = sgemm_gflops(args)
+    results["runs"] = runs
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(f"stage 2: {2 * args.faces} faces, {args.epochs} epochs, input {args.input_size}, unfrozen from {FINE_TUNE_FROM}")
+    print(f"{'':28}{'mien':>12}{'keras':>12}")
+    for key in ["stage2_seconds", "images_per_second", "peak_memory_mb"]:
+        print(f"{key:28}{results['mien'][key]:12.2f}{results['keras'][key]:12.2f}")
+    m = results["mien"]
+    print(f"Mien: cache pass {m['cache_seconds']:.1f} s; the unfrozen part trains at {m['unfrozen_images_per_second']:.1f} "
+          f"faces/s = {m['unfrozen_gflops']:.1f} GFLOP/s (cblas_sgemm: {results['sgemm_gflops']} GFLOP/s)")
+    print(f"stage 2 wall time Keras / Mien: {results['keras']['stage2_seconds'] / m['stage2_seconds']:.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "fer2013"))
@@ -159,7 +268,14 @@ def main():
     parser.add_argument("--only", choices=["keras", "mien"])
     parser.add_argument("--json", default=None)
     parser.add_argument("--split", help="with --only keras: the validation split a mien train run wrote")
+    parser.add_argument("--fine-tune", action="store_true", help="time the second stage (see above)")
+    parser.add_argument("--faces", type=int, default=512, help="with --fine-tune: faces per class")
     args = parser.parse_args()
+    if args.fine_tune:
+        if args.input_size == 96:
+            args.input_size = 224
+        args.data = os.path.abspath(args.data)
+        return fine_tune(args)
     args.data = os.path.abspath(args.data)   # mien runs in ROOT
     if args.only == "keras" and not args.split:
         parser.error("--only keras needs --split (a <output>.split.json from mien train)")

@@ -3,13 +3,15 @@
 extension LineChart {
     /// A learning curve: one metric per epoch for training (solid) and validation
     /// (dashed), x from epoch 1, with the best epoch marked by a vertical line (and a dot on
-    /// the validation value). Pass `yRange: 0...1` for accuracies.
+    /// the validation value), and the first epoch of a second training stage by a line
+    /// before it. Pass `yRange: 0...1` for accuracies.
     public static func learningCurve(title: String, metric: String, training: [Double], validation: [Double]? = nil,
-                                     bestEpoch: Int? = nil, yRange: ClosedRange<Double>? = nil,
+                                     bestEpoch: Int? = nil, secondStage: Int? = nil, yRange: ClosedRange<Double>? = nil,
                                      width: Double = 480, height: Double = 320) -> LineChart {
         var series = [LineSeries("training", perEpoch: training)]
         if let validation { series.append(LineSeries("validation", perEpoch: validation, dashed: true)) }
         var marks: [ChartMark] = []
+        if let secondStage { marks.append(.vertical(at: Double(secondStage) - 0.5, y: nil, label: "stage 2")) }
         if let bestEpoch {
             let index = bestEpoch - 1
             let value = validation.flatMap { index >= 0 && index < $0.count ? $0[index] : nil }

@@ -344,3 +344,21 @@ extension Graph {
         return graph
     }
 }
+
+extension Graph {
+    /// This graph with `layers` called one after another on its output (a pooling and a
+    /// head after a backbone).
+    public func appending(_ more: [any Layer]) throws -> Graph {
+        guard !more.isEmpty else { return self }
+        var (all, chain, last) = (layers, nodes, outputNode)
+        for layer in more {
+            all.append(layer)
+            chain.append(Node(layer: all.count - 1, inputs: [last]))
+            last = chain.count - 1
+        }
+        var graph = try Graph(name: name, kerasClass: kerasClass, layers: all, nodes: chain, inputNodes: inputNodes,
+                              outputNode: last)
+        graph.trainable = trainable
+        return graph
+    }
+}

@@ -4,6 +4,9 @@
 extension Graph {
     public var canTrain: Bool { untrainableLayer == nil }
 
+    /// A frozen model runs its BatchNormalization layers in inference mode.
+    public var mixesSamples: Bool { trainable && layers.contains { $0.mixesSamples } }
+
     /// The first layer (nested models searched) without a backward pass, as
     /// `(key path, Keras class)`: what training refuses before it reads any data.
     public var untrainableLayer: (path: String, kerasClass: String)? {

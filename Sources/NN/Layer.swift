@@ -56,6 +56,10 @@ public protocol Layer: Sendable {
 
     /// Whether the layer has a training forward and a backward pass.
     var canTrain: Bool { get }
+    /// Whether a training-mode call's output for one sample depends on the batch's other
+    /// samples (BatchNormalization with batch statistics): then a batch cannot be split
+    /// across cores.
+    var mixesSamples: Bool { get }
     /// Runs the layer in training mode (Keras's `training=True`): the output, what `backward`
     /// needs, and new values for non-trainable weights (BatchNormalization's moving statistics).
     func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward
@@ -71,6 +75,8 @@ public extension Layer {
     var usesTrainingFlag: Bool { false }
 
     var canTrain: Bool { false }
+
+    var mixesSamples: Bool { false }
 
     func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
         throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")

@@ -16,6 +16,9 @@ public enum RandomStream: UInt64, CaseIterable, Sendable {
     case dropout = 6
     /// The augmented views cached by the fine-tuning job: one stream per view and face.
     case cachedView = 7
+    /// The second training stage (fine-tuning the backbone's top): the seed of its shuffles
+    /// and dropout masks, so they differ from the first stage's.
+    case secondStage = 8
 }
 
 /// A small, fast, seedable random number generator: xoshiro256** (Blackman and Vigna),

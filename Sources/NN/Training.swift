@@ -63,6 +63,12 @@ public struct TrainingContext: Sendable {
     /// inference mode, as Keras's do once `model.trainable = False` has reached every layer.
     public var frozen: Bool
 
+    /// When the batch is split across cores: the rows of the whole batch this call has, and
+    /// the whole batch's size. Random layers draw for the whole batch and keep their rows, so
+    /// a split step draws what the whole one draws.
+    public var rows: Range<Int>?
+    public var batchSize = 0
+
     public init(seed: UInt64, epoch: Int = 0, batch: Int = 0, path: String = "", frozen: Bool = false) {
         self.seed = seed
         self.epoch = epoch

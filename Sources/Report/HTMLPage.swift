@@ -60,7 +60,11 @@ struct HTMLPage {
         }
         var text = figure("loss.svg", caption: nil) + figure("accuracy.svg", caption: nil)
         let best = history.bestEpoch.map { " The weights kept are those of epoch \($0), the lowest validation loss (dashed line)." } ?? ""
-        text += "<p class=\"note\">\(history.epochs.count) epoch\(history.epochs.count == 1 ? "" : "s"); training values are measured during each epoch (dropout on), validation values after it.\(best)</p>"
+        let second = history.epochs.filter { $0.stage == 2 }.map(\.epoch)
+        let stages = second.first.map { first in
+            " Epochs 1–\(first - 1) trained the head on the frozen backbone (stage 1); epochs \(first)–\(second.last!) fine-tuned the backbone's top with it (stage 2, after the line so marked)."
+        } ?? ""
+        text += "<p class=\"note\">\(history.epochs.count) epoch\(history.epochs.count == 1 ? "" : "s"); training values are measured during each epoch (dropout on), validation values after it.\(stages)\(best)</p>"
         return "<div class=\"row\">\(text)</div>"
     }
 

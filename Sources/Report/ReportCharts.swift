@@ -9,13 +9,15 @@ struct ReportCharts {
         if let history = data.history, !history.epochs.isEmpty {
             let epochs = history.epochs
             let validated = epochs.allSatisfy { $0.valLoss != nil }
+            let secondStage = epochs.first { $0.stage == 2 }?.epoch
             named.append(("loss.svg", LineChart.learningCurve(
                 title: "Loss", metric: "loss", training: epochs.map { Double($0.loss) },
-                validation: validated ? epochs.map { Double($0.valLoss!) } : nil, bestEpoch: history.bestEpoch)))
+                validation: validated ? epochs.map { Double($0.valLoss!) } : nil, bestEpoch: history.bestEpoch,
+                secondStage: secondStage)))
             named.append(("accuracy.svg", LineChart.learningCurve(
                 title: "Accuracy", metric: "accuracy", training: epochs.map { Double($0.accuracy) },
                 validation: validated ? epochs.map { Double($0.valAccuracy ?? .nan) } : nil,
-                bestEpoch: history.bestEpoch, yRange: 0...1)))
+                bestEpoch: history.bestEpoch, secondStage: secondStage, yRange: 0...1)))
         }
         let report = data.classificationReport
         named.append(("confusion_matrix.svg", HeatMap(counts: report.confusionMatrix,

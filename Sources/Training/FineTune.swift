@@ -22,12 +22,16 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
     public var patience: Int?
     /// The head as Keras layer calls (`HeadSpec`); the output layer is added.
     public var head: String
+    /// The second stage, when the backbone's top is fine-tuned after the head; nil in files
+    /// made before it existed, and with `--fine-tune-from none`.
+    public var fineTune: FineTuneStage?
 
     public init(backbone: String, featuresFrom: String? = nil, inputSize: Int = 96, classes: [String],
                 epochs: Int = 10, batchSize: Int = 32, optimizer: String = "adam", learningRate: Float = 0.001,
                 momentum: Float = 0.9, augmentation: Augmentation = .none, cachedViews: Int = 1,
                 validationSplit: Double = 0.2, seed: UInt64 = 42, classWeight: String = "none",
-                patience: Int? = 3, head: String = "Dropout(0.2)") {
+                patience: Int? = 3, head: String = "Dropout(0.2)", fineTune: FineTuneStage? = nil) {
+        self.fineTune = fineTune
         self.backbone = backbone
         self.featuresFrom = featuresFrom
         self.inputSize = inputSize
@@ -47,11 +51,32 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
     }
 }
 
+/// Stage 2 of Keras's transfer-learning recipe: after the head has been trained on the
+/// frozen backbone, the backbone from layer `from` to its end is unfrozen and trained on with
+/// the head at a lower learning rate, with its own early stopping.
+public struct FineTuneStage: Codable, Equatable, Sendable {
+    /// The first unfrozen layer.
+    public var from: String
+    public var learningRate: Float
+    public var epochs: Int
+    /// Train the unfrozen BatchNormalization layers (batch statistics, moving averages
+    /// updated); by default they stay in inference mode with their weights fixed, as Keras's
+    /// guide recommends for small data.
+    public var trainBatchNorm: Bool
+
+    public init(from: String, learningRate: Float = 1e-4, epochs: Int = 10, trainBatchNorm: Bool = false) {
+        self.from = from
+        self.learningRate = learningRate
+        self.epochs = epochs
+        self.trainBatchNorm = trainBatchNorm
+    }
+}
+
 /// The frozen part of the model: input adapter, backbone (possibly cut at an inner layer)
 /// and the head's pooling, mapping raw 48×48 faces to one feature vector each.
 public struct FeatureExtractor: Sendable {
     public let adapter: InputAdapter
-    public let backbone: Graph
+    public private(set) var backbone: Graph
     /// The parameter-free layers from the feature map to a vector (`HeadSpec.poolingLayers`).
     public let pooling: [any Layer]
     public let graph: Graph
@@ -81,16 +106,7 @@ public struct FeatureExtractor: Sendable {
             throw TrainingSetupError("the backbone's output \(model.outputShape.kerasDescription) is neither a feature map nor a vector")
         }
         pooling = try head.poolingLayers(after: model.outputShape)
-        if !pooling.isEmpty {
-            var (layers, nodes, last) = (model.layers, model.nodes, model.outputNode)
-            for layer in pooling {
-                layers.append(layer)
-                nodes.append(.init(layer: layers.count - 1, inputs: [last]))
-                last = nodes.count - 1
-            }
-            model = try Graph(name: "features", layers: layers, nodes: nodes, inputNodes: model.inputNodes,
-                              outputNode: last)
-        }
+        model = try model.appending(pooling)
         guard let features = model.outputShape.last.flatMap({ $0 }), features > 0 else {
             throw TrainingSetupError("the backbone has no usable output (\(model.outputShape.kerasDescription))")
         }
@@ -99,6 +115,61 @@ public struct FeatureExtractor: Sendable {
 
     public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }
 
+    /// The model split before the first layer that the second stage unfreezes.
+    public struct Split: Sendable {
+        /// Adapter → backbone up to the cut, optimized for inference: run once per face.
+        public var frozen: Graph
+        /// The backbone from the cut on, then the pooling, as it trains (the head goes after).
+        public var trainable: Graph
+        /// `trainable` optimized for inference: what turns the cached cut into features.
+        public var trainableInference: Graph
+    }
+    public private(set) var split: Split?
+
+    /// Splits the model before layer `layer` of the backbone (`FineTuneStage.from`): that layer
+    /// and everything after it train in stage 2. The backbone is flattened first, so its
+    /// weights keep their layer names as key paths. BatchNormalization layers after the cut
+    /// stay frozen (inference mode) unless `trainBatchNorm`.
+    public mutating func split(before layer: String, trainBatchNorm: Bool) throws {
+        let flat = try backbone.flattened()
+        guard let index = flat.layerIndex(named: layer), let node = flat.nodes.first(where: { $0.layer == index }) else {
+            throw TrainingSetupError("--fine-tune-from: the backbone has no layer '\(layer)' (mien inspect lists them; the head's layers are new and train in both stages)")
+        }
+        guard node.inputs.count == 1 else {
+            throw TrainingSetupError("--fine-tune-from: layer '\(layer)' reads \(node.inputs.count) tensors; name a layer with one input, such as a block's first convolution")
+        }
+        let cut = flat.layers[flat.nodes[node.inputs[0]].layer].name
+        var suffix: Graph
+        do {
+            guard let found = try flat.suffix(after: cut) else {
+                throw TrainingSetupError("--fine-tune-from: cannot cut the backbone before '\(layer)'")
+            }
+            suffix = found
+        } catch let error as LayerError {
+            throw TrainingSetupError("--fine-tune-from \(layer): \(error)")
+        }
+        guard let prefix = try flat.truncated(at: cut) else {
+            throw TrainingSetupError("--fine-tune-from: cannot cut the backbone before '\(layer)'")
+        }
+        let frozen = try adapter.prepended(to: prefix)
+        // The cut's shape at this input size (a backbone that takes any size leaves it open).
+        var layers = suffix.layers
+        layers[suffix.nodes[suffix.inputNodes[0]].layer] = InputLayer(name: "\(cut)_output", shape: frozen.outputShape)
+        suffix = try Graph(name: suffix.name, kerasClass: suffix.kerasClass, layers: layers, nodes: suffix.nodes,
+                           inputNodes: suffix.inputNodes, outputNode: suffix.outputNode)
+        suffix = try suffix.mapLayers { layer in
+            var layer = layer
+            layer.trainable = trainBatchNorm || !(layer is BatchNormalization)
+            return layer
+        }
+        suffix.trainable = true
+        let trainable = try suffix.appending(pooling)
+        split = Split(frozen: try frozen.optimizedForInference(foldingZeroPadding: true),
+                      trainable: trainable,
+                      trainableInference: try trainable.optimizedForInference(foldingZeroPadding: true))
+        backbone = flat
+    }
+
     /// Faces per forward pass: one small slice per core (`BatchRunner.imagesPerSlice`).
     public var batchSize: Int { BatchRunner.imagesPerSlice(side: adapter.outputSize[0]) * BatchRunner.cores }
 
@@ -106,7 +177,12 @@ public struct FeatureExtractor: Sendable {
     /// `face(i)` only when its batch is next, so augmented views never all sit in memory.
     /// The next batch's pixels (decoding, augmentation) are made on another thread while the
     /// backbone runs on the current one.
+    ///
+    /// With a `split` and a `cache`, the frozen part's outputs are appended to `cache` on the
+    /// way (the second stage's inputs); `features: false` then stops there (a run resumed in
+    /// the second stage needs no features) and returns an empty tensor.
     public func features(count: Int, batchSize: Int = 64, face: @escaping @Sendable (Int) -> [Float],
+                         cache: HalfSamples? = nil, features wanted: Bool = true,
                          progress: (Int) throws -> Void = { _ in }) throws -> Tensor {
         let side = FaceDataset.side
         let starts = Array(stride(from: 0, to: count, by: batchSize))
@@ -121,10 +197,21 @@ public struct FeatureExtractor: Sendable {
         for (k, start) in starts.enumerated() {
             let current = next.wait()
             if k + 1 < starts.count { next.start { batch(starts[k + 1]) } }
-            scalars += try BatchRunner.forward(graph, current).scalars
+            if let split, let cache {
+                let cut = try BatchRunner.forward(split.frozen, current)
+                try cache.append(cut)
+                if wanted { scalars += try BatchRunner.forward(split.trainableInference, cut).scalars }
+            } else {
+                scalars += try BatchRunner.forward(graph, current).scalars
+            }
             try progress(min(start + batchSize, count))
         }
-        return Tensor(shape: [count, featureCount], scalars: scalars)
+        return Tensor(shape: [wanted ? count : 0, featureCount], scalars: scalars)
+    }
+
+    /// The cut's shape for one face (the second stage's input), when split.
+    public var cutShape: [Int]? {
+        split.map { $0.frozen.outputShape.dropFirst().map { $0 ?? 0 } }
     }
 }
 

@@ -12,6 +12,12 @@ public enum FineTuneEvent: Sendable {
     case dataset(train: [Int], validation: [Int], classes: [String])
     case features(done: Int, total: Int, imagesPerSecond: Double)
     case featuresDone(count: Int, seconds: Double)
+    /// The frozen part's outputs, cached for the second stage: their size and whether they
+    /// went to a mapped file.
+    case cache(bytes: Int, shape: [Int], mapped: Bool)
+    /// A stage begins: its trainable weight tensors, their scalars, and the forward pass's
+    /// operations per face (`Graph.flopsPerImage`; a training step is about three times that).
+    case stage(Int, layers: Int, weights: Int, flopsPerFace: Int)
     case batch(BatchProgress, batchSize: Int)
     case epoch(EpochRecord, epochs: Int, best: Bool)
     case resumed(fromEpoch: Int)
@@ -41,9 +47,7 @@ public struct FineTuneJob {
         self.backbone = backbone
     }
 
-    public var checkpointPath: String { output + ".checkpoint.json" }
-    /// The largest checkpoint read (a head's weights twice, as JSON numbers).
-    public static let maxCheckpointBytes = 512 << 20
+    public var checkpointPath: String { output + ".checkpoint.safetensors" }
     public var historyPath: String { output + ".history.json" }
     public var splitPath: String { output + ".split.json" }
 
@@ -57,9 +61,13 @@ public struct FineTuneJob {
 
     /// What the checkpoint holds: the settings (a resumed run must be the same job) and the
     /// trainer's state after the last finished epoch.
+    /// What the checkpoint holds besides its tensors: the settings (a resumed run must be the
+    /// same job), the head's trainer state (its numbers are tensors under `head/`) and, once
+    /// the second stage has begun, that stage's state (numbers under `fine/`).
     struct Checkpoint: Codable, Equatable {
         var settings: FineTuneSettings
-        var state: TrainerState
+        var head: TrainerState
+        var fine: ModelFitMeta?
     }
 
     @discardableResult
@@ -69,26 +77,36 @@ public struct FineTuneJob {
     public func run(_ report: (FineTuneEvent) throws -> Void) throws
         -> (model: MienModel, history: History, validation: FaceDataset) {
         let runStart = ContinuousClock.now
-        // The model first: a bad backbone or head fails before the faces are read.
+        // The model first: a bad backbone, head or fine-tuning layer fails before the faces are read.
         let headSpec = try HeadSpec(settings.head)
         let backbone = try self.backbone ?? KerasModel(contentsOf: settings.backbone).graph
-        let extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
+        var extractor = try FeatureExtractor(backbone: backbone, inputSize: settings.inputSize,
                                              featuresFrom: settings.featuresFrom, head: headSpec)
-        // The new head too, so that a bad layer in it stops the job before any face is read.
         let freshHead = try headSpec.head(features: extractor.featureCount, classes: settings.classes.count,
                                           seed: settings.seed)
+        if let stage = settings.fineTune {
+            if freshHead.layers.contains(where: { $0.name == stage.from }) {
+                throw TrainingSetupError("--fine-tune-from: '\(stage.from)' is a layer of the new head, which trains in both stages; name a layer of the backbone")
+            }
+            try extractor.split(before: stage.from, trainBatchNorm: stage.trainBatchNorm)
+        }
+        if let split = extractor.split { _ = try secondStageTrainer(split, head: freshHead) }
 
         let faces = try FaceDataset.load(data, classes: settings.classes, usage: usage, strict: strict)
         for warning in faces.warnings { try report(.warning(warning)) }
         let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
+        let checkpoint = try resume && FileManager.default.fileExists(atPath: checkpointPath) ? readCheckpoint() : nil
+        let inSecondStage = checkpoint?.meta.fine != nil
 
         // Features: the backbone is frozen, so they are computed once; with augmentation,
         // `cachedViews` random views of each face, reused every epoch.
         // View v of face i is entry v·n + i; each is made when its batch runs.
+        // With a second stage, the frozen part's outputs are cached (float16) on the way.
         let views = settings.augmentation == .none ? 1 : settings.cachedViews
         let n = train.faces.count
         let labels = (0..<views).flatMap { _ in train.faces.map(\.label) }
+        let validationLabels = validation.faces.map(\.label)
         let (augmentation, seed) = (settings.augmentation, settings.seed)
         @Sendable func trainFace(_ entry: Int) -> [Float] {
             let (view, i) = entry.quotientAndRemainder(dividingBy: n)
@@ -97,30 +115,34 @@ public struct FineTuneJob {
             var generator = SeededGenerator(seed: seed, .cachedView, UInt64(view), UInt64(i))
             return augmentation.apply(pixels, generator: &generator)
         }
+        var cache: (train: HalfSamples, validation: HalfSamples)?
+        if let shape = extractor.cutShape {
+            cache = (try HalfSamples(count: labels.count, sampleShape: shape, spill: output + ".cache-train"),
+                     try HalfSamples(count: validationLabels.count, sampleShape: shape, spill: output + ".cache-validation"))
+            try report(.cache(bytes: cache!.train.byteCount + cache!.validation.byteCount, shape: shape,
+                              mapped: cache!.train.isMapped || cache!.validation.isMapped))
+        }
         let total = labels.count + validation.faces.count
         let clock = ContinuousClock()
         let start = clock.now
         func seconds() -> Double { (clock.now - start).seconds }
         let trainFeatures = try extractor.features(count: labels.count, batchSize: extractor.batchSize,
-                                                   face: trainFace) { done in
+                                                   face: trainFace, cache: cache?.train, features: !inSecondStage) { done in
             try report(.features(done: done, total: total, imagesPerSecond: Double(done) / max(seconds(), 1e-9)))
         }
         let validationFeatures = try extractor.features(count: validation.faces.count, batchSize: extractor.batchSize,
-                                                        face: { validation.faces[$0].pixels.map(Float.init) }) { done in
+                                                        face: { validation.faces[$0].pixels.map(Float.init) },
+                                                        cache: cache?.validation, features: !inSecondStage) { done in
             try report(.features(done: labels.count + done, total: total,
                                  imagesPerSecond: Double(labels.count + done) / max(seconds(), 1e-9)))
         }
         try report(.featuresDone(count: total, seconds: seconds()))
 
-        // The head, fresh or from the checkpoint.
+        // Stage 1: the head, fresh or from the checkpoint.
         var trainer: Trainer
-        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
-            let checkpoint = try readCheckpoint()
-            guard checkpoint.settings == settings else {
-                throw TrainingSetupError("\(checkpointPath): the checkpoint was made with other settings; rerun them, or remove it to start over")
-            }
+        if let checkpoint {
             do {
-                trainer = try Trainer(resuming: checkpoint.state)
+                trainer = try Trainer(resuming: checkpoint.meta.head.joined(checkpoint.tensors, "head"))
             } catch let error as TrainingError {
                 throw TrainingSetupError("\(checkpointPath): \(error)")
             }
@@ -128,45 +150,147 @@ public struct FineTuneJob {
                   trainer.head.featureCount == extractor.featureCount else {
                 throw TrainingSetupError("\(checkpointPath): the checkpoint's trainer does not match its settings or the data (edited, or made from other faces?); remove it to start over")
             }
-            try report(.resumed(fromEpoch: trainer.history.epochs.count))
+            if !inSecondStage { try report(.resumed(fromEpoch: trainer.history.epochs.count)) }
         } else {
             trainer = Trainer(head: freshHead, options: fitOptions(counts: train.counts))
         }
         let (epochs, batchSize) = (settings.epochs, settings.batchSize)
         var lastCheckpoint: Int?
-        do {
-            try trainer.fit(
-                train: (trainFeatures, labels),
-                validation: validation.faces.isEmpty ? nil : (validationFeatures, validation.faces.map(\.label)),
-                onBatch: { try report(.batch($0, batchSize: batchSize)) },
-                onEpoch: { record, state in
-                    try writeJSON(Checkpoint(settings: settings, state: state), to: checkpointPath)
-                    try writeJSON(state.history, to: historyPath)
-                    lastCheckpoint = record.epoch
-                    try report(.epoch(record, epochs: epochs, best: state.history.bestEpoch == record.epoch))
-                })
-        } catch let error as TrainingError {
-            // The model is not written; the last checkpoint (if an epoch finished) stays.
-            let kept = FileManager.default.fileExists(atPath: checkpointPath)
-                ? "; the checkpoint of the last finished epoch\(lastCheckpoint.map { " (\($0))" } ?? "") is kept in \(checkpointPath): lower --learning-rate, then --resume"
-                : "; no epoch finished, so there is no checkpoint; a lower --learning-rate (now \(settings.learningRate)) usually avoids it"
-            throw TrainingSetupError("\(error)" + kept)
+        if !inSecondStage {
+            do {
+                try trainer.fit(
+                    train: (trainFeatures, labels),
+                    validation: validation.faces.isEmpty ? nil : (validationFeatures, validationLabels),
+                    onBatch: { try report(.batch($0, batchSize: batchSize)) },
+                    onEpoch: { record, state in
+                        let (meta, tensors) = state.split("head")
+                        try CheckpointFile.write(Checkpoint(settings: settings, head: meta), tensors: tensors,
+                                                 to: checkpointPath)
+                        try writeJSON(state.history, to: historyPath)
+                        lastCheckpoint = record.epoch
+                        try report(.epoch(record, epochs: epochs, best: state.history.bestEpoch == record.epoch))
+                    })
+            } catch let error as TrainingError {
+                throw TrainingSetupError("\(error)" + kept(lastCheckpoint, advice: "lower --learning-rate (now \(settings.learningRate))"))
+            }
         }
 
-        let model = MienModel(graph: try assemble(extractor, head: trainer.head), inputAdapter: extractor.adapter,
+        // Stage 2: the backbone's top and the head, on the cached cut.
+        var history = trainer.history
+        var (finalBackbone, head) = (extractor.backbone, trainer.head)
+        if let stage = settings.fineTune, let split = extractor.split, let cache {
+            var model = try secondStageTrainer(split, head: trainer.head, learningRate: stage.learningRate)
+            var options = fitOptions(counts: train.counts)
+            options.epochs = stage.epochs
+            options.learningRate = Double(stage.learningRate)
+            var stream = SeededGenerator(seed: settings.seed, .secondStage)
+            options.seed = stream.next()
+            let validationSet = validation.faces.isEmpty ? nil : (samples: cache.validation as any Samples,
+                                                                  labels: validationLabels)
+            var state: ModelFitState
+            if let checkpoint, let fine = checkpoint.meta.fine {
+                state = ModelFitState(fine, tensors: checkpoint.tensors, "fine")
+                do {
+                    guard state.options == options else {
+                        throw TrainingError.invalidState("its second stage was run with other options")
+                    }
+                    try model.restore(state)
+                } catch let error as TrainingError {
+                    throw TrainingSetupError("\(checkpointPath): \(error); remove it to start over")
+                }
+                try report(.resumed(fromEpoch: history.epochs.count + state.history.epochs.count))
+            } else {
+                // The stage must beat the head alone: its validation loss is the baseline.
+                let baseline = try validationSet.map { try model.evaluate($0.samples, labels: $0.labels, batchSize: batchSize).loss }
+                state = model.initialState(options: options, baseline: baseline)
+            }
+            let headState = try trainer.state.split("head")
+            let first = trainer.history
+            try report(.stage(2, layers: model.model.parameters.filter(\.trainable).count,
+                              weights: model.trainableWeights.values.reduce(0) { $0 + $1.count },
+                              flopsPerFace: try model.model.flopsPerImage(for: model.model.inputShapes)))
+            lastCheckpoint = nil
+            do {
+                try model.fit(train: cache.train, labels: labels, validation: validationSet, state: &state,
+                              onBatch: { try report(.batch($0, batchSize: batchSize)) },
+                              onEpoch: { record, state in
+                                  let (meta, tensors) = state.split("fine")
+                                  try CheckpointFile.write(Checkpoint(settings: settings, head: headState.0, fine: meta),
+                                                           tensors: tensors.merging(headState.1) { a, _ in a },
+                                                           to: checkpointPath)
+                                  let combined = FineTuneJob.combined(first, state.history)
+                                  try writeJSON(combined, to: historyPath)
+                                  lastCheckpoint = combined.epochs.count
+                                  try report(.epoch(combined.epochs.last!, epochs: first.epochs.count + stage.epochs,
+                                                    best: state.history.bestEpoch == record.epoch))
+                              })
+            } catch let error as TrainingError {
+                throw TrainingSetupError("stage 2: \(error)" + kept(lastCheckpoint, advice: "lower --fine-tune-learning-rate (now \(stage.learningRate))"))
+            }
+            history = FineTuneJob.combined(first, state.history)
+            // The trained weights back into the backbone and the head, by key path.
+            let headNames = Set(head.parameterNames)
+            var headWeights: [String: Tensor] = [:]
+            for parameter in model.model.parameters {
+                if headNames.contains(parameter.name) {
+                    headWeights[parameter.name] = parameter.value
+                } else {
+                    try finalBackbone.setParameter(parameter.name, to: parameter.value)
+                }
+            }
+            try head.setWeights(headWeights)
+        }
+
+        let model = MienModel(graph: try assemble(finalBackbone, extractor, head: head), inputAdapter: extractor.adapter,
                               classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
-                              training: try TrainingRecord(settings: settings, history: trainer.history, data: data,
+                              training: try TrainingRecord(settings: settings, history: history, data: data,
                                                            classCounts: faces.counts,
                                                            seconds: (ContinuousClock.now - runStart).seconds).json())
         var optimized = model
         optimized.graph = try model.graph.optimizedForInference()
         try MienFile.write(optimized, to: output)
-        try writeJSON(trainer.history, to: historyPath)
+        try writeJSON(history, to: historyPath)
         try writeJSON(Split(seed: settings.seed, validationFraction: settings.validationSplit, classes: faces.classes,
                             validation: validation.faces.map(\.source)), to: splitPath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
-        try report(.finished(bestEpoch: trainer.history.bestEpoch, path: output))
-        return (model, trainer.history, validation)
+        try report(.finished(bestEpoch: history.bestEpoch, path: output))
+        return (model, history, validation)
+    }
+
+    /// What is left after a stopped stage: the checkpoint of its last finished epoch, if any.
+    func kept(_ epoch: Int?, advice: String) -> String {
+        FileManager.default.fileExists(atPath: checkpointPath)
+            ? "; the checkpoint of the last finished epoch\(epoch.map { " (\($0))" } ?? "") is kept in \(checkpointPath); \(advice), then rerun"
+            : "; no epoch finished, so there is no checkpoint; a \(advice) usually avoids it"
+    }
+
+    /// The second stage's model: the backbone from the cut, the pooling and the head, with
+    /// its optimizer. Refuses a layer without a backward pass, naming it.
+    func secondStageTrainer(_ split: FeatureExtractor.Split, head: Head, learningRate: Float? = nil) throws -> ModelTrainer {
+        let names = Set(split.trainable.layers.map(\.name))
+        if let clash = head.layers.first(where: { names.contains($0.name) }) {
+            throw TrainingSetupError("the head's layer '\(clash.name)' has the name of a backbone layer")
+        }
+        var options = FitOptions(epochs: 1, optimizer: OptimizerName(rawValue: settings.optimizer) ?? .adam,
+                                 learningRate: Double(learningRate ?? settings.learningRate),
+                                 momentum: Double(settings.momentum))
+        if options.optimizer != .sgd { options.momentum = 0 }
+        do {
+            return try ModelTrainer(model: try split.trainable.appending(head.layers),
+                                    optimizer: options.makeOptimizer(), loss: head.defaultLoss)
+        } catch let error as TrainingError {
+            throw TrainingSetupError("--fine-tune-from: \(error)")
+        }
+    }
+
+    /// The history of both stages: the second's epochs numbered on from the first's and
+    /// marked `stage: 2`; the best epoch is the second's when it beat the first.
+    static func combined(_ first: History, _ second: History) -> History {
+        var history = first
+        let offset = first.epochs.count
+        history.epochs += second.epochs.map { var record = $0; record.epoch += offset; record.stage = 2; return record }
+        if let best = second.bestEpoch { history.bestEpoch = best + offset }
+        return history
     }
 
     func fitOptions(counts: [Int]) -> FitOptions {
@@ -179,8 +303,7 @@ public struct FineTuneJob {
     }
 
     /// backbone (frozen, nested, keeping its Keras names) → pooling → head.
-    func assemble(_ extractor: FeatureExtractor, head: Head) throws -> Graph {
-        let backbone = extractor.backbone
+    func assemble(_ backbone: Graph, _ extractor: FeatureExtractor, head: Head) throws -> Graph {
         let side = settings.inputSize
         let channels = extractor.adapter.outputSize[2]
         var layers: [any Layer] = [InputLayer(name: "input", shape: [nil, side, side, channels]), backbone]
@@ -191,15 +314,19 @@ public struct FineTuneJob {
                          layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
     }
 
-    func readCheckpoint() throws -> Checkpoint {
+    func readCheckpoint() throws -> (meta: Checkpoint, tensors: [String: Tensor]) {
+        let checkpoint: (Checkpoint, [String: Tensor])
         do {
-            let bytes = try RegularFile.read(checkpointPath, limit: FineTuneJob.maxCheckpointBytes, what: "the checkpoint")
-            return try JSONDecoder().decode(Checkpoint.self, from: Data(bytes))
-        } catch let error as FileError {
-            throw TrainingSetupError("\(error)")
+            checkpoint = try CheckpointFile.read(Checkpoint.self, from: checkpointPath)
+        } catch let error as TrainingSetupError {
+            throw error
         } catch {
             throw TrainingSetupError("\(checkpointPath): not a readable checkpoint (\(error))")
         }
+        guard checkpoint.0.settings == settings else {
+            throw TrainingSetupError("\(checkpointPath): the checkpoint was made with other settings; rerun them, or remove it to start over")
+        }
+        return checkpoint
     }
 }
 

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import NN
 
 /// Trains a whole model, or the unfrozen part of one, as Keras's `fit` does: forward in
@@ -9,11 +11,14 @@ import NN
 /// softmax for categorical, on the output layer or an Activation layer after it), the loss
 /// is computed from the logits, as Keras 3 does with its cached `_keras_logits`.
 public struct ModelTrainer: Sendable {
-    public private(set) var model: Graph
+    public internal(set) var model: Graph
     public var optimizer: any Optimizer
     public var loss: Loss
     /// Seeds the dropout masks (one stream per epoch, batch and layer) and the shuffles.
     public var seed: UInt64
+    /// Split each batch across cores (when no layer mixes the samples); off, the whole batch
+    /// runs at once. Both give the same step up to float rounding.
+    public var splitsBatches = true
 
     /// Refuses, naming the layer and its class, a model with a layer that has no backward.
     public init(model: Graph, optimizer: any Optimizer, loss: Loss, seed: UInt64 = 0) throws {
@@ -45,29 +50,67 @@ public struct ModelTrainer: Sendable {
     public mutating func trainStep(_ x: Tensor, labels: [Int], sampleWeights: [Float]? = nil,
                                    epoch: Int, batch: Int) throws -> Step {
         let (graph, activation) = try logitsModel()
-        let context = TrainingContext(seed: seed, epoch: epoch, batch: batch)
-        let forward = try graph.forwardTraining([x], context: context)
-        var outputs = forward.output
-        let value: Float
-        let gradient: Tensor
-        if let activation {
-            (value, gradient) = loss.evaluate(logits: forward.output, labels: labels, sampleWeights: sampleWeights)
-            activation.apply(&outputs.scalars, lastAxis: outputs.shape.last ?? 1)
-        } else {
-            (value, gradient) = loss.evaluate(outputs: forward.output, labels: labels, sampleWeights: sampleWeights)
+        let n = x.shape.first ?? 0
+        // The batch split across cores, each part with a single-threaded BLAS (as inference
+        // does), unless a layer mixes the samples; the parts' gradients are summed.
+        let parts = graph.mixesSamples || !splitsBatches ? 1 : max(1, min(BatchRunner.cores, n / ModelTrainer.rowsPerPart))
+        let bounds = (0...parts).map { $0 * n / parts }
+        let results = PartResults(count: parts)
+        let loss = self.loss
+        let seed = self.seed
+        @Sendable func part(_ p: Int) throws -> PartResult {
+            var context = TrainingContext(seed: seed, epoch: epoch, batch: batch)
+            let rows = bounds[p]..<bounds[p + 1]
+            if parts > 1 { (context.rows, context.batchSize) = (rows, n) }
+            let forward = try graph.forwardTraining([parts > 1 ? x.batch(rows) : x], context: context)
+            var outputs = forward.output
+            let partLabels = Array(labels[rows])
+            let partWeights = sampleWeights.map { Array($0[rows]) }
+            var (value, gradient) = activation != nil
+                ? loss.evaluate(logits: outputs, labels: partLabels, sampleWeights: partWeights)
+                : loss.evaluate(outputs: outputs, labels: partLabels, sampleWeights: partWeights)
+            activation?.apply(&outputs.scalars, lastAxis: outputs.shape.last ?? 1)
+            if parts > 1 {
+                // Each part's loss is a mean over its rows; the step's is over the batch.
+                let share = Float(rows.count) / Float(n)
+                value *= share
+                gradient.scalars.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] *= share } }
+            }
+            let gradients = try graph.backward(gradient, tape: forward.tape, inputs: [false], weights: true)
+            return PartResult(loss: value, outputs: outputs, gradients: gradients.weights, updates: forward.updates)
         }
-        let gradients = try graph.backward(gradient, tape: forward.tape, inputs: [false], weights: true)
-        guard value.isFinite, gradients.weights.values.allSatisfy({ allFinite($0.scalars) }) else {
+        if parts == 1 {
+            results.set(0, Result { try part(0) })
+        } else {
+            BLASKernels.singleThreaded {
+                DispatchQueue.concurrentPerform(iterations: parts) { p in results.set(p, Result { try part(p) }) }
+            }
+        }
+        let done = try (0..<parts).map { try results.get($0).get() }
+        var value: Float = 0
+        var gradients: [String: Tensor] = [:]
+        for result in done {
+            value += result.loss
+            for (path, g) in result.gradients {
+                if gradients[path] == nil { gradients[path] = g } else { gradients[path]!.add(g) }
+            }
+        }
+        let outputs = parts == 1 ? done[0].outputs
+            : Tensor(shape: [n] + done[0].outputs.shape.dropFirst(), scalars: done.flatMap(\.outputs.scalars))
+        guard value.isFinite, gradients.values.allSatisfy({ allFinite($0.scalars) }) else {
             throw TrainingError.nonFinite(epoch: epoch + 1, batch: batch + 1)
         }
         var weights = trainableWeights
-        try optimizer.step(&weights, gradients: gradients.weights.mapValues(flushingSubnormals))
-        for (path, value) in weights where gradients.weights[path] != nil {
+        try optimizer.step(&weights, gradients: gradients.mapValues(flushingSubnormals))
+        for (path, value) in weights where gradients[path] != nil {
             try model.setParameter(path, to: value)
         }
-        for (path, value) in forward.updates { try model.setParameter(path, to: value) }
+        for (path, value) in done[0].updates { try model.setParameter(path, to: value) }
         return Step(loss: value, outputs: outputs)
     }
+
+    /// The fewest rows worth a core of their own.
+    static let rowsPerPart = 4
 
     /// Keras's `fit(x, y, batch_size, epochs, shuffle)` without validation: the mean loss of
     /// each epoch (Keras's running `loss` metric at the epoch's end).
@@ -106,5 +149,33 @@ public struct ModelTrainer: Sendable {
         var graph = model
         graph.layers[index] = layer
         return (graph, target)
+    }
+}
+
+/// One part of a split batch: its share of the loss, its outputs, its weight gradients.
+struct PartResult: Sendable {
+    var loss: Float
+    var outputs: Tensor
+    var gradients: [String: Tensor]
+    var updates: [String: Tensor]
+}
+
+/// The parts' results, written from several threads.
+final class PartResults: @unchecked Sendable {
+    private var values: [Result<PartResult, Error>]
+    private let lock = NSLock()
+
+    init(count: Int) { values = Array(repeating: .failure(CancellationError()), count: count) }
+
+    func set(_ i: Int, _ value: Result<PartResult, Error>) {
+        lock.lock()
+        values[i] = value
+        lock.unlock()
+    }
+
+    func get(_ i: Int) -> Result<PartResult, Error> {
+        lock.lock()
+        defer { lock.unlock() }
+        return values[i]
     }
 }

@@ -136,9 +136,12 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training samples per second.
     public var imagesPerSecond: Double
+    /// 2 for the second stage of `mien train` (the backbone's top unfrozen); nil: the first.
+    public var stage: Int?
 
     public init(epoch: Int, loss: Float, accuracy: Float, valLoss: Float? = nil, valAccuracy: Float? = nil,
-                seconds: Double, imagesPerSecond: Double) {
+                seconds: Double, imagesPerSecond: Double, stage: Int? = nil) {
+        self.stage = stage
         self.epoch = epoch
         self.loss = loss
         self.accuracy = accuracy
@@ -368,16 +371,12 @@ public struct Trainer: Sendable {
                 guard valLoss.isFinite else { throw TrainingError.nonFiniteValidation(epoch: epoch) }
                 record.valLoss = valLoss
                 record.valAccuracy = valAccuracy
-                // Keras's EarlyStopping.on_epoch_end, with min_delta 0 and no baseline.
-                wait += 1
-                if bestValLoss == nil || valLoss < bestValLoss! {
-                    bestValLoss = valLoss
+                var stopping = EarlyStopping(patience: options.patience, bestValLoss: bestValLoss, wait: wait)
+                if stopping.observe(valLoss, epoch: epoch) {
                     history.bestEpoch = epoch
                     if options.restoreBest { bestWeights = head.weights }
-                    wait = 0
-                } else if let patience = options.patience, wait >= patience, epoch > 1 {
-                    stopped = true
                 }
+                (bestValLoss, wait, stopped) = (stopping.bestValLoss, stopping.wait, stopping.stopped)
             }
             history.epochs.append(record)
             nextEpoch = epoch + 1

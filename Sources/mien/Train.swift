@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a folder of class folders (Kaggle layout) or a fer2013.csv.")
     var data: String
 
-    @Option(parsing: .unconditional, help: "The classes and their label order, comma-separated.")
+    @Option(parsing: .unconditional, help: "The classes and their label order, comma-separated; all: FER-2013's 7 (angry,disgust,fear,happy,sad,surprise,neutral).")
     var classes = "angry,happy"
 
     @Option(name: .shortAndLong, help: "The model file to write (.mien).")
@@ -85,6 +85,23 @@ struct Train: ParsableCommand {
             """))
     var head = "AveragePooling2D(3, strides=2), Flatten, Dense(256, relu), Dropout(0.2)"
 
+    @Option(help: ArgumentHelp(
+        "Stage 2: after the head, unfreeze the backbone from this layer to its end and train on (none: the head only).",
+        discussion: "Default: \(Train.defaultFineTuneLayer) when the backbone has it, else none. BatchNormalization layers stay in inference mode unless --train-batchnorm."))
+    var fineTuneFrom: String?
+
+    /// The first unfrozen layer that did best on the validation split (README, "Measured").
+    static let defaultFineTuneLayer = "block6a_expand_conv"
+
+    @Option(parsing: .unconditional, help: "Stage 2's learning rate, a positive finite number.")
+    var fineTuneLearningRate: Float = 1e-4
+
+    @Option(parsing: .unconditional, help: "Stage 2's epochs (its own early stopping usually ends sooner), 0...100000.")
+    var fineTuneEpochs = 10
+
+    @Flag(help: "Stage 2 trains the unfrozen BatchNormalization layers too (batch statistics, moving averages updated).")
+    var trainBatchnorm = false
+
     @Option(help: "Also write a report of the trained model on the validation faces to this folder (see mien evaluate --report).")
     var report: String?
 
@@ -96,7 +113,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let classNames = try OptionCheck.classes("--classes", classes, atLeast: 2)
+            let classNames = try classList()
             let graph = try IsolatedKerasImport.load(backbone).graph
             var layer = replaceHeadAfter ?? featuresFrom
             if layer == nil, try graph.truncated(at: Train.defaultFeatureLayer) != nil {
@@ -107,7 +124,8 @@ struct Train: ParsableCommand {
                 epochs: epochs, batchSize: batchSize, optimizer: optimizer, learningRate: learningRate,
                 momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
-                patience: patience > 0 ? patience : nil, head: head)
+                patience: patience > 0 ? patience : nil, head: head,
+                fineTune: try fineTuneStage(graph, featuresFrom: layer))
             let console = Console()
             let job = try FineTuneJob(settings: settings, data: data,
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
@@ -126,6 +144,23 @@ struct Train: ParsableCommand {
         }
     }
 
+    func classList() throws -> [String] {
+        classes == "all" ? FaceDataset.fer2013Classes : try OptionCheck.classes("--classes", classes, atLeast: 2)
+    }
+
+    /// Stage 2 as asked: none with `--fine-tune-from none` or 0 epochs, the default layer when
+    /// the backbone has it (and the features are not cut before it).
+    func fineTuneStage(_ graph: Graph, featuresFrom: String?) throws -> FineTuneStage? {
+        var layer = fineTuneFrom
+        if layer == nil {
+            let backbone = try featuresFrom.flatMap { try graph.flattened().truncated(at: $0) } ?? graph.flattened()
+            if backbone.layerIndex(named: Train.defaultFineTuneLayer) != nil { layer = Train.defaultFineTuneLayer }
+        }
+        guard let layer, layer != "none", fineTuneEpochs > 0 else { return nil }
+        return FineTuneStage(from: layer, learningRate: fineTuneLearningRate, epochs: fineTuneEpochs,
+                             trainBatchNorm: trainBatchnorm)
+    }
+
     /// Every option is checked here, before the backbone or any face is read.
     func validate() throws {
         try OptionCheck.range("--epochs", epochs, 1...FitOptions.maxEpochs)
@@ -133,8 +168,12 @@ struct Train: ParsableCommand {
         try OptionCheck.range("--input-size", inputSize, 32...1024)
         try OptionCheck.range("--cached-views", cachedViews, 1...64)
         try OptionCheck.range("--patience", patience, 0...FitOptions.maxEpochs)
-        try OptionCheck.finite("--learning-rate", learningRate)
-        guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
+        for (name, rate) in [("--learning-rate", learningRate), ("--fine-tune-learning-rate", fineTuneLearningRate)] {
+            try OptionCheck.finite(name, rate)
+            guard rate > 0 else { throw ValidationError("\(name) must be positive, got \(rate)") }
+        }
+        try OptionCheck.range("--fine-tune-epochs", fineTuneEpochs, 0...FitOptions.maxEpochs)
+        if let name = fineTuneFrom, name.isEmpty { throw ValidationError("--fine-tune-from needs a layer name, or none") }
         try OptionCheck.range("--momentum", momentum, 0...1)
         guard validationSplit >= 0, validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
@@ -151,7 +190,7 @@ struct Train: ParsableCommand {
         guard ["none", "balanced"].contains(classWeight) else {
             throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'")
         }
-        _ = try OptionCheck.classes("--classes", classes, atLeast: 2)
+        _ = try classList()
         try OptionCheck.usage(usage, data: data)
         do {
             // The trained layers do not depend on the backbone: build them on any width now.
@@ -199,18 +238,27 @@ struct Console {
         case .featuresDone(let count, let seconds):
             line(String(format: "features: %d faces through the frozen backbone in %.1f s (%.0f img/s)",
                         count, seconds, Double(count) / max(seconds, 1e-9)))
+        case .cache(let bytes, let shape, let mapped):
+            line(String(format: "cache: the frozen part's outputs (%@ per face) take %.0f MB as float16%@",
+                        shape.map(String.init).joined(separator: "×"), Double(bytes) / 1e6,
+                        mapped ? ", in a mapped file" : " in memory"))
+        case .stage(let stage, let tensors, let scalars, let flops):
+            line(String(format: "stage %d: fine-tuning %d weight tensors (%d weights) of the backbone's top and the head, %.1f MFLOP per face forward",
+                        stage, tensors, scalars, Double(flops) / 1e6))
         case .resumed(let epoch):
             line("resumed after epoch \(epoch)")
         case .batch(let p, let batchSize):
             if p.batch == 1 { clock.restart() }
+            // Measured from the end of the first batch, so the first line shows no speed yet.
             let elapsed = clock.seconds
-            let speed = elapsed > 0 ? Double(p.batch * batchSize) / elapsed : 0
+            let speed = p.batch > 1 && elapsed > 0 ? Double((p.batch - 1) * batchSize) / elapsed : 0
             let eta = speed > 0 ? Double((p.batches - p.batch) * batchSize) / speed : 0
             status(String(format: "epoch %d/%d %@ %d/%d  loss %.4f  acc %.4f  %.0f img/s  ETA %.1fs",
                           p.epoch, p.epochs, Console.bar(p.batch, p.batches), p.batch, p.batches, p.loss, p.accuracy,
                           speed, eta))
         case .epoch(let r, let epochs, let best):
-            var text = String(format: "epoch %d/%d  loss %.4f  acc %.4f", r.epoch, epochs, r.loss, r.accuracy)
+            var text = String(format: "%@epoch %d/%d  loss %.4f  acc %.4f", r.stage == 2 ? "stage 2 " : "",
+                              r.epoch, epochs, r.loss, r.accuracy)
             if let vl = r.valLoss, let va = r.valAccuracy { text += String(format: "  val_loss %.4f  val_acc %.4f", vl, va) }
             text += String(format: "  %.2fs", r.seconds) + (best ? "  (best)" : "")
             line(text)

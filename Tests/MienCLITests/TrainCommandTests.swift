@@ -12,11 +12,14 @@ final class TrainCommandTests: XCTestCase {
     func testTrainEvaluatePredict() throws {
         let model = try temporaryFolder().appendingPathComponent("fer.mien").path
         let train = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model,
-                                 "--input-size", "96", "--epochs", "2", "--validation-split", "0.34",
+                                 "--input-size", "96", "--epochs", "2", "--fine-tune-epochs", "2", "--validation-split", "0.34",
                                  "--report", try temporaryFolder().appendingPathComponent("validation").path])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
         XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
+        // Stage 2 by default: the backbone from block6a on, with the head.
+        XCTAssertTrue(train.stderr.contains("stage 2: fine-tuning"), train.stderr)
+        XCTAssertTrue(train.stderr.contains("stage 2 epoch 4/4"), train.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model + ".history.json"))
         XCTAssertTrue(train.stderr.contains("/validation/report.html"), "mien train --report: \(train.stderr)")
 
@@ -61,6 +64,8 @@ final class TrainCommandTests: XCTestCase {
             (["--data", data, "--strict"], "truncated.jpg"),
             (["--data", "/no/such/faces"], "/no/such/faces"),
             (["--data", data, "--optimizer", "adagrad"], "--optimizer"),
+            (["--data", "/no/such/faces", "--fine-tune-from", "no_such_layer"], "--fine-tune-from: the backbone has no layer 'no_such_layer'"),
+            (["--data", "/no/such/faces", "--fine-tune-from", "head_dropout"], "is a layer of the new head"),
             (["--data", data, "--head", "Dense(4, relu"], "invalid head: expected ')'"),
             // At 32×32 the default layer's map is 1×1: the default 3×3 pooling cannot fit.
             (["--data", data, "--input-size", "32"], "the backbone's (None, 1, 1, 192) map"),
@@ -79,7 +84,7 @@ extension TrainCommandTests {
         let model = try temporaryFolder().appendingPathComponent("replaced.mien").path
         let full = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0.h5").path
         let result = try runMien(["train", "--backbone", full, "--replace-head-after", "top_activation",
-                                  "--data", data, "--output", model, "--input-size", "224", "--epochs", "1",
+                                  "--data", data, "--output", model, "--input-size", "224", "--epochs", "1", "--fine-tune-epochs", "1",
                                   "--validation-split", "0.34"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let inspect = try runMien(["predict", model, Fixtures.path("faces/folder/train/happy/face.png")])

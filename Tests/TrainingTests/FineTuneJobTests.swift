@@ -128,11 +128,11 @@ final class FineTuneJobTests: XCTestCase {
         struct Interrupt: Error {}
         let first = job(settings(epochs: 3), output: "y.mien")
         XCTAssertThrowsError(try first.run { if case .epoch = $0 { throw Interrupt() } })
-        var checkpoint = try first.readCheckpoint()
-        let record = checkpoint.state.history.epochs[0]
-        checkpoint.state.history.epochs += [2, 3, 4, 5].map { var r = record; r.epoch = $0; return r }
-        checkpoint.state.nextEpoch = 6
-        try writeJSON(checkpoint, to: first.checkpointPath)
+        var (checkpoint, tensors) = try first.readCheckpoint()
+        let record = checkpoint.head.history.epochs[0]
+        checkpoint.head.history.epochs += [2, 3, 4, 5].map { var r = record; r.epoch = $0; return r }
+        checkpoint.head.nextEpoch = 6
+        try CheckpointFile.write(checkpoint, tensors: tensors, to: first.checkpointPath)
         XCTAssertThrowsError(try job(settings(epochs: 3), output: "y.mien", resume: true).run { _ in }) { error in
             XCTAssertTrue("\(error)".contains("do not agree"), "\(error)")
         }
@@ -166,5 +166,122 @@ final class FineTuneJobTests: XCTestCase {
         s = settings()
         s.featuresFrom = "no_such_layer"
         refused(job(s), "no layer 'no_such_layer'")
+    }
+
+    // MARK: The second stage (the backbone's top unfrozen)
+
+    func fineTuneSettings(learningRate: Float = 1e-3, epochs: Int = 2, trainBatchNorm: Bool = false) -> FineTuneSettings {
+        var s = settings(epochs: 2)
+        s.featuresFrom = "block6d_add"
+        s.head = "Dropout(0.2)"   // a hidden ReLU layer this small can die and pass no gradient back
+        s.fineTune = FineTuneStage(from: "block6d_expand_conv", learningRate: learningRate, epochs: epochs,
+                                   trainBatchNorm: trainBatchNorm)
+        return s
+    }
+
+    /// Both stages run; the second changes the unfrozen block and the head and nothing
+    /// before the cut; its epochs are marked in the history; and a run stopped in the second
+    /// stage and resumed ends with exactly the weights of an uninterrupted one.
+    func testSecondStageTrainsTheTopAndResumesIdentically() throws {
+        let whole = job(fineTuneSettings(), output: "whole2.mien")
+        var cacheBytes = 0
+        let (_, history, _) = try whole.run { if case .cache(let bytes, _, _) = $0 { cacheBytes = bytes } }
+        XCTAssertEqual(history.epochs.map(\.stage), [nil, nil, 2, 2])
+        XCTAssertEqual(history.epochs.map(\.epoch), [1, 2, 3, 4])
+        XCTAssertEqual(cacheBytes, 9 * 192 * 2, "9 faces (6 train, 3 validation), block6c's 1×1×192 float16 values each")
+
+        // Without validation the last epoch's weights are kept (with it, the second stage may
+        // not beat the first, and the first's stay).
+        var noValidation = fineTuneSettings()
+        noValidation.validationSplit = 0
+        let (model, _, _) = try job(noValidation, output: "last2.mien").run { _ in }
+        let original = try KerasModel(contentsOf: Self.backbone).graph
+        func weight(_ graph: Graph, _ path: String) throws -> Tensor {
+            try XCTUnwrap(graph.parameters.first { $0.name.hasSuffix(path) }?.value, path)
+        }
+        let backbone = try XCTUnwrap(model.graph.layers.first { $0 is Graph } as? Graph)
+        XCTAssertEqual(try weight(backbone, "block6c_expand_conv/kernel"), try weight(original, "block6c_expand_conv/kernel"))
+        XCTAssertNotEqual(try weight(backbone, "block6d_expand_conv/kernel"), try weight(original, "block6d_expand_conv/kernel"))
+        // BatchNormalization stays frozen by default: its statistics and weights are the original's.
+        XCTAssertEqual(try weight(backbone, "block6d_expand_bn/moving_mean"), try weight(original, "block6d_expand_bn/moving_mean"))
+        XCTAssertEqual(try weight(backbone, "block6d_expand_bn/gamma"), try weight(original, "block6d_expand_bn/gamma"))
+
+        struct Interrupt: Error {}
+        let parts = job(fineTuneSettings(), output: "parts2.mien")
+        XCTAssertThrowsError(try parts.run { event in
+            if case .epoch(let record, _, _) = event, record.epoch == 3 { throw Interrupt() }
+        })
+        XCTAssertNotNil(try parts.readCheckpoint().meta.fine, "the checkpoint holds the second stage")
+        var resumedFrom: Int?
+        try job(fineTuneSettings(), output: "parts2.mien", resume: true).run {
+            if case .resumed(let epoch) = $0 { resumedFrom = epoch }
+        }
+        XCTAssertEqual(resumedFrom, 3)
+        let a = try MienFile.read(contentsOf: whole.output).graph.parameters
+        let b = try MienFile.read(contentsOf: parts.output).graph.parameters
+        XCTAssertEqual(a.map(\.name), b.map(\.name))
+        XCTAssertEqual(a.map(\.value), b.map(\.value))
+    }
+
+    /// `--train-batchnorm`: the unfrozen BatchNormalization layers learn and update their
+    /// moving statistics.
+    func testSecondStageCanTrainBatchNormalization() throws {
+        var s = fineTuneSettings(epochs: 1, trainBatchNorm: true)
+        s.validationSplit = 0
+        let (model, _, _) = try job(s, output: "bn.mien").run { _ in }
+        let original = try KerasModel(contentsOf: Self.backbone).graph
+        let backbone = try XCTUnwrap(model.graph.layers.first { $0 is Graph } as? Graph)
+        let path = "block6d_expand_bn/moving_mean"
+        XCTAssertNotEqual(backbone.parameters.first { $0.name == path }?.value,
+                          original.parameters.first { $0.name.hasSuffix(path) }?.value)
+    }
+
+    func testSecondStageBadInputs() throws {
+        func refused(_ job: FineTuneJob, _ texts: [String], line: UInt = #line) {
+            XCTAssertThrowsError(try job.run { _ in }, line: line) { error in
+                for text in texts {
+                    XCTAssertTrue("\(error)".contains(text), "'\(error)' should say '\(text)'", line: line)
+                }
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: job.output), line: line)
+        }
+        var s = fineTuneSettings()
+        s.fineTune!.from = "no_such_layer"
+        refused(job(s, data: "/no/such/faces"), ["--fine-tune-from", "no layer 'no_such_layer'"])
+        let headLayer = try HeadSpec(s.head).head(features: 8, classes: 2, seed: 0).layers[0].name
+        s.fineTune!.from = headLayer
+        refused(job(s, data: "/no/such/faces"), ["--fine-tune-from", "'\(headLayer)' is a layer of the new head"])
+        // A layer without a backward pass after the cut: named with its class before any face is read.
+        var graph = try KerasModel(contentsOf: Self.backbone).graph
+        graph = try XCTUnwrap(try graph.truncated(at: "block6d_add"))
+        graph = try graph.appending([Identity(name: "noise", kerasClass: "GaussianNoise", options: ["stddev": 0.1])])
+        s = fineTuneSettings()
+        s.featuresFrom = nil
+        var untrainable = job(s, data: "/no/such/faces")
+        untrainable.backbone = graph
+        refused(untrainable, ["'noise'", "GaussianNoise", "no backward"])
+        // A loss that becomes NaN in the second stage stops it; stage 1's last checkpoint stays.
+        let nan = job(fineTuneSettings(learningRate: 1e38), output: "nan.mien")
+        refused(nan, ["stage 2", "not finite", nan.checkpointPath])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: nan.checkpointPath), "the last good checkpoint is kept")
+    }
+
+    /// The activation cache stores float16, in memory or (past a size) in a mapped file that
+    /// is gone from the folder at once.
+    func testHalfSamples() throws {
+        let values = Tensor(shape: [3, 2, 2], scalars: (0..<12).map { Float($0) * 0.37 - 2 })
+        for limit in [Int.max, 0] {
+            let spill = folder.appendingPathComponent("spill").path
+            let cache = try HalfSamples(count: 3, sampleShape: [2, 2], spill: spill, mappedAbove: limit)
+            XCTAssertEqual(cache.isMapped, limit == 0)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: spill))
+            try cache.append(values.batch(0..<2))
+            try cache.append(values.batch(2..<3))
+            XCTAssertThrowsError(try cache.append(values.batch(0..<1)), "full")
+            let batch = cache.batch([2, 0])
+            XCTAssertEqual(batch.shape, [2, 2, 2])
+            let expected = Tensor(shape: [2, 2, 2], scalars: [2, 0].flatMap { Array(values.scalars[$0 * 4..<($0 + 1) * 4]) })
+            assertClose(batch, expected, Tolerance(relative: 1e-3), "float16 keeps 11 bits")
+        }
     }
 }

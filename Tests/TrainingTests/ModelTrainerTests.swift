@@ -38,6 +38,27 @@ final class ModelTrainerTests: XCTestCase {
         try compareWeights(trainer.model, golden, "step_original_cnn")
     }
 
+    /// A batch split across cores steps as the whole batch does: the dropout masks are the
+    /// whole batch's rows, the parts' losses and gradients are weighted by their share.
+    func testSplitBatchStepsAsTheWholeBatch() throws {
+        let model = try KerasModel(contentsOf: Fixtures.path("gradients/step_original_cnn.h5")).graph
+        let golden = try Golden("gradients/step_original_cnn.fit.h5")
+        let x = try golden.inputs[0]
+        let labels = try golden.tensor("labels").scalars.map { Int($0) }
+        XCTAssertGreaterThanOrEqual(x.shape[0], 2 * ModelTrainer.rowsPerPart, "the fixture's batch must be large enough to split")
+        var whole = try ModelTrainer(model: model, optimizer: Adam(), loss: .binaryCrossentropy, seed: 3)
+        whole.splitsBatches = false
+        var split = try ModelTrainer(model: model, optimizer: Adam(), loss: .binaryCrossentropy, seed: 3)
+        let weights = (0..<labels.count).map { Float($0 % 3) + 0.5 }
+        let a = try whole.trainStep(x, labels: labels, sampleWeights: weights, epoch: 1, batch: 2)
+        let b = try split.trainStep(x, labels: labels, sampleWeights: weights, epoch: 1, batch: 2)
+        XCTAssertEqual(a.loss, b.loss, accuracy: 1e-6 * max(1, abs(a.loss)))
+        assertClose(b.outputs, a.outputs, Tolerance(relative: 1e-6), "outputs")
+        for (p, q) in zip(whole.model.parameters, split.model.parameters) {
+            assertClose(q.value, p.value, Tolerance(relative: 1e-5), p.name)
+        }
+    }
+
     /// A layer without a backward is refused before anything runs, naming it and its class.
     func testModelWithoutBackwardIsRefused() throws {
         let layers: [any Layer] = [InputLayer(name: "in", shape: [nil, 4, 4, 1]),

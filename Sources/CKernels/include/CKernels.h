@@ -21,6 +21,12 @@ typedef struct {
 void mien_depthwise_conv2d(const float *x, const float *kernel, const float *bias, float *y,
                            const mien_window *window, float lower, float upper);
 
+/// The backward pass of `mien_depthwise_conv2d` (before its activation) over images
+/// [first, last): adds the input gradient into `dx` and the kernel gradient into `dkernel`
+/// (either may be NULL) from the output gradient `dz`.
+void mien_depthwise_conv2d_backward(const float *x, const float *kernel, const float *dz, float *dx,
+                                    float *dkernel, const mien_window *window, int first, int last);
+
 /// Convolution of NHWC `x` by an HWIO `kernel` (`[kh, kw, channels, filters]`) computed
 /// directly, one output pixel at a time, plus `bias` (may be NULL), clamped to
 /// `[lower, upper]`. For inputs with few channels (a network's stem on RGB pixels), where

@@ -32,6 +32,7 @@ public struct WindowGeometry: Sendable, Equatable {
     }
 
     public var outputHeight: Int { rows.output }
+
     public var outputWidth: Int { cols.output }
 
     /// The same geometry for the C kernels.

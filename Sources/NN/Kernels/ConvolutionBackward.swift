@@ -1,3 +1,5 @@
+import CKernels
+import Dispatch
 /// The gradients of `convolve` (before its bias and activation): given `dz`, the gradient
 /// of the convolution's output `[N, OH, OW, F]`, the kernel's `Σ im2col(x)ᵀ · dz` and the
 /// input's `col2im(dz · kernelᵀ)`, block by block of output pixels as the forward runs.
@@ -9,6 +11,28 @@ func convolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, geometry g
     var dKernel: Tensor? = kernelGradient ? Tensor(zeros: kernel.shape) : nil
     var dInput: Tensor? = inputGradient ? Tensor(zeros: input.shape) : nil
     guard pixels > 0, k > 0, filters > 0, g.batch > 0 else { return (dInput, dKernel) }
+    if g.isPointwise {
+        // A 1×1 convolution is one matrix product over every pixel of the batch: no
+        // im2col, and products large enough for OpenBLAS's threads.
+        let rows = g.batch * pixels
+        input.scalars.withUnsafeBufferPointer { x in
+            dz.scalars.withUnsafeBufferPointer { d in
+                if dKernel != nil {
+                    dKernel!.scalars.withUnsafeMutableBufferPointer { dw in
+                        gemm(x.baseAddress!, d.baseAddress!, dw.baseAddress!, m: k, n: filters, k: rows, transposeA: true)
+                    }
+                }
+                if dInput != nil {
+                    kernel.scalars.withUnsafeBufferPointer { w in
+                        dInput!.scalars.withUnsafeMutableBufferPointer { dx in
+                            gemm(d.baseAddress!, w.baseAddress!, dx.baseAddress!, m: rows, n: k, k: filters, transposeB: true)
+                        }
+                    }
+                }
+            }
+        }
+        return (dInput, dKernel)
+    }
     let blockRows = min(pixels, gemmBlockRows(n: max(filters, k)))
     var columns = [Float](repeating: 0, count: blockRows * k)
     input.scalars.withUnsafeBufferPointer { x in
@@ -91,15 +115,29 @@ func depthwiseConvolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, g
     let outChannels = c * multiplier
     var dKernel = Tensor(zeros: kernelGradient ? kernel.shape : [0])
     var dInput = Tensor(zeros: inputGradient ? input.shape : [0])
+    // Images are independent: one slice of them per core, each with its own kernel-gradient
+    // sum (added up at the end), so no two threads write the same value.
+    let slices = max(1, min(BatchRunner.cores, g.batch))
+    let partials = PartialSums(count: slices, size: kernelGradient ? kernel.count : 0)
     input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { w in
             dz.scalars.withUnsafeBufferPointer { d in
-                dKernel.scalars.withUnsafeMutableBufferPointer { dw in
-                    dInput.scalars.withUnsafeMutableBufferPointer { dx in
-                        for n in 0..<g.batch {
+                dInput.scalars.withUnsafeMutableBufferPointer { dxAll in
+                    let p = KernelPointers(x: x.baseAddress!, w: w.baseAddress!, d: d.baseAddress!, dx: dxAll.baseAddress)
+                    DispatchQueue.concurrentPerform(iterations: slices) { s in
+                        let (x, w, d, dxBase) = (p.x, p.w, p.d, p.dx)
+                        let dw = partials.buffer(s)
+                        let (first, last) = (s * g.batch / slices, (s + 1) * g.batch / slices)
+                        if multiplier == 1 {
+                            // The C kernel, vectorized over the contiguous channels.
+                            var window = g.cWindow
+                            mien_depthwise_conv2d_backward(x, w, d, dxBase, dw, &window, Int32(first), Int32(last))
+                            return
+                        }
+                        for n in first..<last {
                             for oy in 0..<g.outputHeight {
                                 for ox in 0..<g.outputWidth {
-                                    let ds = ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
+                                    let dp = d + ((n * g.outputHeight + oy) * g.outputWidth + ox) * outChannels
                                     for ky in 0..<g.kernelHeight {
                                         let iy = oy * g.strideHeight + ky * g.dilationHeight - g.rows.before
                                         guard iy >= 0, iy < g.height else { continue }
@@ -111,8 +149,8 @@ func depthwiseConvolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, g
                                             for ch in 0..<c {
                                                 for m in 0..<multiplier {
                                                     let o = ch * multiplier + m
-                                                    if inputGradient { dx[xs + ch] += d[ds + o] * w[ws + o] }
-                                                    if kernelGradient { dw[ws + o] += d[ds + o] * x[xs + ch] }
+                                                    if let dxBase { dxBase[xs + ch] += dp[o] * w[ws + o] }
+                                                    if let dw { dw[ws + o] += dp[o] * x[xs + ch] }
                                                 }
                                             }
                                         }
@@ -125,5 +163,45 @@ func depthwiseConvolutionBackward(_ dz: Tensor, input: Tensor, kernel: Tensor, g
             }
         }
     }
+    if kernelGradient { partials.sum(into: &dKernel.scalars) }
     return (inputGradient ? dInput : nil, kernelGradient ? dKernel : nil)
+}
+
+/// The buffers a parallel kernel reads and writes; each thread writes its own part.
+struct KernelPointers: @unchecked Sendable {
+    let x, w, d: UnsafePointer<Float>
+    let dx: UnsafeMutablePointer<Float>?
+}
+
+/// One sum per thread, added up at the end: how a gradient accumulated over a batch split
+/// across cores stays free of races.
+final class PartialSums: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<Float>?
+    private let count: Int
+    private let size: Int
+
+    init(count: Int, size: Int) {
+        self.count = count
+        self.size = size
+        if size > 0 {
+            storage = .allocate(capacity: count * size)
+            storage!.initialize(repeating: 0, count: count * size)
+        } else {
+            storage = nil
+        }
+    }
+
+    deinit { storage?.deallocate() }
+
+    /// Slice `i`'s sum; nil when nothing is summed.
+    func buffer(_ i: Int) -> UnsafeMutablePointer<Float>? { storage.map { $0 + i * size } }
+
+    func sum(into total: inout [Float]) {
+        guard let storage else { return }
+        total.withUnsafeMutableBufferPointer { t in
+            for s in 0..<count {
+                for i in 0..<size { t[i] += storage[s * size + i] }
+            }
+        }
+    }
 }

@@ -31,6 +31,9 @@ public struct BatchNormalization: Layer {
     /// frozen one keeps its moving statistics (Keras 3 and tf.keras 2 both).
     public var usesTrainingFlag: Bool { trainable }
 
+    /// Batch statistics mix the samples (a frozen layer uses its moving ones).
+    public var mixesSamples: Bool { trainable }
+
     /// Keras's order: gamma, beta (those that exist), then the moving statistics.
     public var parameters: [Parameter] {
         (gamma.map { [Parameter("gamma", $0)] } ?? []) + (beta.map { [Parameter("beta", $0)] } ?? [])
@@ -162,12 +165,23 @@ extension BatchNormalization {
         let (scale, _) = affine
         let inverse = batchMode ? try tape.tensor(1, layer: name).scalars
             : movingVariance.scalars.map { 1 / ($0 + epsilon).squareRoot() }
+        if !batchMode && !weights {
+            // Frozen: an affine map per channel, whose gradient needs no sums.
+            var dx = g
+            dx.scalars.withUnsafeMutableBufferPointer { out in
+                scale.withUnsafeBufferPointer { s in
+                    for r in 0..<rows { for j in 0..<c { out[r * c + j] *= s[j] } }
+                }
+            }
+            return LayerGradients(inputs: [inputs.first == true ? dx : nil])
+        }
         var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
+        let mean = movingMean.scalars
         first.scalars.withUnsafeBufferPointer { v in
             g.scalars.withUnsafeBufferPointer { d in
                 for r in 0..<rows {
                     for j in 0..<c {
-                        let normalized = batchMode ? v[r * c + j] : (v[r * c + j] - movingMean.scalars[j]) * inverse[j]
+                        let normalized = batchMode ? v[r * c + j] : (v[r * c + j] - mean[j]) * inverse[j]
                         sumG[j] += d[r * c + j]
                         sumGX[j] += d[r * c + j] * normalized
                     }

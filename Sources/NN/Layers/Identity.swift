@@ -125,6 +125,18 @@ extension Identity {
             throw LayerError(layer: name, "\(kerasClass) cannot be trained: Mien has no backward pass for it")
         }
         var generator = context.generator(for: name)
+        if let rows = context.rows {
+            // Part of a batch: the whole batch's mask, then this part's rows of it.
+            var whole = x.shape
+            whole[0] = context.batchSize
+            let shape = try maskShape(for: whole)
+            let (_, full) = try forwardTraining(Tensor(shape: shape, repeating: 1), generator: &generator)
+            guard let full else { return TrainingForward(x) }
+            let mask = full.shape[0] == 1 ? full : full.batch(rows)
+            var y = x
+            broadcastApply(.multiply, into: &y, mask)
+            return TrainingForward(y, tape: Tape([mask]))
+        }
         let shape = try maskShape(for: x.shape)
         guard shape != x.shape else {
             let (y, mask) = try forwardTraining(x, generator: &generator)
