@@ -3,7 +3,7 @@
 #
 #   tools/fuzz.sh TARGET [SECONDS] [JOBS]
 #
-# TARGET: safetensors, mien, keras-config, head, image or csv (Sources/MienFuzz).
+# TARGET: safetensors, mien, keras-config, head, image, csv or checkpoint (Sources/MienFuzz).
 # SECONDS: how long to fuzz (default 1800). JOBS: parallel fuzzing processes (default 1;
 # more uses libFuzzer's -fork mode, which shares one corpus between the processes and keeps
 # going after a finding; MIEN_FUZZ_KEEP_GOING=1 does the same with one job). Without fork
@@ -22,7 +22,7 @@
 # build error.
 set -uo pipefail
 
-TARGETS="safetensors mien keras-config head image csv"
+TARGETS="safetensors mien keras-config head image csv checkpoint"
 usage() {
     echo "usage: tools/fuzz.sh TARGET [SECONDS] [JOBS]   (TARGET: ${TARGETS// /, })" >&2
     exit 2

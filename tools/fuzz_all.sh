@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-1800}
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 ]] || { echo "usage: tools/fuzz_all.sh [SECONDS]" >&2; exit 2; }
 
-targets="safetensors mien keras-config head image csv"
+targets="safetensors mien keras-config head image csv checkpoint"
 summary=()
 worst=0
 first=1

@@ -28,6 +28,7 @@ public enum FuzzTargets {
             "head": head,
             "image": image,
             "csv": csv,
+            "checkpoint": checkpoint,
         ]
     }
 
@@ -125,6 +126,14 @@ public enum FuzzTargets {
               weights <= maxHeadWeights else { return }
         let head = try? spec.head(features: features, classes: classes, seed: 0)
         lastOutcome = pooling != nil && head != nil ? .accepted : .refused
+    }
+
+    /// `FineTuneJob.checkCheckpoint`: a training checkpoint (safetensors with JSON metadata),
+    /// as `mien train --resume` reads it before trusting it.
+    public static func checkpoint(_ data: UnsafeRawBufferPointer) {
+        lastOutcome = .refused
+        guard (try? FineTuneJob.checkCheckpoint(bytes: Array(data), path: "fuzz.checkpoint.safetensors")) != nil else { return }
+        lastOutcome = .accepted
     }
 
     /// The most weights a head may declare for the `head` target to build it.

@@ -30,7 +30,11 @@ enum CheckpointFile {
     }
 
     static func read<Meta: Codable>(_ type: Meta.Type, from path: String) throws -> (Meta, [String: Tensor]) {
-        let file = try SafeTensorsFile(path: path)
+        try read(type, file: try SafeTensorsFile(path: path))
+    }
+
+    static func read<Meta: Codable>(_ type: Meta.Type, file: SafeTensorsFile) throws -> (Meta, [String: Tensor]) {
+        let path = file.path
         guard let json = file.metadata[metadataKey] else {
             throw TrainingSetupError("\(path): not a Mien checkpoint (no '\(metadataKey)' metadata)")
         }

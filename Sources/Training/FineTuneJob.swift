@@ -314,6 +314,15 @@ public struct FineTuneJob {
                          layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
     }
 
+    /// Reads a checkpoint held in memory and checks what can be checked without the model:
+    /// the head's trainer state restores, and the second stage's state agrees with itself.
+    /// What `--resume` does to a file before it trusts it (and the `checkpoint` fuzz target).
+    public static func checkCheckpoint(bytes: [UInt8], path: String = "<memory>") throws {
+        let (meta, tensors) = try CheckpointFile.read(Checkpoint.self, file: try SafeTensorsFile(bytes: bytes, path: path))
+        _ = try Trainer(resuming: meta.head.joined(tensors, "head"))
+        if let fine = meta.fine { try ModelFitState(fine, tensors: tensors, "fine").validate() }
+    }
+
     func readCheckpoint() throws -> (meta: Checkpoint, tensors: [String: Tensor]) {
         let checkpoint: (Checkpoint, [String: Tensor])
         do {

@@ -18,6 +18,23 @@ public struct ModelFitState: Sendable, Equatable {
     public var stopped: Bool
 
     public var isFinished: Bool { stopped || nextEpoch > options.epochs }
+
+    /// Checks that the state agrees with itself (it comes from a file): the options, the
+    /// epoch counts, the optimizer, and weights of the best epoch for the same key paths.
+    public func validate() throws {
+        try options.validate(classes: nil)
+        let done = history.epochs.count
+        guard nextEpoch == done + 1, done <= options.epochs, (0...done).contains(wait) else {
+            throw TrainingError.invalidState("the history holds \(done) epochs, the next is \(nextEpoch) of \(options.epochs), \(wait) without improvement: they do not agree")
+        }
+        if let best = history.bestEpoch, !(1...max(done, 1)).contains(best) {
+            throw TrainingError.invalidState("the best epoch \(best) is not one of the \(done) epochs run")
+        }
+        if let bestWeights, Set(bestWeights.keys) != Set(weights.keys) {
+            throw TrainingError.invalidState("the best epoch's weights are not the model's")
+        }
+        _ = try makeOptimizer(state: optimizer)
+    }
 }
 
 /// Keras's `EarlyStopping(monitor="val_loss", min_delta=0, patience=…)`, and the best
@@ -55,12 +72,7 @@ extension ModelTrainer {
     /// Continues from `state` (its weights and optimizer replace the trainer's); the state is
     /// checked, since it comes from a file.
     public mutating func restore(_ state: ModelFitState) throws {
-        try state.options.validate(classes: nil)
-        let done = state.history.epochs.count
-        guard state.nextEpoch == done + 1, done <= state.options.epochs,
-              (0...done).contains(state.wait) else {
-            throw TrainingError.invalidState("the history holds \(done) epochs, the next is \(state.nextEpoch) of \(state.options.epochs), \(state.wait) without improvement: they do not agree")
-        }
+        try state.validate()
         let names = Set(model.parameters.map(\.name))
         guard Set(state.weights.keys) == names, state.bestWeights.map({ Set($0.keys) == names }) ?? true else {
             throw TrainingError.invalidState("the state's weights are not the model's")

@@ -54,9 +54,10 @@ final class FuzzReplayTests: XCTestCase {
     func testHead() throws { try replayAll("head") }
     func testImage() throws { try replayAll("image") }
     func testCSV() throws { try replayAll("csv") }
+    func testCheckpoint() throws { try replayAll("checkpoint") }
 
     func testRegistryNamesAreTheTestedOnes() {
-        XCTAssertEqual(FuzzTargets.names, ["csv", "head", "image", "keras-config", "mien", "safetensors"])
+        XCTAssertEqual(FuzzTargets.names, ["checkpoint", "csv", "head", "image", "keras-config", "mien", "safetensors"])
     }
 
     func replayAll(_ target: String) throws {
