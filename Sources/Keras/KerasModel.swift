@@ -12,6 +12,9 @@ public struct KerasModel: Sendable {
     public var backend: String?
     /// The file the architecture came from.
     public var path: String
+    /// The initializer each weight names in the config (`kernel_initializer`, ...), by layer
+    /// name and weight name: what training from scratch draws (`ModelInitializer`).
+    public var initializers: [String: [String: JSON]] = [:]
 
     /// Imports a full model saved with `model.save("x.h5")` (tf.keras 2.x or Keras 3).
     public init(contentsOf path: String) throws {
@@ -28,6 +31,7 @@ public struct KerasModel: Sendable {
             try WeightLoading.loadLegacy(try root.group("model_weights"), into: &graph, file: path, kerasMajor: major)
         }
         self.init(graph: graph, kerasVersion: version, backend: backend, path: path)
+        initializers = KerasModel.initializers(in: config)
     }
 
     /// Imports an architecture (a full-model `.h5` or a `model.to_json()` file) with the
@@ -72,6 +76,27 @@ public struct KerasModel: Sendable {
             }
         }
         self.init(graph: graph, kerasVersion: version, backend: backend, path: architecture)
+        initializers = KerasModel.initializers(in: config)
+    }
+
+    /// Every layer's `<weight>_initializer` entries (nested models searched), keyed by the
+    /// layer's name and the weight's (`kernel`, `depthwise_kernel`, `gamma`, ...).
+    static func initializers(in config: JSON) -> [String: [String: JSON]] {
+        var found: [String: [String: JSON]] = [:]
+        func visit(_ layer: JSON) {
+            guard let body = layer["config"] else { return }
+            if let layers = body["layers"]?.array {
+                layers.forEach(visit)
+                return
+            }
+            guard let name = body["name"]?.string, case .object(let options) = body else { return }
+            for (key, value) in options where key.hasSuffix("_initializer") {
+                let weight = String(key.dropLast("_initializer".count))
+                found[name, default: [:]][weight == "depthwise" || weight == "pointwise" ? weight + "_kernel" : weight] = value
+            }
+        }
+        visit(config)
+        return found
     }
 
     public init(graph: Graph, kerasVersion: String?, backend: String?, path: String) {

@@ -84,7 +84,7 @@ public struct TrainingContext: Sendable {
     }
 
     /// FNV-1a of the UTF-8 bytes: a stable number for a layer's key path.
-    static func hash(_ text: String) -> UInt64 {
+    public static func hash(_ text: String) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in text.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
         return h

@@ -25,13 +25,18 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
     /// The second stage, when the backbone's top is fine-tuned after the head; nil in files
     /// made before it existed, and with `--fine-tune-from none`.
     public var fineTune: FineTuneStage?
+    /// `mien train --model`: `backbone` is a whole classifier that trains as it is (no new
+    /// head, one stage, `head` and `fineTune` unused).
+    public var model: ModelTraining?
 
     public init(backbone: String, featuresFrom: String? = nil, inputSize: Int = 96, classes: [String],
                 epochs: Int = 10, batchSize: Int = 32, optimizer: String = "adam", learningRate: Float = 0.001,
                 momentum: Float = 0.9, augmentation: Augmentation = .none, cachedViews: Int = 1,
                 validationSplit: Double = 0.2, seed: UInt64 = 42, classWeight: String = "none",
-                patience: Int? = 3, head: String = "Dropout(0.2)", fineTune: FineTuneStage? = nil) {
+                patience: Int? = 3, head: String = "Dropout(0.2)", fineTune: FineTuneStage? = nil,
+                model: ModelTraining? = nil) {
         self.fineTune = fineTune
+        self.model = model
         self.backbone = backbone
         self.featuresFrom = featuresFrom
         self.inputSize = inputSize
@@ -48,6 +53,24 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
         self.classWeight = classWeight
         self.patience = patience
         self.head = head
+    }
+}
+
+/// How an imported classifier trains as a whole (`mien train --model`).
+public struct ModelTraining: Codable, Equatable, Sendable {
+    /// The first layer that trains (nil: every layer); the ones before are frozen and their
+    /// output is computed once.
+    public var trainFrom: String?
+    /// Draw every weight again from the initializers its config names.
+    public var fromScratch: Bool
+    /// Multiplies the raw 0...255 pixels (ImageDataGenerator's `rescale`; 1/255 for a model
+    /// trained on 0...1).
+    public var rescale: Float
+
+    public init(trainFrom: String? = nil, fromScratch: Bool = false, rescale: Float = 1) {
+        self.trainFrom = trainFrom
+        self.fromScratch = fromScratch
+        self.rescale = rescale
     }
 }
 
@@ -81,7 +104,8 @@ public struct FeatureExtractor: Sendable {
     public let pooling: [any Layer]
     public let graph: Graph
 
-    public init(backbone full: Graph, inputSize: Int, featuresFrom: String?, head: HeadSpec = try! HeadSpec("")) throws {
+    public init(backbone full: Graph, inputSize: Int, featuresFrom: String?, head: HeadSpec = try! HeadSpec(""),
+                rescale: Float = 1) throws {
         var backbone = full
         if let layer = featuresFrom {
             guard let cut = try full.truncated(at: layer) else {
@@ -100,7 +124,7 @@ public struct FeatureExtractor: Sendable {
         backbone.trainable = false
         self.backbone = backbone
         let channels = backbone.inputShapes.first?.last.flatMap { $0 } ?? 3
-        adapter = InputAdapter.fer(size: inputSize, channels: channels)
+        adapter = InputAdapter.fer(size: inputSize, channels: channels, scale: rescale)
         var model = try adapter.prepended(to: backbone)
         guard [2, 4].contains(model.outputShape.count) else {
             throw TrainingSetupError("the backbone's output \(model.outputShape.kerasDescription) is neither a feature map nor a vector")

@@ -39,6 +39,17 @@ struct Train: ParsableCommand {
     /// The feature layer that did best on the validation split (README, "Measured").
     static let defaultFeatureLayer = "block6d_add"
 
+    @Option(help: ArgumentHelp(
+        "Train this Keras classifier (.h5) as a whole instead of a new head on --backbone.",
+        discussion: "Its output must be Dense(1, sigmoid) for 2 classes or Dense(k, softmax) for k; faces are resized to its input. --fine-tune-from freezes the layers before it; BatchNormalization trains, as in Keras's fit."))
+    var model: String?
+
+    @Flag(help: "With --model: draw every weight again from the initializers its config names (glorot_uniform, he_normal, zeros, ...).")
+    var fromScratch = false
+
+    @Option(parsing: .unconditional, help: "With --model: multiply the 0...255 pixels by this (1/255 = 0.00392156862745098 for a model trained on 0...1), a positive finite number.")
+    var rescale: Float = 1
+
     @Option(help: "For a full model that already has a head: keep it up to this layer and train a new head after it.")
     var replaceHeadAfter: String?
 
@@ -113,6 +124,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if let model { return try trainModel(model) }
             let classNames = try classList()
             let graph = try IsolatedKerasImport.load(backbone).graph
             var layer = replaceHeadAfter ?? featuresFrom
@@ -131,17 +143,44 @@ struct Train: ParsableCommand {
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                       output: output, resume: resume, backbone: graph)
             let (_, _, validation) = try job.run { console.render($0) }
-            if let folder = report {
-                // The written file, so the report measures exactly what was saved.
-                let saved = try MienFile.read(contentsOf: output)
-                let clock = ContinuousClock()
-                let start = clock.now
-                let scored = try Evaluation.score(try Predictor(model: saved), faces: validation)
-                let path = try writeReport(scored, on: validation, role: "validation", model: saved, path: output,
-                                           data: data, threshold: 0.5, seconds: (clock.now - start).seconds, to: folder)
-                console.line("report: \(path)")
-            }
+            if let folder = report { try writeTrainingReport(validation, to: folder, console: console) }
         }
+    }
+
+    /// `--report`: the written file on the validation faces, so it measures exactly what was saved.
+    func writeTrainingReport(_ validation: FaceDataset, to folder: String, console: Console) throws {
+        let saved = try MienFile.read(contentsOf: output)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let scored = try Evaluation.score(try Predictor(model: saved), faces: validation)
+        let path = try writeReport(scored, on: validation, role: "validation", model: saved, path: output,
+                                   data: data, threshold: 0.5, seconds: (clock.now - start).seconds, to: folder)
+        console.line("report: \(path)")
+    }
+
+    /// `--model`: the classifier trains as a whole, in one stage.
+    func trainModel(_ path: String) throws {
+        let imported = try IsolatedKerasImport.load(path)
+        var side = inputSize
+        if let input = imported.graph.inputShapes.first, input.count == 4, let h = input[1], let w = input[2], h == w {
+            side = h   // the model's own input size
+        }
+        var layer = fineTuneFrom
+        if layer == "none" { layer = nil }
+        let settings = FineTuneSettings(
+            backbone: path, inputSize: side, classes: try classList(), epochs: epochs, batchSize: batchSize,
+            optimizer: optimizer, learningRate: learningRate, momentum: momentum,
+            augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
+            validationSplit: validationSplit, seed: seed, classWeight: classWeight,
+            patience: patience > 0 ? patience : nil, head: "",
+            model: ModelTraining(trainFrom: layer, fromScratch: fromScratch, rescale: rescale))
+        var job = try FineTuneJob(settings: settings, data: data,
+                                  usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
+                                  output: output, resume: resume, backbone: imported.graph)
+        job.initializers = imported.initializers
+        let console = Console()
+        let (_, _, validation) = try job.run { console.render($0) }
+        if let folder = report { try writeTrainingReport(validation, to: folder, console: console) }
     }
 
     func classList() throws -> [String] {
@@ -180,6 +219,14 @@ struct Train: ParsableCommand {
         }
         guard report == nil || validationSplit > 0 else {
             throw ValidationError("--report shows the validation faces, and --validation-split 0 leaves none; use mien evaluate --report")
+        }
+        try OptionCheck.finite("--rescale", rescale)
+        guard rescale > 0 else { throw ValidationError("--rescale must be positive, got \(rescale)") }
+        guard model == nil || (featuresFrom == nil && replaceHeadAfter == nil) else {
+            throw ValidationError("--model trains the model as it is: --features-from and --replace-head-after are for a new head on --backbone")
+        }
+        guard model != nil || (!fromScratch && rescale == 1) else {
+            throw ValidationError("--from-scratch and --rescale are for --model")
         }
         guard featuresFrom == nil || replaceHeadAfter == nil else {
             throw ValidationError("give --features-from or --replace-head-after, not both (they both cut the model after a layer)")
@@ -243,7 +290,7 @@ struct Console {
                         shape.map(String.init).joined(separator: "×"), Double(bytes) / 1e6,
                         mapped ? ", in a mapped file" : " in memory"))
         case .stage(let stage, let tensors, let scalars, let flops):
-            line(String(format: "stage %d: fine-tuning %d weight tensors (%d weights) of the backbone's top and the head, %.1f MFLOP per face forward",
+            line(String(format: "stage %d: training %d weight tensors (%d weights), %.1f MFLOP per face forward",
                         stage, tensors, scalars, Double(flops) / 1e6))
         case .resumed(let epoch):
             line("resumed after epoch \(epoch)")

@@ -18,7 +18,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
         XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
         // Stage 2 by default: the backbone from block6a on, with the head.
-        XCTAssertTrue(train.stderr.contains("stage 2: fine-tuning"), train.stderr)
+        XCTAssertTrue(train.stderr.contains("stage 2: training"), train.stderr)
         XCTAssertTrue(train.stderr.contains("stage 2 epoch 4/4"), train.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model + ".history.json"))
         XCTAssertTrue(train.stderr.contains("/validation/report.html"), "mien train --report: \(train.stderr)")
@@ -79,6 +79,22 @@ final class TrainCommandTests: XCTestCase {
 }
 
 extension TrainCommandTests {
+    /// `--model`: the original project's CNN trained as a whole, from scratch, then evaluated.
+    func testTrainAWholeModelFromScratch() throws {
+        let model = try temporaryFolder().appendingPathComponent("cnn.mien").path
+        let result = try runMien(["train", "--model", Fixtures.path("gradients/step_original_cnn.h5"), "--from-scratch",
+                                  "--rescale", "0.00392156862745098", "--data", data, "--output", model,
+                                  "--epochs", "2", "--batch-size", "4", "--validation-split", "0.34"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("stage 1: training 10 weight tensors"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("epoch 2/2"), result.stderr)
+        let evaluate = try runMien(["evaluate", model, "--data", data])
+        XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+        let refused = try runMien(["train", "--model", backbone, "--data", data, "--output", model + "2", "--input-size", "64"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("does not give 2 classes"), refused.stderr)
+    }
+
     /// A full model with its ImageNet head: the head after `top_activation` is replaced.
     func testReplaceHeadAfter() throws {
         let model = try temporaryFolder().appendingPathComponent("replaced.mien").path

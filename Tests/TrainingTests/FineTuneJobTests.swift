@@ -1,6 +1,7 @@
 import Faces
 import Foundation
 import Keras
+import KerasConfig
 import ModelFile
 import NN
 import TestSupport
@@ -129,9 +130,9 @@ final class FineTuneJobTests: XCTestCase {
         let first = job(settings(epochs: 3), output: "y.mien")
         XCTAssertThrowsError(try first.run { if case .epoch = $0 { throw Interrupt() } })
         var (checkpoint, tensors) = try first.readCheckpoint()
-        let record = checkpoint.head.history.epochs[0]
-        checkpoint.head.history.epochs += [2, 3, 4, 5].map { var r = record; r.epoch = $0; return r }
-        checkpoint.head.nextEpoch = 6
+        let record = checkpoint.head!.history.epochs[0]
+        checkpoint.head!.history.epochs += [2, 3, 4, 5].map { var r = record; r.epoch = $0; return r }
+        checkpoint.head!.nextEpoch = 6
         try CheckpointFile.write(checkpoint, tensors: tensors, to: first.checkpointPath)
         XCTAssertThrowsError(try job(settings(epochs: 3), output: "y.mien", resume: true).run { _ in }) { error in
             XCTAssertTrue("\(error)".contains("do not agree"), "\(error)")
@@ -283,5 +284,107 @@ final class FineTuneJobTests: XCTestCase {
             let expected = Tensor(shape: [2, 2, 2], scalars: [2, 0].flatMap { Array(values.scalars[$0 * 4..<($0 + 1) * 4]) })
             assertClose(batch, expected, Tolerance(relative: 1e-3), "float16 keeps 11 bits")
         }
+    }
+
+    // MARK: A whole imported model (`mien train --model`)
+
+    static let cnn = Fixtures.path("gradients/step_original_cnn.h5")
+
+    func modelSettings(fromScratch: Bool = false, trainFrom: String? = nil, classes: [String] = ["angry", "happy"]) -> FineTuneSettings {
+        FineTuneSettings(backbone: Self.cnn, inputSize: 20, classes: classes, epochs: 3, batchSize: 4,
+                         learningRate: 1e-3, validationSplit: 0.34, seed: 5, patience: nil, head: "",
+                         model: ModelTraining(trainFrom: trainFrom, fromScratch: fromScratch, rescale: 1 / 255))
+    }
+
+    /// The original project's CNN trains as a whole: every weight moves, the written model
+    /// takes raw faces, and a run stopped after epoch 1 resumes to the same weights.
+    func testWholeModelTrainsAndResumesIdentically() throws {
+        let saved = try KerasModel(contentsOf: Self.cnn).graph
+        let whole = job(modelSettings(), output: "cnn.mien")
+        let (model, history, _) = try whole.run { _ in }
+        XCTAssertEqual(history.epochs.count, 3)
+        XCTAssertEqual(history.epochs.map(\.stage), [nil, nil, nil])
+        let trained = try XCTUnwrap(model.graph.layers.first { $0 is Graph } as? Graph)
+        for name in ["conv1/kernel", "dense1/kernel", "output/bias"] {
+            XCTAssertNotEqual(trained.parameters.first { $0.name == name }?.value,
+                              saved.parameters.first { $0.name == name }?.value, name)
+        }
+        let predictor = try Predictor(contentsOf: whole.output)
+        XCTAssertEqual(predictor.imageSize.height, 48)
+
+        struct Interrupt: Error {}
+        let parts = job(modelSettings(), output: "cnn-parts.mien")
+        XCTAssertThrowsError(try parts.run { if case .epoch(let r, _, _) = $0, r.epoch == 1 { throw Interrupt() } })
+        try job(modelSettings(), output: "cnn-parts.mien", resume: true).run { _ in }
+        XCTAssertEqual(try MienFile.read(contentsOf: whole.output).graph.parameters.map(\.value),
+                       try MienFile.read(contentsOf: parts.output).graph.parameters.map(\.value))
+    }
+
+    /// `--fine-tune-from` on a whole model freezes what comes before; `--from-scratch` draws
+    /// new weights from the config's initializers (GlorotUniform kernels, zero biases).
+    func testWholeModelFromALayerAndFromScratch() throws {
+        let saved = try KerasModel(contentsOf: Self.cnn).graph
+        let (model, _, _) = try job(modelSettings(trainFrom: "dense1"), output: "top.mien").run { _ in }
+        let trained = try XCTUnwrap(model.graph.layers.first { $0 is Graph } as? Graph)
+        XCTAssertEqual(trained.parameters.first { $0.name == "conv3/kernel" }?.value,
+                       saved.parameters.first { $0.name == "conv3/kernel" }?.value, "frozen before dense1")
+        XCTAssertNotEqual(trained.parameters.first { $0.name == "dense1/kernel" }?.value,
+                          saved.parameters.first { $0.name == "dense1/kernel" }?.value)
+
+        var fresh = saved
+        try fresh.reinitialize(try KerasModel(contentsOf: Self.cnn).initializers, seed: 1)
+        for parameter in fresh.parameters {
+            if parameter.name.hasSuffix("bias") {
+                XCTAssertTrue(parameter.value.scalars.allSatisfy { $0 == 0 }, parameter.name)
+            } else {
+                let (fanIn, fanOut) = KerasInitializer.fans(parameter.value.shape)
+                let limit = Float((6 / (fanIn + fanOut)).squareRoot())
+                XCTAssertTrue(parameter.value.scalars.allSatisfy { abs($0) <= limit }, parameter.name)
+                XCTAssertNotEqual(parameter.value, saved.parameters.first { $0.name == parameter.name }?.value)
+            }
+        }
+        let (scratch, history, _) = try job(modelSettings(fromScratch: true), output: "scratch.mien").run { _ in }
+        XCTAssertEqual(history.epochs.count, 3)
+        XCTAssertNotNil(scratch.graph.layers.first { $0 is Graph })
+    }
+
+    func testWholeModelBadInputs() throws {
+        func refused(_ job: FineTuneJob, _ text: String, line: UInt = #line) {
+            XCTAssertThrowsError(try job.run { _ in }, line: line) { error in
+                XCTAssertTrue("\(error)".contains(text), "'\(error)' should say '\(text)'", line: line)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: job.output), line: line)
+        }
+        refused(job(modelSettings(classes: ["angry", "happy", "sad"]), data: "/no/such/faces"), "does not give 3 classes")
+        refused(job(modelSettings(trainFrom: "no_such_layer"), data: "/no/such/faces"), "no layer 'no_such_layer'")
+        var s = modelSettings()
+        s.backbone = Self.backbone   // a feature extractor, not a classifier
+        s.inputSize = 64
+        refused(job(s, data: "/no/such/faces"), "does not give 2 classes")
+    }
+
+    func testKerasInitializers() throws {
+        var generator = SeededGenerator(seed: 9, .initializer, 0)
+        func moments(_ json: JSON, shape: [Int]) throws -> (mean: Double, std: Double, max: Float) {
+            let values = try KerasInitializer(json, weight: "w").values(shape: shape, generator: &generator)
+            let mean = values.reduce(0) { $0 + Double($1) } / Double(values.count)
+            let variance = values.reduce(0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)
+            return (mean, variance.squareRoot(), values.map(abs).max()!)
+        }
+        // he_normal on a 3×3×64→32 kernel: fan_in 576, std sqrt(2/576), truncated at 2σ of
+        // the untruncated scale (Keras divides by 0.8796 so the truncated std comes out right).
+        let he = try moments(.string("he_normal"), shape: [3, 3, 64, 32])
+        XCTAssertEqual(he.std, (2.0 / 576).squareRoot(), accuracy: 0.03 * (2.0 / 576).squareRoot())
+        XCTAssertLessThanOrEqual(Double(he.max), 2 * (2.0 / 576).squareRoot() / 0.87962566103423978 + 1e-6)
+        let glorot = try moments(try JSON(parsing: #"{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}}"#),
+                                 shape: [100, 50])
+        XCTAssertLessThanOrEqual(Double(glorot.max), (6.0 / 150).squareRoot())
+        XCTAssertEqual(glorot.std, (2.0 / 150).squareRoot(), accuracy: 0.03 * (2.0 / 150).squareRoot())
+        let constant = try moments(try JSON(parsing: #"{"class_name": "Constant", "config": {"value": 0.5}}"#), shape: [7])
+        XCTAssertEqual(constant.mean, 0.5)
+        XCTAssertThrowsError(try KerasInitializer(.string("orthogonal"), weight: "w")) { error in
+            XCTAssertTrue("\(error)".contains("cannot draw initializer 'orthogonal'"), "\(error)")
+        }
+        XCTAssertThrowsError(try KerasInitializer(try JSON(parsing: #"{"class_name": "RandomNormal", "config": {"stddev": "x"}}"#), weight: "w"))
     }
 }
