@@ -24,6 +24,9 @@ same seed; the table shows medians (peak memory: Keras's largest, Mien's first r
 --json.
 Versions: tools/requirements.txt.
 
+--cnn trains the original project's CNN (Conv2D 32/64/128 with max pooling, Dropout, Dense(64),
+Dense(1, sigmoid)) from scratch in both, on the same split, and compares test accuracy.
+
 --fine-tune times the second stage instead (`mien train --fine-tune-from`): the same job in
 both, on the first --faces training faces of each class (no validation, so every epoch runs):
 EfficientNet-Lite0 cut after block6d_add at --input-size 224, the head
@@ -158,6 +161,80 @@ def run_mien(args, keep):
 FINE_TUNE_FROM, FEATURES_FROM = "block6a_expand_conv", "block6d_add"
 
 
+def original_cnn():
+    """The original project's CNN on 48x48 gray faces scaled to 0...1, untrained (Keras's
+    default initializers, which `mien train --from-scratch` reads from the saved config)."""
+    import keras
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((48, 48, 1)),
+        L.Conv2D(32, 3, activation="relu", name="conv1"), L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(64, 3, activation="relu", name="conv2"), L.MaxPooling2D(2, name="pool2"),
+        L.Conv2D(128, 2, activation="relu", name="conv3"), L.MaxPooling2D(2, name="pool3"),
+        L.Dropout(0.25, name="dropout1"), L.Flatten(name="flatten"),
+        L.Dense(64, activation="relu", name="dense1"), L.Dropout(0.5, name="dropout2"),
+        L.Dense(1, activation="sigmoid", name="output")], name="original_cnn")
+
+
+def cnn(args):
+    """--cnn: the original CNN trained from scratch in both, same split, epochs, batch, Adam."""
+    import keras
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        keras.utils.set_random_seed(args.seed)
+        h5 = os.path.join(tmp, "original_cnn.h5")
+        original_cnn().save(h5)
+        split = os.path.join(tmp, "split.json")
+        for repetition in range(max(1, args.repetitions)):
+            out = os.path.join(tmp, "cnn.mien")
+            start = time.perf_counter()
+            subprocess.run([args.mien, "train", "--model", h5, "--from-scratch", "--rescale", str(1 / 255),
+                            "--data", os.path.join(args.data, "train"), "--classes", ",".join(CLASSES),
+                            "--output", out, "--epochs", str(args.epochs), "--patience", str(args.patience),
+                            "--batch-size", "32", "--learning-rate", "0.001", "--class-weight", "none",
+                            "--seed", str(args.seed + repetition)], check=True, cwd=ROOT)
+            seconds = time.perf_counter() - start
+            report = json.loads(subprocess.run([args.mien, "evaluate", out, "--data", os.path.join(args.data, "test"),
+                                                "--format", "json"], check=True, capture_output=True, text=True).stdout)
+            shutil.copy(out + ".split.json", split)
+            runs.setdefault("mien", []).append({"accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"],
+                                                "train_seconds": seconds})
+
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(args.seed + repetition)
+            with open(split) as f:
+                validation = {os.path.realpath(p) for p in json.load(f)["validation"]}
+            start = time.perf_counter()
+            x, y, paths = load_folder(os.path.join(args.data, "train"))
+            x /= 255
+            is_val = np.array([p in validation for p in paths])
+            model = original_cnn()
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+            best = os.path.join(tmp, "best.weights.h5")
+            callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True, save_weights_only=True)]
+            if args.patience:
+                callbacks.append(keras.callbacks.EarlyStopping(patience=args.patience))
+            model.fit(x[~is_val], y[~is_val], validation_data=(x[is_val], y[is_val]), epochs=args.epochs, batch_size=32,
+                      callbacks=callbacks, verbose=2)
+            model.load_weights(best)
+            seconds = time.perf_counter() - start
+            x_test, y_test, _ = load_folder(os.path.join(args.data, "test"))
+            pred = (model.predict(x_test / 255, batch_size=256, verbose=0)[:, 0] >= 0.5).astype(int)
+            result = metrics(pred, y_test.astype(int))
+            runs.setdefault("keras", []).append({"accuracy": result["accuracy"],
+                                                 "balanced_accuracy": result["balanced_accuracy"], "train_seconds": seconds})
+            print(f"repetition {repetition + 1}: " + ", ".join(
+                f"{k} acc {v[-1]['accuracy']:.4f} in {v[-1]['train_seconds']:.1f} s" for k, v in runs.items()), flush=True)
+    results = {k: {key: statistics.median(r[key] for r in v) for key in v[0]} for k, v in runs.items()}
+    results["runs"] = runs
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(f"original CNN from scratch, {args.epochs} epochs: {'':4}{'mien':>12}{'keras':>12}")
+    for key in ["accuracy", "balanced_accuracy", "train_seconds"]:
+        print(f"{key:44}{results['mien'][key]:12.4f}{results['keras'][key]:12.4f}")
+
+
 def subset(args, tmp):
     """The first --faces faces of each class, in a Kaggle-layout folder of links."""
     folder = os.path.join(tmp, "faces")
@@ -208,7 +285,7 @@ def run_mien_fine_tune(args, folder):
                               "--validation-split", "0", "--batch-size", "32", "--class-weight", "none",
                               "--fine-tune-learning-rate", "1e-4", "--seed", str(args.seed)],
                              check=True, cwd=ROOT, capture_output=True, text=True).stderr
-    cache = float(re.search(r"features: \d+ faces through the frozen backbone in ([0-9.]+) s", log).group(1))
+    cache = float(re.search(r"features: \d+ faces through the frozen part in ([0-9.]+) s", log).group(1))
     epochs = [float(m) for m in re.findall(r"stage 2 epoch .* ([0-9.]+)s", log)]
     mflop = float(re.search(r"([0-9.]+) MFLOP per face forward", log).group(1))
     faces = 2 * args.faces
@@ -270,7 +347,12 @@ def main():
     parser.add_argument("--split", help="with --only keras: the validation split a mien train run wrote")
     parser.add_argument("--fine-tune", action="store_true", help="time the second stage (see above)")
     parser.add_argument("--faces", type=int, default=512, help="with --fine-tune: faces per class")
+    parser.add_argument("--cnn", action="store_true",
+                        help="the original project's CNN from scratch in both (mien train --model --from-scratch)")
     args = parser.parse_args()
+    if args.cnn:
+        args.data = os.path.abspath(args.data)
+        return cnn(args)
     if args.fine_tune:
         if args.input_size == 96:
             args.input_size = 224

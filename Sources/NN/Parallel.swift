@@ -49,7 +49,7 @@ public enum BatchRunner {
         let slices = min(cores, n)
         guard slices > 1 else { return try graph.forward([input]) }
         let bounds = (0...slices).map { $0 * n / slices }
-        let results = SliceResults(count: slices)
+        let results = ConcurrentResults<Tensor>(count: slices)
         BLASKernels.singleThreaded {
             DispatchQueue.concurrentPerform(iterations: slices) { s in
                 let slice = input.batch(bounds[s]..<bounds[s + 1])
@@ -62,20 +62,21 @@ public enum BatchRunner {
     }
 }
 
-/// The slices' results, written from several threads.
-private final class SliceResults: @unchecked Sendable {
-    private var values: [Result<Tensor, Error>]
+/// Results of work run on several threads (`DispatchQueue.concurrentPerform`), one slot per
+/// iteration; each slot holds a failure until its iteration sets it.
+public final class ConcurrentResults<Value: Sendable>: @unchecked Sendable {
+    private var values: [Result<Value, Error>]
     private let lock = NSLock()
 
-    init(count: Int) { values = Array(repeating: .failure(CancellationError()), count: count) }
+    public init(count: Int) { values = Array(repeating: .failure(CancellationError()), count: count) }
 
-    func set(_ i: Int, _ value: Result<Tensor, Error>) {
+    public func set(_ i: Int, _ value: Result<Value, Error>) {
         lock.lock()
         values[i] = value
         lock.unlock()
     }
 
-    func get(_ i: Int) -> Result<Tensor, Error> {
+    public func get(_ i: Int) -> Result<Value, Error> {
         lock.lock()
         defer { lock.unlock() }
         return values[i]

@@ -55,7 +55,7 @@ public struct ModelTrainer: Sendable {
         // does), unless a layer mixes the samples; the parts' gradients are summed.
         let parts = graph.mixesSamples || !splitsBatches ? 1 : max(1, min(BatchRunner.cores, n / ModelTrainer.rowsPerPart))
         let bounds = (0...parts).map { $0 * n / parts }
-        let results = PartResults(count: parts)
+        let results = ConcurrentResults<PartResult>(count: parts)
         let loss = self.loss
         let seed = self.seed
         @Sendable func part(_ p: Int) throws -> PartResult {
@@ -158,24 +158,4 @@ struct PartResult: Sendable {
     var outputs: Tensor
     var gradients: [String: Tensor]
     var updates: [String: Tensor]
-}
-
-/// The parts' results, written from several threads.
-final class PartResults: @unchecked Sendable {
-    private var values: [Result<PartResult, Error>]
-    private let lock = NSLock()
-
-    init(count: Int) { values = Array(repeating: .failure(CancellationError()), count: count) }
-
-    func set(_ i: Int, _ value: Result<PartResult, Error>) {
-        lock.lock()
-        values[i] = value
-        lock.unlock()
-    }
-
-    func get(_ i: Int) -> Result<PartResult, Error> {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[i]
-    }
 }

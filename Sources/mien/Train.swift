@@ -283,7 +283,7 @@ struct Console {
         case .features(let done, let total, let speed):
             status(String(format: "features %@ %d/%d  %.0f img/s", Console.bar(done, total), done, total, speed))
         case .featuresDone(let count, let seconds):
-            line(String(format: "features: %d faces through the frozen backbone in %.1f s (%.0f img/s)",
+            line(String(format: "features: %d faces through the frozen part in %.1f s (%.0f img/s)",
                         count, seconds, Double(count) / max(seconds, 1e-9)))
         case .cache(let bytes, let shape, let mapped):
             line(String(format: "cache: the frozen part's outputs (%@ per face) take %.0f MB as float16%@",
