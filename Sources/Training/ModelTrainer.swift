@@ -51,6 +51,9 @@ public struct ModelTrainer: Sendable {
                                    epoch: Int, batch: Int) throws -> Step {
         let (graph, activation) = try logitsModel()
         let n = x.shape.first ?? 0
+        guard labels.count == n, sampleWeights.map({ $0.count == n }) ?? true, n > 0 else {
+            throw TrainingError.invalidInput("\(labels.count) labels and \(sampleWeights?.count ?? n) sample weights for a batch of \(n)")
+        }
         // The batch split across cores, each part with a single-threaded BLAS (as inference
         // does), unless a layer mixes the samples; the parts' gradients are summed.
         let parts = graph.mixesSamples || !splitsBatches ? 1 : max(1, min(BatchRunner.cores, n / ModelTrainer.rowsPerPart))

@@ -59,6 +59,15 @@ final class ModelTrainerTests: XCTestCase {
         }
     }
 
+    func testMismatchedLabelsAreRefused() throws {
+        let model = try KerasModel(contentsOf: Fixtures.path("gradients/step_original_cnn.h5")).graph
+        var trainer = try ModelTrainer(model: model, optimizer: Adam(), loss: .binaryCrossentropy)
+        let x = try Golden("gradients/step_original_cnn.fit.h5").inputs[0]
+        XCTAssertThrowsError(try trainer.trainStep(x, labels: [0], epoch: 0, batch: 0)) { error in
+            XCTAssertTrue("\(error)".contains("1 labels"), "\(error)")
+        }
+    }
+
     /// A layer without a backward is refused before anything runs, naming it and its class.
     func testModelWithoutBackwardIsRefused() throws {
         let layers: [any Layer] = [InputLayer(name: "in", shape: [nil, 4, 4, 1]),
