@@ -7,11 +7,12 @@ import NN
 import Report
 import Training
 
-/// `mien train`: fine-tune a new head on a frozen backbone. The defaults are the settings
-/// that did best on the validation split of FER-2013 happy vs angry (README, "Measured").
+/// `mien train`: a new head on a frozen backbone, then the backbone's top fine-tuned with it
+/// (or, with `--model`, an imported classifier trained as a whole). The defaults are the
+/// settings that did best on the validation split of FER-2013 happy vs angry (README, "Measured").
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a new head on a frozen Keras backbone with FER faces; writes a .mien model.")
+        abstract: "Fine-tune a Keras backbone on FER faces (a new head, then its top blocks), or train a Keras classifier; writes a .mien model.")
 
     @Option(help: "The backbone: a Keras .h5 (full model).")
     var backbone = "Weights/efficientnet_lite0_notop.h5"
