@@ -140,7 +140,7 @@ struct Train: ParsableCommand {
                 patience: patience > 0 ? patience : nil, head: head,
                 fineTune: try fineTuneStage(graph, featuresFrom: layer))
             let console = Console()
-            let job = try FineTuneJob(settings: settings, data: data,
+            let job = FineTuneJob(settings: settings, data: data,
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                       output: output, resume: resume, backbone: graph)
             let (_, _, validation) = try job.run { console.render($0) }
@@ -175,7 +175,7 @@ struct Train: ParsableCommand {
             validationSplit: validationSplit, seed: seed, classWeight: classWeight,
             patience: patience > 0 ? patience : nil, head: "",
             model: ModelTraining(trainFrom: layer, fromScratch: fromScratch, rescale: rescale))
-        var job = try FineTuneJob(settings: settings, data: data,
+        var job = FineTuneJob(settings: settings, data: data,
                                   usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                   output: output, resume: resume, backbone: imported.graph)
         job.initializers = imported.initializers
