@@ -208,11 +208,9 @@ public struct FineTuneJob {
         // As Keras's `fit` does, BatchNormalization trains (batch statistics).
         try extractor.split(before: from, trainBatchNorm: true)
         guard let split = extractor.split else { throw TrainingSetupError("\(settings.backbone): cannot cut before '\(from)'") }
-        var options = fitOptions(counts: [])
-        options.classWeights = nil   // set from the faces below
         var model: ModelTrainer
         do {
-            model = try ModelTrainer(model: split.trainable, optimizer: options.makeOptimizer(),
+            model = try ModelTrainer(model: split.trainable, optimizer: fitOptions(counts: []).makeOptimizer(),
                                      loss: Loss.forOutputUnits(units), seed: settings.seed)
         } catch let error as TrainingError {
             throw TrainingSetupError("\(settings.backbone): \(error)")
@@ -225,9 +223,7 @@ public struct FineTuneJob {
         let checkpoint = try resume && FileManager.default.fileExists(atPath: checkpointPath) ? readCheckpoint() : nil
         let (cache, _, _) = try computeFeatures(extractor, data, features: false, report)
         guard let cache else { throw TrainingSetupError("\(settings.backbone): nothing to cache") }
-        options = fitOptions(counts: data.train.counts)
-        options.seed = settings.seed
-        let history = try fitModel(&model, options: options, cache: cache, data: data, checkpoint: checkpoint,
+        let history = try fitModel(&model, options: fitOptions(counts: data.train.counts), cache: cache, data: data, checkpoint: checkpoint,
                                    head: nil, first: History(),
                                    advice: "lower --learning-rate (now \(settings.learningRate))", report)
         var trained = extractor.backbone
