@@ -88,7 +88,7 @@ public struct KerasConfigWriter {
             fields["name"] = .string(layer.name)
             // Keras 3's dropout-like layers take no `trainable` argument.
             if !(layer is InputLayer) { fields["dtype"] = "float32" }
-            if !(layer is InputLayer || layer is Identity) { fields["trainable"] = .bool(layer.trainable) }
+            if !(layer is InputLayer || layer.isIdentityAtInference) { fields["trainable"] = .bool(layer.trainable) }
             config = .object(fields)
         }
         var entry: [String: JSON] = ["class_name": .string(className), "config": config]

@@ -91,6 +91,12 @@ extension KerasLayers {
             return ("Flatten", ["data_format": channelsLast])
         case let l as Permute:
             return ("Permute", ["dims": JSON(l.dims)])
+        case let l as Dropout:
+            var config: [String: JSON] = ["rate": JSON(l.rate)]
+            if l.spatialRank == nil, let shape = l.noiseShape {
+                config["noise_shape"] = .array(shape.map { $0.map { JSON($0) } ?? .null })
+            }
+            return (l.kerasClass, config)
         case let l as Identity:
             var config = l.options.mapValues { JSON($0) }
             if let shape = l.noiseShape { config["noise_shape"] = .array(shape.map { $0.map { JSON($0) } ?? .null }) }

@@ -34,10 +34,20 @@ public enum KerasLayers {
         for op in Merge.Op.allCases {
             b[Merge(name: "", op: op).kerasClass] = { config, _ in Merge(name: config.name, op: op) }
         }
-        for identity in ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-                         "GaussianDropout", "AlphaDropout", "ActivityRegularization"] {
+        b["Dropout"] = { config, _ in
+            guard config.has("rate") else { throw config.fail("missing 'rate'") }
+            return Dropout(name: config.name, rate: try config.rate("rate") ?? 0, noiseShape: try config.noiseShape())
+        }
+        for rank in 1...3 {
+            b["SpatialDropout\(rank)D"] = { config, _ in
+                try config.requireChannelsLast()
+                guard config.has("rate") else { throw config.fail("missing 'rate'") }
+                _ = try config.noiseShape()   // tf.keras saves one; the spatial forms compute their own
+                return Dropout(name: config.name, rate: try config.rate("rate") ?? 0, spatialRank: rank)
+            }
+        }
+        for identity in Identity.kerasClasses {
             b[identity] = { config, _ in
-                if identity.hasPrefix("SpatialDropout") { try config.requireChannelsLast() }
                 var options: [String: Float] = [:]
                 // Keras requires rates (and, in Keras 3, GaussianNoise's stddev) in 0...1,
                 // and the dropouts' rate (GaussianNoise's stddev) as an argument.

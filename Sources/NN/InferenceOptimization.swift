@@ -38,7 +38,7 @@ extension Graph {
         }
         for (index, node) in nodes.enumerated() where !inputNodes.contains(index) {
             let layer = layers[node.layer]
-            if layer is Identity, node.inputs.count == 1 {
+            if layer.isIdentityAtInference, node.inputs.count == 1 {
                 replacement[index] = replacement[node.inputs[0]]
             } else if foldingZeroPadding, var conv = layer as? DepthwiseConv2D, node.inputs.count == 1,
                       conv.padding == .valid, !conv.hasInputPadding, callsPerLayer[node.layer] == 1 {

@@ -50,6 +50,9 @@ public protocol Layer: Sendable {
     /// (Dropout, a trainable BatchNormalization): the importer refuses a model saved with such
     /// a call rather than run it in inference mode and give other numbers than Keras.
     var usesTrainingFlag: Bool { get }
+    /// Whether inference passes the single input through unchanged (Dropout, GaussianNoise):
+    /// `optimizedForInference` drops such layers.
+    var isIdentityAtInference: Bool { get }
 
     // Training (see Training.swift): every layer that has a backward pass implements these
     // three; the defaults refuse, naming the layer and its class.
@@ -73,6 +76,8 @@ public extension Layer {
     var parameters: [Parameter] { [] }
 
     var usesTrainingFlag: Bool { false }
+
+    var isIdentityAtInference: Bool { false }
 
     var canTrain: Bool { false }
 

@@ -11,12 +11,12 @@ import NN
 ///
 /// Weights are named by Keras key paths: `head_hidden/kernel`, `head_output/bias`, ….
 public struct Head: Sendable {
-    /// The trainable layers on pooled features, in order: `Dense`, `Identity` (class
-    /// `Dropout`) and `ActivationLayer`. Change them through `init(layers:)`, which checks them.
+    /// The trainable layers on pooled features, in order: `Dense`, `Dropout` and
+    /// `ActivationLayer`. Change them through `init(layers:)`, which checks them.
     public private(set) var layers: [any Layer]
 
     /// Checks that the layers chain (every Dense takes the previous width) and that each is a
-    /// `Dense`, a `Dropout` (`Identity`) or an `ActivationLayer`, with unique names.
+    /// `Dense`, a `Dropout` or an `ActivationLayer`, with unique names.
     public init(layers: [any Layer]) throws {
         var width: Int?
         var names = Set<String>()
@@ -32,9 +32,9 @@ public struct Head: Sendable {
                 }
                 width = dense.units
                 sawDense = true
-            case let identity as Identity where identity.kerasClass == "Dropout":
-                guard identity.dropoutRate >= 0, identity.dropoutRate < 1 else {
-                    throw TrainingError.invalidHead("layer '\(identity.name)': dropout rate \(identity.dropoutRate) is outside [0, 1)")
+            case let dropout as Dropout where dropout.spatialRank == nil && dropout.noiseShape == nil:
+                guard dropout.rate >= 0, dropout.rate < 1 else {
+                    throw TrainingError.invalidHead("layer '\(dropout.name)': dropout rate \(dropout.rate) is outside [0, 1)")
                 }
             case is ActivationLayer:
                 break
@@ -71,8 +71,8 @@ public struct Head: Sendable {
         return try! Head(layers: layers)
     }
 
-    static func dropout(_ name: String, _ rate: Float) -> Identity {
-        Identity(name: name, kerasClass: "Dropout", options: ["rate": rate])
+    static func dropout(_ name: String, _ rate: Float) -> Dropout {
+        Dropout(name: name, rate: rate)
     }
 
     static func glorotUniform(_ dense: Dense, seed: UInt64, index: UInt64) -> Dense {
@@ -194,7 +194,7 @@ public struct Head: Sendable {
                 let (z, y) = try dense.forwardTraining(x)
                 trace.append(.dense(input: x, preActivation: z, output: y))
                 x = y
-            case let dropout as Identity:
+            case let dropout as Dropout:
                 let (y, mask) = try dropout.forwardTraining(x, generator: &generator)
                 trace.append(.dropout(mask: mask))
                 x = y
@@ -250,7 +250,7 @@ public struct Head: Sendable {
                 gradients[offsets[i]] = flushingSubnormals(g.kernel)
                 if let bias = g.bias { gradients[offsets[i] + 1] = flushingSubnormals(bias) }
                 if let dx = g.input { gradient = dx }
-            case (let dropout as Identity, .dropout(let mask)):
+            case (let dropout as Dropout, .dropout(let mask)):
                 gradient = try dropout.backward(outputGradient: gradient, mask: mask)
             case (let activation as ActivationLayer, .activation(let input, let output)):
                 gradient = try activation.backward(input: input, output: output, outputGradient: gradient)
@@ -380,8 +380,8 @@ extension Head {
             case let d as Dense:
                 return HeadLayerRecord(kind: "Dense", name: d.name, inputUnits: d.kernel.shape[0], units: d.units,
                                        useBias: d.bias != nil, activation: try kerasName(d.activation, layer: d.name))
-            case let i as Identity:
-                return HeadLayerRecord(kind: "Dropout", name: i.name, rate: i.dropoutRate)
+            case let d as Dropout:
+                return HeadLayerRecord(kind: "Dropout", name: d.name, rate: d.rate)
             case let a as ActivationLayer:
                 return HeadLayerRecord(kind: "Activation", name: a.name, activation: try kerasName(a.activation, layer: a.name))
             default:

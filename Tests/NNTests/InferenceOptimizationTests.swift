@@ -31,7 +31,7 @@ final class InferenceOptimizationTests: XCTestCase {
             try randomized(DepthwiseConv2D(name: "dw", inputChannels: 4, kernelSize: (3, 3), padding: .same,
                                            depthMultiplier: 2), seed: 3),
             try randomized(BatchNormalization(name: "bn2", channels: 8, epsilon: 0.01), seed: 4),
-            Identity(name: "drop", kerasClass: "Dropout", options: ["rate": 0.5]),
+            Dropout(name: "drop", rate: 0.5),
             try randomized(Conv2D(name: "conv2", inputChannels: 4, filters: 8, kernelSize: (1, 1)), seed: 5),
             Merge(name: "add", op: .add),
             GlobalAveragePooling2D(name: "gap"),
@@ -92,7 +92,7 @@ final class InferenceOptimizationTests: XCTestCase {
                              outputNode: layers.count - 1)
         }
         let bn = try randomized(BatchNormalization(name: "bn", channels: 2), seed: 2)
-        let drop = Identity(name: "drop", kerasClass: "Dropout", options: ["rate": 0.5])
+        let drop = Dropout(name: "drop", rate: 0.5)
         let relu = ActivationLayer(name: "relu", activation: .relu)
         let x = random([1, 3, 3, 2], seed: 9)
         for (model, kept) in [(try graph([drop, bn], shared: 2), ["in", "conv", "bn", "add"]),

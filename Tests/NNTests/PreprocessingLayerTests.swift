@@ -106,12 +106,25 @@ final class RescalingNormalizationTests: XCTestCase {
 
 final class IdentityTests: XCTestCase {
     func testIdentityKeepsClassAndValues() throws {
-        let layer = Identity(name: "drop", kerasClass: "Dropout")
-        XCTAssertEqual(layer.kerasClass, "Dropout")
-        XCTAssertTrue(Identity.kerasClasses.contains("SpatialDropout2D"))
+        let layer = Identity(name: "drop", kerasClass: "GaussianDropout", options: ["rate": 0.2])
+        XCTAssertEqual(layer.kerasClass, "GaussianDropout")
+        XCTAssertTrue(layer.isIdentityAtInference)
+        XCTAssertFalse(layer.canTrain)
         let x = ramp([2, 3])
         XCTAssertEqual(try layer.forward([x]), x)
         XCTAssertEqual(try layer.outputShape(for: [[nil, 3]]), [nil, 3])
         assertLayerError("drop", try layer.forward([x, x]))
+    }
+
+    /// Dropout and SpatialDropout2D are the identity at inference and keep their Keras class.
+    func testDropoutIsTheIdentityAtInference() throws {
+        let x = ramp([2, 3, 3, 4])
+        for layer in [Dropout(name: "d", rate: 0.5), Dropout(name: "s", rate: 0.5, spatialRank: 2)] {
+            XCTAssertEqual(try layer.forward([x]), x)
+            XCTAssertTrue(layer.isIdentityAtInference)
+            XCTAssertTrue(layer.usesTrainingFlag)
+        }
+        XCTAssertEqual(Dropout(name: "s", rate: 0.1, spatialRank: 2).kerasClass, "SpatialDropout2D")
+        assertLayerError("s", try Dropout(name: "s", rate: 0.1, spatialRank: 2).outputShape(for: [[nil, 3]]))
     }
 }

@@ -51,7 +51,7 @@ final class BackwardTests: XCTestCase {
     /// Keras's inverted dropout: about `1 − rate` of the units kept, each scaled by
     /// `1 / (1 − rate)`, so the mean is preserved; backward multiplies by the same mask.
     func testDropoutStatistics() throws {
-        let layer = Identity(name: "drop", kerasClass: "Dropout", options: ["rate": 0.3])
+        let layer = Dropout(name: "drop", rate: 0.3)
         let x = Tensor(shape: [200, 500], repeating: 2)
         var generator = SeededGenerator(seed: 42)
         let (y, mask) = try layer.forwardTraining(x, generator: &generator)
@@ -69,10 +69,10 @@ final class BackwardTests: XCTestCase {
         var again = SeededGenerator(seed: 42)
         XCTAssertEqual(try layer.forwardTraining(x, generator: &again).mask, mask)
         var unused = NoRandom()
-        let none = try layer.forwardTraining(x, rate: 0, generator: &unused)
+        let none = try Dropout(name: "drop", rate: 0).forwardTraining(x, generator: &unused)
         XCTAssertNil(none.mask)
         XCTAssertEqual(none.output, x)
         XCTAssertEqual(try layer.forward([x]), x)
-        XCTAssertThrowsError(try Identity(name: "n", kerasClass: "GaussianNoise").forwardTraining(x, generator: &generator))
+        XCTAssertThrowsError(try Identity(name: "n", kerasClass: "GaussianNoise").forwardTraining([x], context: TrainingContext(seed: 1)))
     }
 }

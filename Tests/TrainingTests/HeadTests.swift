@@ -57,7 +57,7 @@ final class HeadTests: XCTestCase {
         XCTAssertEqual(head.parameterNames, ["head_hidden/kernel", "head_hidden/bias", "head_output/kernel", "head_output/bias"])
         XCTAssertEqual((head.layers[0] as! Dense).activation, .relu)
         XCTAssertEqual((head.layers[3] as! Dense).activation, .softmax)
-        XCTAssertEqual((head.layers[1] as! Identity).dropoutRate, 0.3)
+        XCTAssertEqual((head.layers[1] as! Dropout).rate, 0.3)
         XCTAssertEqual(head.featureCount, 1280)
         XCTAssertEqual(head.classes, 7)
         XCTAssertEqual(head.defaultLoss, .categoricalCrossentropy)
@@ -87,7 +87,7 @@ final class HeadTests: XCTestCase {
     }
 
     func testHeadRejectsWhatItCannotTrain() {
-        XCTAssertThrowsError(try Head(layers: [Identity(name: "d", kerasClass: "Dropout", options: ["rate": 0.1])]))
+        XCTAssertThrowsError(try Head(layers: [Dropout(name: "d", rate: 0.1)]))
         XCTAssertThrowsError(try Head(layers: [Dense(name: "a", inputUnits: 4, units: 3), Dense(name: "b", inputUnits: 2, units: 1)]))
         XCTAssertThrowsError(try Head(layers: [Dense(name: "a", inputUnits: 4, units: 3), Dense(name: "a", inputUnits: 3, units: 1)]))
         XCTAssertThrowsError(try Head(layers: [Dense(name: "a", inputUnits: 4, units: 3), Softmax(name: "s")]))
