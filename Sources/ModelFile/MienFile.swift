@@ -12,7 +12,9 @@ public typealias MienFileError = FileError
 /// as Keras's `model_config`, the input adapter, the classes, the source and the training.
 public enum MienFile {
     public static let formatName = "mien"
-    public static let formatVersion = 1
+    /// Version 2 adds `test_time_augmentation`; a model without it is still written as 1, so
+    /// older readers load it, while they refuse one whose predictions they would not reproduce.
+    public static let formatVersion = 2
 
     /// The first layer name (nested models searched) that a `.mien` file cannot store: one
     /// with a `/`, which its `layer/weight` tensor names cannot tell apart (tf.keras allows
@@ -34,13 +36,16 @@ public enum MienFile {
         let config = try KerasConfigWriter(kerasMajor: major).modelConfig(model.graph)
         var metadata: [String: String] = [
             "format": formatName,
-            "format_version": String(formatVersion),
+            "format_version": model.testTimeAugmentation == .none ? "1" : String(formatVersion),
             "keras_version": String(major),
             "graph": config.text,
             "classes": JSON.array(model.classes.map { .string($0) }).text,
             "source": model.source,
             "training": (model.training ?? .null).text,
         ]
+        if model.testTimeAugmentation != .none {
+            metadata["test_time_augmentation"] = model.testTimeAugmentation.rawValue
+        }
         if let adapter = model.inputAdapter {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -59,6 +64,7 @@ public enum MienFile {
             guard got.count == tensors.count,
                   got.allSatisfy({ expected[$0.name]?.isBitwiseEqual(to: $0.value) == true }),
                   back.inputAdapter == model.inputAdapter, back.classes == model.classes,
+                  back.testTimeAugmentation == model.testTimeAugmentation,
                   try KerasConfigWriter(kerasMajor: major).modelConfig(back.graph) == config else {
                 throw MienFileError(path: path, "the model cannot be written: the file read back differs from the model")
             }
@@ -142,8 +148,15 @@ public enum MienFile {
             throw fail("metadata 'classes' is not a list of distinct, non-empty class names: \(classList.text.prefix(80))")
         }
         let training = meta["training"] == nil ? JSON.null : try json("training")
+        var augmentation = TestTimeAugmentation.none
+        if let text = meta["test_time_augmentation"] {
+            guard let value = TestTimeAugmentation(rawValue: text) else {
+                throw fail("metadata 'test_time_augmentation' is '\(text.prefix(40))', not one of \(TestTimeAugmentation.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            augmentation = value
+        }
         let model = MienModel(graph: graph, inputAdapter: adapter, classes: classes.compactMap { $0 }, source: meta["source"] ?? "",
-                              training: training == .null ? nil : training)
+                              training: training == .null ? nil : training, testTimeAugmentation: augmentation)
         do {
             _ = try model.fullGraph()
         } catch let error as LayerError {

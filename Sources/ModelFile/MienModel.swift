@@ -13,14 +13,20 @@ public struct MienModel: Sendable {
     public var source: String
     /// The training settings, as the trainer recorded them (JSON), if it was trained by Mien.
     public var training: JSON?
+    /// Test-time augmentation: with `.mirror`, a prediction is the mean of the model's outputs
+    /// for the image and for its mirror image (faces are close to symmetric, and the mean of
+    /// two views is steadier than one). The predictor applies it; Keras has no such setting,
+    /// so `mien export --keras` refuses a model that records it unless told to drop it.
+    public var testTimeAugmentation: TestTimeAugmentation
 
     public init(graph: Graph, inputAdapter: InputAdapter? = nil, classes: [String] = [], source: String = "",
-                training: JSON? = nil) {
+                training: JSON? = nil, testTimeAugmentation: TestTimeAugmentation = .none) {
         self.graph = graph
         self.inputAdapter = inputAdapter
         self.classes = classes
         self.source = source
         self.training = training
+        self.testTimeAugmentation = testTimeAugmentation
     }
 
     /// Raw images in, outputs out: the adapter followed by the network.
@@ -39,4 +45,12 @@ public struct MienModel: Sendable {
         let count = outputs == 1 ? 2 : outputs
         return classes.count == count ? classes : (0..<count).map(String.init)
     }
+}
+
+/// What a model averages over at prediction time (see `MienModel.testTimeAugmentation`).
+public enum TestTimeAugmentation: String, Sendable, CaseIterable, Codable {
+    /// The image alone.
+    case none
+    /// The mean of the outputs for the image and for its left–right mirror image.
+    case mirror
 }

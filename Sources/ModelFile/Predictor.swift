@@ -27,13 +27,16 @@ public final class Predictor: Sendable {
     public let imageSize: (height: Int, width: Int, channels: Int)
     /// For one sigmoid output: the score from which the image is class 1.
     public let threshold: Float
+    /// The test-time augmentation applied: the model's own unless `init` was given another.
+    public let testTimeAugmentation: TestTimeAugmentation
 
-    public init(model: MienModel, threshold: Float = 0.5) throws {
+    public init(model: MienModel, threshold: Float = 0.5, testTimeAugmentation: TestTimeAugmentation? = nil) throws {
         guard Decision.isValidThreshold(threshold) else {
             throw LayerError(layer: model.graph.name, "threshold \(threshold) is not in 0...1")
         }
         self.model = model
         self.threshold = threshold
+        self.testTimeAugmentation = testTimeAugmentation ?? model.testTimeAugmentation
         graph = try model.fullGraph().optimizedForInference(foldingZeroPadding: true)
         let shape = model.imageShape
         guard model.graph.inputShapes.count == 1, shape.count == 3, let h = shape[0], let w = shape[1], let c = shape[2], c == 1 || c == 3 else {
@@ -47,9 +50,24 @@ public final class Predictor: Sendable {
         try self.init(model: try MienFile.read(contentsOf: path), threshold: threshold)
     }
 
-    /// The model's outputs for a batch of raw images `[N, height, width, channels]`.
+    /// The model's outputs for a batch of raw images `[N, height, width, channels]`, averaged
+    /// with the mirror images' under `.mirror`.
     public func predict(_ batch: Tensor) throws -> Tensor {
-        try graph.forward([batch])
+        try augmented(batch) { try graph.forward([$0]) }
+    }
+
+    /// `run`'s outputs for the batch, or with `.mirror` the mean of the batch's and its
+    /// mirror images' (the mean of probabilities, as test-time augmentation is usually done).
+    private func augmented(_ batch: Tensor, _ run: (Tensor) throws -> Tensor) throws -> Tensor {
+        var outputs = try run(batch)
+        guard testTimeAugmentation == .mirror else { return outputs }
+        let mirrored = try run(batch.mirrored())
+        outputs.scalars.withUnsafeMutableBufferPointer { o in
+            mirrored.scalars.withUnsafeBufferPointer { m in
+                for i in 0..<o.count { o[i] = (o[i] + m[i]) * 0.5 }
+            }
+        }
+        return outputs
     }
 
     /// Converts images to the model's channels and size (bilinear, as Keras's `Resizing`)
@@ -81,7 +99,9 @@ public final class Predictor: Sendable {
         predictions.reserveCapacity(images.count)
         for start in stride(from: 0, to: images.count, by: chunk) {
             let part = Array(images[start..<min(images.count, start + chunk)])
-            let outputs = try BatchRunner.forward(graph, try batch(part), perSlice: BatchRunner.imagesPerSlice(side: side))
+            let outputs = try augmented(try batch(part)) {
+                try BatchRunner.forward(graph, $0, perSlice: BatchRunner.imagesPerSlice(side: side))
+            }
             let width = outputs.count / part.count
             predictions += (0..<part.count).map { i in
                 prediction(Array(outputs.scalars[i * width..<(i + 1) * width]))

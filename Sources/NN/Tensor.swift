@@ -48,6 +48,25 @@ public struct Tensor: Sendable, Equatable {
                       scalars: Array(scalars[range.lowerBound * perItem..<range.upperBound * perItem]))
     }
 
+    /// An NHWC batch with every image flipped left to right (the width axis reversed).
+    public func mirrored() -> Tensor {
+        precondition(rank == 4, "mirrored: expects an NHWC batch, got \(shape)")
+        let (rows, width, channels) = (shape[0] * shape[1], shape[2], shape[3])
+        var out = self
+        scalars.withUnsafeBufferPointer { x in
+            out.scalars.withUnsafeMutableBufferPointer { y in
+                for r in 0..<rows {
+                    let row = r * width * channels
+                    for w in 0..<width {
+                        let from = row + (width - 1 - w) * channels, to = row + w * channels
+                        for c in 0..<channels { y[to + c] = x[from + c] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Same shape and the same bits in every element (a NaN equals the same NaN; 0 and -0
     /// differ): how a written file is compared with what was meant to be written.
     public func isBitwiseEqual(to other: Tensor) -> Bool {

@@ -1,5 +1,6 @@
 import Faces
 import Foundation
+import ModelFile
 import NN
 
 /// Everything that decides a fine-tuning run; recorded in the model file and the
@@ -28,13 +29,17 @@ public struct FineTuneSettings: Codable, Equatable, Sendable {
     /// `mien train --model`: `backbone` is a whole classifier that trains as it is (no new
     /// head, one stage, `head` and `fineTune` unused).
     public var model: ModelTraining?
+    /// What the written model averages over at prediction time; nil (none) in files made
+    /// before it existed.
+    public var testTimeAugmentation: TestTimeAugmentation?
 
     public init(backbone: String, featuresFrom: String? = nil, inputSize: Int = 96, classes: [String],
                 epochs: Int = 10, batchSize: Int = 32, optimizer: String = "adam", learningRate: Float = 0.001,
                 momentum: Float = 0.9, augmentation: Augmentation = .none, cachedViews: Int = 1,
                 validationSplit: Double = 0.2, seed: UInt64 = 42, classWeight: String = "none",
                 patience: Int? = 3, head: String = "Dropout(0.2)", fineTune: FineTuneStage? = nil,
-                model: ModelTraining? = nil) {
+                model: ModelTraining? = nil, testTimeAugmentation: TestTimeAugmentation? = nil) {
+        self.testTimeAugmentation = testTimeAugmentation
         self.fineTune = fineTune
         self.model = model
         self.backbone = backbone

@@ -346,7 +346,8 @@ public struct FineTuneJob {
                               classes: settings.classes, source: URL(fileURLWithPath: settings.backbone).lastPathComponent,
                               training: try TrainingRecord(settings: settings, history: history, data: self.data,
                                                            classCounts: data.faces.counts,
-                                                           seconds: (ContinuousClock.now - start).seconds).json())
+                                                           seconds: (ContinuousClock.now - start).seconds).json(),
+                              testTimeAugmentation: settings.testTimeAugmentation ?? .none)
         var optimized = model
         optimized.graph = try model.graph.optimizedForInference()
         try MienFile.write(optimized, to: output)

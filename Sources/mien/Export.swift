@@ -39,6 +39,9 @@ struct Export: ParsableCommand {
                 print("wrote \(output)")
             }
             if let keras {
+                guard loaded.testTimeAugmentation == .none else {
+                    throw ValidationError("\(model): the model averages each prediction with the mirror image's (test-time augmentation \(loaded.testTimeAugmentation.rawValue)), which a Keras model cannot record; add --test-time-augmentation none to export the network alone")
+                }
                 try KerasExport.write(loaded.graph, adapter: loaded.inputAdapter, to: keras)
                 print("wrote \(keras)")
             }

@@ -30,6 +30,9 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "For a Keras model: class names in output order, comma-separated.")
     var classes: String?
 
+    @Option(help: "none, or mirror: average each prediction with the mirror image's (default: what a .mien model records; none for Keras).")
+    var testTimeAugmentation: TestTimeAugmentation?
+
     /// The largest `--input-size` (an image side the backbone runs on).
     static let maxInputSize = 4096
 
@@ -63,6 +66,7 @@ struct ModelOptions: ParsableArguments {
             }
             model.classes = names
         }
+        if let testTimeAugmentation { model.testTimeAugmentation = testTimeAugmentation }
         return model
     }
 
@@ -92,3 +96,5 @@ struct ModelOptions: ParsableArguments {
         return adapter
     }
 }
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -114,6 +114,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Stage 2 trains the unfrozen BatchNormalization layers too (batch statistics, moving averages updated).")
     var trainBatchnorm = false
 
+    @Option(help: "Recorded in the model: mirror averages each prediction with the mirror image's (test-time augmentation), none predicts on the image alone.")
+    var testTimeAugmentation: TestTimeAugmentation = .mirror
+
     @Option(help: "Also write a report of the trained model on the validation faces to this folder (see mien evaluate --report).")
     var report: String?
 
@@ -138,7 +141,7 @@ struct Train: ParsableCommand {
                 momentum: momentum, augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
                 validationSplit: validationSplit, seed: seed, classWeight: classWeight,
                 patience: patience > 0 ? patience : nil, head: head,
-                fineTune: try fineTuneStage(graph, featuresFrom: layer))
+                fineTune: try fineTuneStage(graph, featuresFrom: layer), testTimeAugmentation: testTimeAugmentation)
             let console = Console()
             let job = FineTuneJob(settings: settings, data: data,
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
@@ -174,7 +177,8 @@ struct Train: ParsableCommand {
             augmentation: augment ? .standard : .none, cachedViews: augment ? cachedViews : 1,
             validationSplit: validationSplit, seed: seed, classWeight: classWeight,
             patience: patience > 0 ? patience : nil, head: "",
-            model: ModelTraining(trainFrom: layer, fromScratch: fromScratch, rescale: rescale))
+            model: ModelTraining(trainFrom: layer, fromScratch: fromScratch, rescale: rescale),
+            testTimeAugmentation: testTimeAugmentation)
         var job = FineTuneJob(settings: settings, data: data,
                                   usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                   output: output, resume: resume, backbone: imported.graph)

@@ -184,6 +184,16 @@ final class HostileInputTests: XCTestCase {
         try assertRefused(["evaluate", softmax, "--data", faces, "--classes", "happy"],
                           ["--classes names 1 classes", "gives 3"])
         try assertRefused(["predict", softmax, face, "--classes", "a,b"], ["--classes names 2 classes"])
+        try assertRefused(["predict", softmax, face, "--test-time-augmentation", "flip"],
+                          ["test-time-augmentation", "flip"])
+        // A model that averages with the mirror image has no Keras form: export refuses it
+        // unless told to drop the averaging, and writes nothing.
+        let folder = try makeTemporaryFolder("mien-cli-tta")
+        let mirror = folder.appendingPathComponent("m.mien").path, keras = folder.appendingPathComponent("k.h5").path
+        XCTAssertEqual(try runMien(["export", softmax, "--output", mirror, "--test-time-augmentation", "mirror"]).status, 0)
+        try assertRefused(["export", mirror, "--keras", keras], [mirror + ": the model averages each prediction with the mirror image's"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: keras))
+        XCTAssertEqual(try runMien(["export", mirror, "--keras", keras, "--test-time-augmentation", "none"]).status, 0)
     }
 
     /// Class 8: a head whose layer names cannot be stored is refused before training.

@@ -21,6 +21,9 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(train.stderr.contains("stage 2: training"), train.stderr)
         XCTAssertTrue(train.stderr.contains("stage 2 epoch 4/4"), train.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model + ".history.json"))
+        // The model records that it averages each prediction with the mirror image's (the default).
+        let header = try XCTUnwrap(FileHandle(forReadingAtPath: model)).readData(ofLength: 1 << 16)
+        XCTAssertTrue(String(decoding: header, as: UTF8.self).contains(#""test_time_augmentation":"mirror""#))
         XCTAssertTrue(train.stderr.contains("/validation/report.html"), "mien train --report: \(train.stderr)")
 
         let evaluate = try runMien(["evaluate", model, "--data", data, "--format", "json"])

@@ -143,6 +143,23 @@ final class MienFileTests: XCTestCase {
         try assertRefused(tensors, metadata, "newer than this Mien reads")
     }
 
+    /// Test-time augmentation round-trips; a file that records it is version 2, so a Mien
+    /// that cannot apply it refuses the file instead of predicting something else.
+    func testTestTimeAugmentationRoundTrips() throws {
+        var model = MienModel(graph: try imported("dense_mlp.k3"), classes: [])
+        let plainPath = path("plain.mien"), mirrorPath = path("mirror.mien")
+        try MienFile.write(model, to: plainPath)
+        model.testTimeAugmentation = .mirror
+        try MienFile.write(model, to: mirrorPath)
+        XCTAssertEqual(try MienFile.read(contentsOf: plainPath).testTimeAugmentation, .none)
+        XCTAssertEqual(try MienFile.read(contentsOf: mirrorPath).testTimeAugmentation, .mirror)
+        XCTAssertEqual(try SafeTensorsFile(path: plainPath).metadata["format_version"], "1")
+        XCTAssertEqual(try SafeTensorsFile(path: mirrorPath).metadata["format_version"], "2")
+        var (tensors, metadata) = try parts()
+        metadata["test_time_augmentation"] = "ten_crop"
+        try assertRefused(tensors, metadata, "'test_time_augmentation' is 'ten_crop'")
+    }
+
     func testAdapterThatDoesNotFit() throws {
         var (tensors, metadata) = try parts()
         metadata["input_adapter"] = #"{"inputSize":[48,48,1],"interpolation":"bilinear","name":"input_adapter","offset":0,"outputSize":[96,96,3],"scale":1,"trainable":false}"#

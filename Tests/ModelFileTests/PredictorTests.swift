@@ -77,6 +77,25 @@ final class PredictorTests: XCTestCase {
         }
     }
 
+    /// `.mirror`: each prediction is the mean of the image's and its mirror image's; the
+    /// model records it, and the predictor's own setting overrides it.
+    func testMirrorAveragesTheImageAndItsMirror() throws {
+        let plain = try predictor()
+        let faces = try faces()
+        var model = plain.model
+        model.testTimeAugmentation = .mirror
+        let mirroring = try Predictor(model: model)
+        XCTAssertEqual(mirroring.testTimeAugmentation, .mirror)
+        XCTAssertEqual(try Predictor(model: model, testTimeAugmentation: TestTimeAugmentation.none).testTimeAugmentation, .none)
+        let batch = try plain.batch(faces)
+        let direct = try plain.predict(batch), flipped = try plain.predict(batch.mirrored())
+        let mean = zip(direct.scalars, flipped.scalars).map { ($0 + $1) / 2 }
+        XCTAssertNil(mismatch(try mirroring.predict(batch).scalars, mean, Tolerance(relative: 1e-6)))
+        let viaImages = try mirroring.predict(images: faces).flatMap(\.scores)
+        XCTAssertNil(mismatch(viaImages, mean, Tolerance(relative: 1e-5)))
+        XCTAssertNotEqual(direct.scalars, flipped.scalars)   // the fixture's faces are not symmetric
+    }
+
     /// A colour image of another size is converted to the model's gray 48×48.
     func testColourImageOfAnotherSizeIsConverted() throws {
         let p = try predictor()

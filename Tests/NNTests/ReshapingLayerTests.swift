@@ -76,3 +76,12 @@ final class ReshapingLayerTests: XCTestCase {
         assertLayerError("bad", try Permute(name: "bad", dims: [1, 1]).forward([ramp([1, 2, 2])]))
     }
 }
+
+final class TensorMirrorTests: XCTestCase {
+    /// `mirrored` reverses the width axis of each image and keeps the channels together.
+    func testMirroredReversesTheWidth() {
+        let x = Tensor(shape: [2, 1, 3, 2], scalars: (0..<12).map(Float.init))
+        XCTAssertEqual(x.mirrored().scalars, [4, 5, 2, 3, 0, 1, 10, 11, 8, 9, 6, 7])
+        XCTAssertEqual(x.mirrored().mirrored(), x)
+    }
+}
