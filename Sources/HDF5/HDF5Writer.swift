@@ -37,6 +37,8 @@ public final class HDF5Writer: @unchecked Sendable {
     public let path: String
     /// The temporary file everything is written to until `commit()`.
     let temporaryPath: String
+    /// Its `TemporaryFiles` slot: removed if the process is stopped by a signal.
+    private var temporarySlot: Int?
 
     enum State {
         case open(hid_t)
@@ -103,9 +105,11 @@ public final class HDF5Writer: @unchecked Sendable {
             return .success(id)
         }
         state = .open(try created.get())
+        temporarySlot = TemporaryFiles.register(temporaryPath)
     }
 
     deinit {
+        defer { TemporaryFiles.remove(temporarySlot) }
         // Not committed: drop the half export.
         HDF5Library.withLock {
             if case .open(let id) = state {

@@ -8,8 +8,8 @@ import Darwin
 
 /// Writing a file so that it is never half there: the contents go to a temporary file in the
 /// same folder (".NAME.tmp-<random>"), which is flushed, read back by the caller's check, and
-/// only then renamed over `path`. On any error the temporary file is removed and `path` is
-/// left as it was.
+/// only then renamed over `path`. On any error, or when the process is stopped by a signal
+/// (`TemporaryFiles`), the temporary file is removed and `path` is left as it was.
 public enum AtomicFile {
     /// Writes through `contents` (given the descriptor and the temporary path), then runs
     /// `verify` on the temporary path, then renames. Errors from `contents` and `verify` are
@@ -27,6 +27,8 @@ public enum AtomicFile {
             throw FileError(path: path, "cannot create a temporary file in '\(folder)': \(String(cString: strerror(errno)))")
         }
         var descriptor: Int32? = fd
+        let slot = TemporaryFiles.register(temporaryPath)
+        defer { TemporaryFiles.remove(slot) }
         do {
             try contents(fd, temporaryPath)
             // Flushed before the rename, so a crash cannot leave the new name on an empty file.

@@ -1,5 +1,5 @@
 import Foundation
-import MienFiles
+@testable import MienFiles
 import TestSupport
 import XCTest
 
@@ -58,5 +58,22 @@ final class MienFilesTests: XCTestCase {
         XCTAssertEqual(try RegularFile.read(path, limit: 10), Array("new".utf8))
         assertError(caught(FileError.self) { try AtomicFile.write([], to: folder.path + "/no/such/dir/x") },
                     path: folder.path + "/no/such/dir/x", contains: ["cannot create a temporary file"])
+    }
+
+    /// A registered temporary file is what the signal handler removes; a removed
+    /// registration is not (the file was renamed into place). The handler itself kills the
+    /// process, so the test calls what it calls.
+    func testSignalCleanupRemovesRegisteredFilesOnly() throws {
+        let folder = try makeTemporaryFolder("mien-files-signal")
+        let pending = folder.appendingPathComponent(".m.mien.tmp-1").path
+        let done = folder.appendingPathComponent("m.mien").path
+        for path in [pending, done] { try Data("x".utf8).write(to: URL(fileURLWithPath: path)) }
+        let slot = try XCTUnwrap(TemporaryFiles.register(pending))
+        let renamed = TemporaryFiles.register(done)
+        TemporaryFiles.remove(renamed)
+        TemporaryFiles.unlinkAll()
+        TemporaryFiles.remove(slot)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: pending))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: done))
     }
 }
