@@ -75,4 +75,29 @@ final class BackwardTests: XCTestCase {
         XCTAssertEqual(try layer.forward([x]), x)
         XCTAssertThrowsError(try Identity(name: "n", kerasClass: "GaussianNoise").forwardTraining([x], context: TrainingContext(seed: 1)))
     }
+
+    /// SpatialDropout2D in training mode drops whole channels of each image, with one seeded
+    /// draw per image and channel; the same context draws the same mask, a split batch the
+    /// whole batch's rows.
+    func testSpatialDropoutDropsWholeChannels() throws {
+        let layer = Dropout(name: "sd", rate: 0.5, spatialRank: 2)
+        let x = Tensor(shape: [4, 3, 3, 16], repeating: 1)
+        let context = TrainingContext(seed: 7, epoch: 1, batch: 2)
+        let y = try layer.forwardTraining([x], context: context).output
+        var dropped = 0
+        for n in 0..<4 {
+            for c in 0..<16 {
+                let values = Set((0..<9).map { p in y.scalars[(n * 9 + p) * 16 + c] })
+                XCTAssertEqual(values.count, 1, "image \(n) channel \(c) is one draw")
+                XCTAssertTrue(values == [0] || values == [2])
+                if values == [0] { dropped += 1 }
+            }
+        }
+        XCTAssertTrue((12...52).contains(dropped), "\(dropped) of 64 channels dropped at rate 0.5")
+        XCTAssertEqual(try layer.forwardTraining([x], context: context).output, y)
+        var part = context
+        part.rows = 2..<4
+        part.batchSize = 4
+        XCTAssertEqual(try layer.forwardTraining([x.batch(2..<4)], context: part).output, y.batch(2..<4))
+    }
 }
