@@ -31,7 +31,7 @@ Dense(1, sigmoid)) from scratch in both, on the same split, and compares test ac
 both, on the first --faces training faces of each class (no validation, so every epoch runs):
 EfficientNet-Lite0 cut after block6d_add at --input-size 224, the head
 AveragePooling2D(3, strides=2), Flatten, Dense(256, relu), Dropout(0.2), Dense(1, sigmoid),
-the backbone unfrozen from block6a_expand_conv with its BatchNormalization layers frozen,
+the backbone unfrozen from --fine-tune-from (default block5a_expand_conv) with its BatchNormalization layers frozen,
 Adam(1e-4), batch 32, --epochs epochs. Keras runs `model.fit` on the faces, the way its
 transfer-learning guide does (the frozen layers run every epoch); Mien's time is its
 cached pass through the frozen layers plus its stage-2 epochs, read from its log. Mien's
@@ -158,7 +158,7 @@ def run_mien(args, keep):
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-FINE_TUNE_FROM, FEATURES_FROM = "block6a_expand_conv", "block6d_add"
+FEATURES_FROM = "block6d_add"
 
 
 def original_cnn():
@@ -255,7 +255,7 @@ def run_keras_fine_tune(args, folder):
     backbone = keras.Model(backbone.input, backbone.get_layer(FEATURES_FROM).output)
     unfrozen = False
     for layer in backbone.layers:
-        unfrozen = unfrozen or layer.name == FINE_TUNE_FROM
+        unfrozen = unfrozen or layer.name == args.fine_tune_from
         layer.trainable = unfrozen and not isinstance(layer, keras.layers.BatchNormalization)
     face = keras.Input((48, 48, 1))
     h = keras.layers.Resizing(args.input_size, args.input_size)(face)
@@ -280,7 +280,7 @@ def run_mien_fine_tune(args, folder):
     with tempfile.TemporaryDirectory() as tmp:
         log = subprocess.run([args.mien, "train", "--data", folder, "--classes", ",".join(CLASSES),
                               "--output", os.path.join(tmp, "fer.mien"), "--input-size", str(args.input_size),
-                              "--features-from", FEATURES_FROM, "--fine-tune-from", FINE_TUNE_FROM,
+                              "--features-from", FEATURES_FROM, "--fine-tune-from", args.fine_tune_from,
                               "--epochs", "1", "--fine-tune-epochs", str(args.epochs), "--patience", "0",
                               "--validation-split", "0", "--batch-size", "32", "--class-weight", "none",
                               "--fine-tune-learning-rate", "1e-4", "--seed", str(args.seed)],
@@ -320,7 +320,7 @@ def fine_tune(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-    print(f"stage 2: {2 * args.faces} faces, {args.epochs} epochs, input {args.input_size}, unfrozen from {FINE_TUNE_FROM}")
+    print(f"stage 2: {2 * args.faces} faces, {args.epochs} epochs, input {args.input_size}, unfrozen from {args.fine_tune_from}")
     print(f"{'':28}{'mien':>12}{'keras':>12}")
     for key in ["stage2_seconds", "images_per_second", "peak_memory_mb"]:
         print(f"{key:28}{results['mien'][key]:12.2f}{results['keras'][key]:12.2f}")
@@ -347,6 +347,8 @@ def main():
     parser.add_argument("--split", help="with --only keras: the validation split a mien train run wrote")
     parser.add_argument("--fine-tune", action="store_true", help="time the second stage (see above)")
     parser.add_argument("--faces", type=int, default=512, help="with --fine-tune: faces per class")
+    parser.add_argument("--fine-tune-from", default="block5a_expand_conv",
+                        help="with --fine-tune: the first unfrozen layer (mien train's default)")
     parser.add_argument("--cnn", action="store_true",
                         help="the original project's CNN from scratch in both (mien train --model --from-scratch)")
     args = parser.parse_args()

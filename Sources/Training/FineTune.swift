@@ -91,8 +91,13 @@ public struct FineTuneStage: Codable, Equatable, Sendable {
     /// updated); by default they stay in inference mode with their weights fixed, as Keras's
     /// guide recommends for small data.
     public var trainBatchNorm: Bool
+    /// What stage 2's early stopping and best epoch watch; nil (the validation loss) in files
+    /// made before it existed.
+    public var monitor: Monitor?
 
-    public init(from: String, learningRate: Float = 1e-4, epochs: Int = 10, trainBatchNorm: Bool = false) {
+    public init(from: String, learningRate: Float = 1e-4, epochs: Int = 10, trainBatchNorm: Bool = false,
+                monitor: Monitor? = nil) {
+        self.monitor = monitor
         self.from = from
         self.learningRate = learningRate
         self.epochs = epochs

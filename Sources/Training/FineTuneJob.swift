@@ -159,6 +159,7 @@ public struct FineTuneJob {
             var options = fitOptions(counts: data.train.counts)
             options.epochs = stage.epochs
             options.learningRate = Double(stage.learningRate)
+            options.monitor = stage.monitor
             var stream = SeededGenerator(seed: settings.seed, .secondStage)
             options.seed = stream.next()
             let second = try fitModel(&model, options: options, cache: cache, data: data, checkpoint: checkpoint,
@@ -308,9 +309,11 @@ public struct FineTuneJob {
             }
             try report(.resumed(fromEpoch: first.epochs.count + state.history.epochs.count))
         } else {
-            // After a head, the stage must beat it: its validation loss is the baseline.
-            let baseline = try head == nil ? nil
-                : validationSet.map { try model.evaluate($0.samples, labels: $0.labels, batchSize: batchSize).loss }
+            // After a head, the stage must beat it: its validation loss (or error) is the baseline.
+            let baseline = try head == nil ? nil : validationSet.map {
+                let (loss, accuracy) = try model.evaluate($0.samples, labels: $0.labels, batchSize: batchSize)
+                return Monitor.value(options.monitor, loss: loss, accuracy: accuracy)
+            }
             state = model.initialState(options: options, baseline: baseline)
         }
         let stage = head == nil ? 1 : 2

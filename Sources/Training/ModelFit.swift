@@ -11,8 +11,9 @@ public struct ModelFitState: Sendable, Equatable {
     public var nextEpoch: Int
     public var history: History
     public var weights: [String: Tensor]
-    /// The weights of the lowest validation loss so far (possibly the starting weights).
+    /// The weights of the best epoch so far (possibly the starting weights).
     public var bestWeights: [String: Tensor]?
+    /// The best monitored value so far (`Monitor.value`: the loss, or `1 − accuracy`).
     public var bestValLoss: Float?
     public var wait: Int
     public var stopped: Bool
@@ -37,19 +38,19 @@ public struct ModelFitState: Sendable, Equatable {
     }
 }
 
-/// Keras's `EarlyStopping(monitor="val_loss", min_delta=0, patience=…)`, and the best
-/// epoch it remembers for `restore_best_weights`.
+/// Keras's `EarlyStopping(monitor=…, min_delta=0, patience=…)`, and the best epoch it
+/// remembers for `restore_best_weights`, on a value where lower is better (`Monitor.value`).
 struct EarlyStopping {
     var patience: Int?
     var bestValLoss: Float?
     var wait: Int
     var stopped = false
 
-    /// Records epoch `epoch`'s validation loss; true when it is the best so far.
-    mutating func observe(_ valLoss: Float, epoch: Int) -> Bool {
+    /// Records epoch `epoch`'s monitored value; true when it is the best so far.
+    mutating func observe(_ value: Float, epoch: Int) -> Bool {
         wait += 1
-        if bestValLoss == nil || valLoss < bestValLoss! {
-            bestValLoss = valLoss
+        if bestValLoss == nil || value < bestValLoss! {
+            bestValLoss = value
             wait = 0
             return true
         }
@@ -59,9 +60,9 @@ struct EarlyStopping {
 }
 
 extension ModelTrainer {
-    /// The state before the first epoch of `fit` with `options`. `baseline`: a validation
-    /// loss the epochs must beat to count as best (the previous stage's), whose weights are
-    /// the model's current ones.
+    /// The state before the first epoch of `fit` with `options`. `baseline`: a monitored
+    /// value (`Monitor.value`) the epochs must beat to count as best (the previous stage's),
+    /// whose weights are the model's current ones.
     public func initialState(options: FitOptions, baseline: Float? = nil) -> ModelFitState {
         let weights = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.value) })
         return ModelFitState(options: options, optimizer: optimizer.state, nextEpoch: 1, history: History(),
@@ -133,7 +134,7 @@ extension ModelTrainer {
                 guard valLoss.isFinite else { throw TrainingError.nonFiniteValidation(epoch: epoch) }
                 record.valLoss = valLoss
                 record.valAccuracy = valAccuracy
-                if stopping.observe(valLoss, epoch: epoch) {
+                if stopping.observe(Monitor.value(options.monitor, loss: valLoss, accuracy: valAccuracy), epoch: epoch) {
                     state.history.bestEpoch = epoch
                     if options.restoreBest { state.bestWeights = state.weights }
                 }

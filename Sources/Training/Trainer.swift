@@ -39,6 +39,18 @@ public enum OptimizerName: String, Codable, Sendable, CaseIterable {
 }
 
 /// The options of `Trainer.fit`, Keras's `fit`/`compile` arguments.
+/// What early stopping and the best epoch watch, as Keras's `monitor` names it.
+public enum Monitor: String, Codable, Sendable, CaseIterable {
+    case valLoss = "val_loss"
+    case valAccuracy = "val_accuracy"
+
+    /// The watched number, lower is better: the validation loss, or the validation error
+    /// `1 − accuracy` (nil monitor: the loss).
+    public static func value(_ monitor: Monitor?, loss: Float, accuracy: Float) -> Float {
+        monitor == .valAccuracy ? 1 - accuracy : loss
+    }
+}
+
 public struct FitOptions: Codable, Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
@@ -54,9 +66,11 @@ public struct FitOptions: Codable, Sendable, Equatable {
     /// Keras's `class_weight`, one weight per class: sample `i` weighs `classWeights[label_i]`
     /// in the training loss (not in the validation loss, as in Keras).
     public var classWeights: [Float]?
-    /// Early stopping on the validation loss (Keras's `EarlyStopping(monitor="val_loss",
-    /// patience=…)`): stop once `patience` epochs in a row did not improve on the best. Nil: off.
+    /// Early stopping (Keras's `EarlyStopping(monitor=…, patience=…)`): stop once `patience`
+    /// epochs in a row did not improve on the best. Nil: off.
     public var patience: Int?
+    /// What early stopping and the best epoch watch; nil: the validation loss (Keras's default).
+    public var monitor: Monitor?
     /// With validation data: end `fit` with the weights of the epoch of lowest validation
     /// loss (Keras's `restore_best_weights=True`), whether or not training stopped early.
     public var restoreBest: Bool
@@ -68,7 +82,8 @@ public struct FitOptions: Codable, Sendable, Equatable {
     public init(epochs: Int, batchSize: Int = 32, loss: Loss? = nil, optimizer: OptimizerName = .adam,
                 learningRate: Double? = nil, momentum: Double = 0, nesterov: Bool = false,
                 classWeights: [Float]? = nil, patience: Int? = nil, restoreBest: Bool = true,
-                seed: UInt64 = 0, shuffle: Bool = true) {
+                seed: UInt64 = 0, shuffle: Bool = true, monitor: Monitor? = nil) {
+        self.monitor = monitor
         self.epochs = epochs
         self.batchSize = batchSize
         self.loss = loss
@@ -191,6 +206,7 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var history: History
     /// The weights after the best epoch so far (lowest validation loss).
     public var bestWeights: [String: [Float]]?
+    /// The best monitored value so far (`Monitor.value`: the loss, or `1 − accuracy`).
     public var bestValLoss: Float?
     /// Keras's `EarlyStopping.wait`.
     public var epochsWithoutImprovement: Int
@@ -372,7 +388,7 @@ public struct Trainer: Sendable {
                 record.valLoss = valLoss
                 record.valAccuracy = valAccuracy
                 var stopping = EarlyStopping(patience: options.patience, bestValLoss: bestValLoss, wait: wait)
-                if stopping.observe(valLoss, epoch: epoch) {
+                if stopping.observe(Monitor.value(options.monitor, loss: valLoss, accuracy: valAccuracy), epoch: epoch) {
                     history.bestEpoch = epoch
                     if options.restoreBest { bestWeights = head.weights }
                 }

@@ -103,13 +103,16 @@ struct Train: ParsableCommand {
     var fineTuneFrom: String?
 
     /// The first unfrozen layer that did best on the validation split (README, "Measured").
-    static let defaultFineTuneLayer = "block6a_expand_conv"
+    static let defaultFineTuneLayer = "block5a_expand_conv"
 
     @Option(parsing: .unconditional, help: "Stage 2's learning rate, a positive finite number.")
     var fineTuneLearningRate: Float = 1e-4
 
     @Option(parsing: .unconditional, help: "Stage 2's epochs (its own early stopping usually ends sooner), 0...100000.")
     var fineTuneEpochs = 10
+
+    @Option(help: "What stage 2's early stopping and best epoch watch: val_accuracy or val_loss (Keras's monitor).")
+    var fineTuneMonitor: Monitor = .valAccuracy
 
     @Flag(help: "Stage 2 trains the unfrozen BatchNormalization layers too (batch statistics, moving averages updated).")
     var trainBatchnorm = false
@@ -202,7 +205,7 @@ struct Train: ParsableCommand {
         }
         guard let layer, layer != "none", fineTuneEpochs > 0 else { return nil }
         return FineTuneStage(from: layer, learningRate: fineTuneLearningRate, epochs: fineTuneEpochs,
-                             trainBatchNorm: trainBatchnorm)
+                             trainBatchNorm: trainBatchnorm, monitor: fineTuneMonitor)
     }
 
     /// Every option is checked here, before the backbone or any face is read.
@@ -336,3 +339,5 @@ final class Stopwatch {
         (ContinuousClock.now - start).seconds
     }
 }
+
+extension Monitor: ExpressibleByArgument {}

@@ -59,6 +59,35 @@ final class ModelTrainerTests: XCTestCase {
         }
     }
 
+    /// `FitOptions.monitor`: the best epoch is the first of the lowest validation loss, or with
+    /// `.valAccuracy` the first of the highest validation accuracy (strictly better only, as
+    /// Keras's `min_delta=0`), and those are the weights `fit` ends with.
+    func testMonitorPicksTheBestEpochByLossOrAccuracy() throws {
+        let model = try KerasModel(contentsOf: Fixtures.path("gradients/fit_cnn_sigmoid.h5")).graph
+        let golden = try Golden("gradients/fit_cnn_sigmoid.fit.h5")
+        let x = try golden.inputs[0]
+        let labels = try golden.tensor("labels").scalars.map { Int($0) }
+        let half = x.shape[0] / 2
+        let train = TensorSamples(x.batch(0..<half)), validation = TensorSamples(x.batch(half..<x.shape[0]))
+        for monitor in [Monitor.valLoss, .valAccuracy] {
+            var trainer = try ModelTrainer(model: model, optimizer: Adam(learningRate: 0.01), loss: .binaryCrossentropy)
+            var state = trainer.initialState(options: FitOptions(epochs: 6, batchSize: 4, seed: 1, monitor: monitor))
+            try trainer.fit(train: train, labels: Array(labels[..<half]),
+                            validation: (validation, Array(labels[half...])), state: &state)
+            let values = state.history.epochs.map {
+                Monitor.value(monitor, loss: $0.valLoss!, accuracy: $0.valAccuracy!)
+            }
+            let best = values.indices.min { values[$0] < values[$1] }! + 1
+            XCTAssertEqual(state.history.bestEpoch, best, "\(monitor)")
+            XCTAssertEqual(state.bestValLoss, values[best - 1])
+            let ended = try trainer.evaluate(validation, labels: Array(labels[half...]), batchSize: 4)
+            XCTAssertEqual(Monitor.value(monitor, loss: ended.loss, accuracy: ended.accuracy), values[best - 1],
+                           accuracy: 1e-6, "\(monitor): fit ends with the best epoch's weights")
+        }
+        XCTAssertEqual(Monitor.value(.valAccuracy, loss: 0.3, accuracy: 0.75), 0.25)
+        XCTAssertEqual(Monitor.value(nil, loss: 0.3, accuracy: 0.75), 0.3)
+    }
+
     func testMismatchedLabelsAreRefused() throws {
         let model = try KerasModel(contentsOf: Fixtures.path("gradients/step_original_cnn.h5")).graph
         var trainer = try ModelTrainer(model: model, optimizer: Adam(), loss: .binaryCrossentropy)
