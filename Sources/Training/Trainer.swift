@@ -38,7 +38,6 @@ public enum OptimizerName: String, Codable, Sendable, CaseIterable {
     case adam, sgd, rmsprop, adamw
 }
 
-/// The options of `Trainer.fit`, Keras's `fit`/`compile` arguments.
 /// What early stopping and the best epoch watch, as Keras's `monitor` names it.
 public enum Monitor: String, Codable, Sendable, CaseIterable {
     case valLoss = "val_loss"
@@ -51,6 +50,7 @@ public enum Monitor: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// The options of `Trainer.fit`, Keras's `fit`/`compile` arguments.
 public struct FitOptions: Codable, Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
