@@ -59,7 +59,13 @@ struct HTMLPage {
             return "<p class=\"note\">The model records no training history (it was not trained by <code>mien train</code>).</p>"
         }
         var text = figure("loss.svg", caption: nil) + figure("accuracy.svg", caption: nil)
-        let best = history.bestEpoch.map { " The weights kept are those of epoch \($0), the lowest validation loss (dashed line)." } ?? ""
+        // Stage 2 may keep its most accurate epoch (--fine-tune-monitor val_accuracy).
+        let byAccuracy = data.run.training?.settings.fineTune?.monitor == .valAccuracy
+        let best = history.bestEpoch.map { epoch in
+            let inSecondStage = history.epochs.first { $0.epoch == epoch }?.stage == 2
+            let measure = inSecondStage && byAccuracy ? "the highest validation accuracy of stage 2" : "the lowest validation loss"
+            return " The weights kept are those of epoch \(epoch), \(measure) (dashed line)."
+        } ?? ""
         let second = history.epochs.filter { $0.stage == 2 }.map(\.epoch)
         let stages = second.first.map { first in
             " Epochs 1–\(first - 1) trained the head on the frozen backbone (stage 1); epochs \(first)–\(second.last!) fine-tuned the backbone's top with it (stage 2, after the line so marked)."
@@ -152,6 +158,7 @@ struct HTMLPage {
             ("measured on", "<code>\(escape(r.data))</code> (\(escape(r.dataRole)))"),
             ("faces per class", zip(r.classes, r.counts).map { "\(escape($0)) \($1)" }.joined(separator: ", ")),
             ("threshold", ChartText.number(Double(r.threshold))),
+            ("test-time augmentation", r.testTimeAugmentation.map { $0 == "mirror" ? "mirror (the mean of the face's and its mirror image's outputs)" : $0 } ?? "none"),
             ("evaluation time", String(format: "%.1f s", r.evaluationSeconds)),
         ]
         if let t = r.training {
@@ -166,6 +173,10 @@ struct HTMLPage {
                 ("epochs", "\(data.history?.epochs.count ?? 0) of at most \(s.epochs)"
                     + (s.patience.map { ", early stopping patience \($0)" } ?? "")),
                 ("optimizer", "\(s.optimizer), learning rate \(s.learningRate), batch \(s.batchSize)"),
+                ("stage 2", s.fineTune.map { f in
+                    "from <code>\(escape(f.from))</code>, learning rate \(f.learningRate), at most \(f.epochs) epochs, "
+                        + "BatchNormalization \(f.trainBatchNorm ? "trained" : "frozen"), best epoch by \((f.monitor ?? .valLoss).rawValue)"
+                } ?? "none"),
                 ("class weight", s.classWeight),
                 ("augmentation", s.augmentation == .none ? "none" : "on, \(s.cachedViews) cached views"),
                 ("validation split", "\(s.validationSplit), seed \(s.seed)"),

@@ -61,6 +61,8 @@ public struct RunInfo: Codable, Sendable, Equatable {
     public var evaluationSeconds: Double
     /// What the model file records of its training (nil for a model Mien did not train).
     public var training: TrainingInfo?
+    /// The test-time augmentation the predictions were made with (`mirror`, `none`).
+    public var testTimeAugmentation: String?
 
     public init(model: String, data: String, dataRole: String, classes: [String], counts: [Int], threshold: Float,
                 mienVersion: String, evaluationSeconds: Double, training: TrainingInfo?) {

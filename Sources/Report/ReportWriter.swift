@@ -27,6 +27,7 @@ public struct Report {
         let record = TrainingRecord(model.training)
         var run = run
         run.training = run.training ?? record.map(TrainingInfo.init)
+        run.testTimeAugmentation = run.testTimeAugmentation ?? model.testTimeAugmentation.rawValue
         self.init(faces: faces, classes: classes, run: run, history: record?.history)
     }
 

@@ -11,9 +11,10 @@ final class TrainCommandTests: XCTestCase {
 
     func testTrainEvaluatePredict() throws {
         let model = try temporaryFolder().appendingPathComponent("fer.mien").path
+        let validationReport = try temporaryFolder().appendingPathComponent("validation").path
         let train = try runMien(["train", "--backbone", backbone, "--data", data, "--output", model,
                                  "--input-size", "96", "--epochs", "2", "--fine-tune-epochs", "2", "--validation-split", "0.34",
-                                 "--report", try temporaryFolder().appendingPathComponent("validation").path])
+                                 "--report", validationReport])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("warning: "), "the truncated fixture face is named: \(train.stderr)")
         XCTAssertTrue(train.stderr.contains("epoch 2/2"), train.stderr)
@@ -25,6 +26,11 @@ final class TrainCommandTests: XCTestCase {
         let header = try XCTUnwrap(FileHandle(forReadingAtPath: model)).readData(ofLength: 1 << 16)
         XCTAssertTrue(String(decoding: header, as: UTF8.self).contains(#""test_time_augmentation":"mirror""#))
         XCTAssertTrue(train.stderr.contains("/validation/report.html"), "mien train --report: \(train.stderr)")
+        // The report's run table names stage 2's settings and the test-time augmentation.
+        let runTable = try String(contentsOfFile: validationReport + "/report.html", encoding: .utf8)
+        for text in ["from <code>block5a_expand_conv</code>", "best epoch by val_accuracy", "mirror (the mean of"] {
+            XCTAssertTrue(runTable.contains(text), text)
+        }
 
         let evaluate = try runMien(["evaluate", model, "--data", data, "--format", "json"])
         XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
