@@ -45,7 +45,7 @@ Kinds of input
            plus Weights/fer_happy_angry.mien. The safetensors header is parsed and rewritten
            (header length updated): the `graph` metadata mutated as model_config above, the
            `input_adapter` (sizes 0, -1, 2**62, 100000, ...), `classes`, `training`, `format`,
-           `format_version`, tensor shapes / dtypes / data_offsets, the header length, the
+           `format_version`, `test_time_augmentation`, tensor shapes / dtypes / data_offsets, the header length, the
            header text; plus byte flips in the header and in the weights. Commands: predict,
            export, evaluate, bench.
   image    JPEG/PNG fixtures and a few FER samples: byte flips, truncation, JPEG SOF fields
@@ -809,7 +809,7 @@ def mutate_mien(data: bytes, rng: random.Random) -> tuple[bytes, str, str, bool]
         return build_safetensors(header, body), "mien.classes", f"classes -> {new[:60]}", True
     if family == "meta":
         key = rng.choice(["format", "format_version", "format_version", "keras_version", "source", "training",
-                          "training", "__metadata__", "not_string"])
+                          "training", "test_time_augmentation", "__metadata__", "not_string"])
         if key == "__metadata__":
             if rng.random() < 0.5:
                 header.pop("__metadata__", None)
@@ -821,7 +821,8 @@ def mutate_mien(data: bytes, rng: random.Random) -> tuple[bytes, str, str, bool]
             meta[k] = rng.choice([5, None, [1], {"a": 1}])
             return build_safetensors(header, body), "mien.meta:not_string", f"metadata {k} not a string", True
         values = {"format": ["mienx", "", "safetensors", "MIEN"],
-                  "format_version": ["2", "0", "", "1.0", "-1", "x", "99999999999999999999", None],
+                  "format_version": ["3", "2", "0", "", "1.0", "-1", "x", "99999999999999999999", None],
+                  "test_time_augmentation": ["mirror", "none", "flip", "", "Mirror", None],
                   "keras_version": ["1", "", "2", "x"],
                   "source": ["", "x" * 100000, "../../etc/passwd"],
                   "training": ["garbage", "{}", "[]", "{\"history\": 5}", "[" * 100000 + "]" * 100000,
@@ -831,7 +832,7 @@ def mutate_mien(data: bytes, rng: random.Random) -> tuple[bytes, str, str, bool]
             meta.pop(key, None)
         else:
             meta[key] = new
-        structural = key in ("format", "format_version")
+        structural = key in ("format", "format_version", "test_time_augmentation")
         return (build_safetensors(header, body), f"mien.meta:{key}",
                 f"{key} -> {'deleted' if new is None else repr(new[:40])}", structural)
     if family == "tensor":
@@ -1485,6 +1486,7 @@ def option_bases(seeds) -> dict:
         "evaluate-csv": (["evaluate", seeds["s.mien"]], [("--data", FER_CSV), ("--format", "json")]),
         "train": (["train"], [("--data", "Samples/fer2013/train")] + TRAIN_FAST + [("--output", "{out}/model.mien")]),
         "train-eff": (["train"], [("--data", "Samples/fer2013/train"), ("--epochs", "1"), ("--fine-tune-epochs", "1"),
+                                  ("--input-size", "96"),
                                   ("--head", "GlobalAveragePooling2D"), ("--output", "{out}/model.mien")]),
         "train-csv": (["train"], [("--data", FER_CSV)] + TRAIN_FAST + [("--output", "{out}/model.mien")]),
         "bench": (["bench", FER_SOFTMAX], [("--seconds", "0.05")]),
@@ -1537,8 +1539,9 @@ OPTION_TABLE = [
      _set_rule(valid=("Training",), either=("PublicTest", "PrivateTest")), []),
     ("train", "--seed", UINT_POOL, _int_rule(0, None, signed=False), []),
     ("train-eff", "--fine-tune-from", ["block6a_expand_conv", "block5a_expand_conv", "none", "block6b_expand_conv",
-                                       "nope", "", "top_conv", "head_output"],
-     _set_rule(valid=("block6a_expand_conv", "block5a_expand_conv", "none"), either=("top_conv",)), []),
+                                       "block6b_dwconv", "nope", "", "top_conv", "head_output"],
+     _set_rule(valid=("block6a_expand_conv", "block5a_expand_conv", "none", "block6b_expand_conv"),
+               either=("top_conv",)), []),
     ("train-eff", "--fine-tune-learning-rate", FLOAT_POOL, _learning_rate_rule, []),
     ("train-eff", "--fine-tune-epochs", INT_POOL, _int_rule(0, 100_000, slow_above=5), []),
     ("train-eff", "--test-time-augmentation", ["none", "mirror", "flip", "", "Mirror"], _set_rule(valid=("none", "mirror")), []),
@@ -1812,6 +1815,9 @@ class OracleServer:
                 x = np.stack([self.resize(self.pixels(p, c), h, w) for p in req["images"]])
                 x = x * np.float32(req.get("scale", 1 / 255)) + np.float32(req.get("offset", 0))
                 y = self.run_model(model, x.astype("float32"))
+                if req.get("mirror"):
+                    # --test-time-augmentation mirror: the mean with the mirror images' outputs.
+                    y = (y + self.run_model(model, x[:, :, ::-1, :].astype("float32"))) / 2
                 out["scores"] = self.scores_json(y)
             except BaseException as e:  # noqa: BLE001
                 out["predict_error"] = short(f"{type(e).__name__}: {e}")
@@ -1867,8 +1873,11 @@ class OracleServer:
         dtypes = {k: v.get("dtype") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
         if meta.get("format") != "mien":
             return refuse("metadata", f"format {meta.get('format')!r}")
-        if meta.get("format_version") != "1":
+        if meta.get("format_version") not in ("1", "2"):
             return refuse("metadata", f"format_version {meta.get('format_version')!r}")
+        # Version 2 may record test-time augmentation; a value Mien does not know is refused.
+        if meta.get("test_time_augmentation", "none") not in ("none", "mirror"):
+            return refuse("metadata", f"test_time_augmentation {meta.get('test_time_augmentation')!r}")
         try:
             graph = json.loads(meta["graph"])
             classes = json.loads(meta.get("classes", "[]"))
@@ -1958,7 +1967,11 @@ class OracleServer:
                         a = np.repeat(a, 3, axis=-1)
                     xs.append(a)
                 x = np.stack(xs).astype("float32") * np.float32(scale) + np.float32(offset)
-                out["scores"] = self.scores_json(self.run_model(model, x.astype("float32")))
+                y = self.run_model(model, x.astype("float32"))
+                if meta.get("test_time_augmentation") == "mirror":
+                    # The mean of the outputs for the faces and their mirror images.
+                    y = (y + self.run_model(model, x[:, :, ::-1, :].astype("float32"))) / 2
+                out["scores"] = self.scores_json(y)
             except BaseException as e:  # noqa: BLE001
                 out["predict_error"] = short(f"{type(e).__name__}: {e}")
         return out
@@ -2366,7 +2379,8 @@ def build_options_case(ctx: Context, rng: random.Random, case: Case, case_dir: P
         scale = swift_float(value) if option == "--scale" else 1 / 255
         offset = swift_float(value) if option == "--offset" else 0.0
         case.oracle.update(keras={"op": "keras_h5", "lib": "keras", "model": positionals[1], "weights": None,
-                                  "images": positionals[2:], "scale": scale, "offset": offset})
+                                  "images": positionals[2:], "scale": scale, "offset": offset,
+                                  "mirror": option == "--test-time-augmentation" and value == "mirror"})
         if option == "--top":
             case.oracle["top"] = swift_int(value)
     if case.expect == "slow":
