@@ -207,6 +207,13 @@ def mien_seeds(files):
         return edit
 
     variant("format_version_2", set_meta("format_version", "2"))
+    variant("format_version_3", set_meta("format_version", "3"))
+
+    def mirror(h):
+        h["__metadata__"]["format_version"] = "2"
+        h["__metadata__"]["test_time_augmentation"] = "mirror"
+    variant("test_time_mirror", mirror)
+    variant("test_time_unknown", set_meta("test_time_augmentation", "ten_crop"))
     variant("keras_version_1", set_meta("keras_version", "1"))
     variant("no_graph", set_meta("graph", None))
     variant("graph_not_json", set_meta("graph", meta.get("graph", "")[:-1]))

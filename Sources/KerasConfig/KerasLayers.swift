@@ -35,15 +35,13 @@ public enum KerasLayers {
             b[Merge(name: "", op: op).kerasClass] = { config, _ in Merge(name: config.name, op: op) }
         }
         b["Dropout"] = { config, _ in
-            guard config.has("rate") else { throw config.fail("missing 'rate'") }
-            return Dropout(name: config.name, rate: try config.rate("rate") ?? 0, noiseShape: try config.noiseShape())
+            Dropout(name: config.name, rate: try dropoutRate(config), noiseShape: try config.noiseShape())
         }
         for rank in 1...3 {
             b["SpatialDropout\(rank)D"] = { config, _ in
                 try config.requireChannelsLast()
-                guard config.has("rate") else { throw config.fail("missing 'rate'") }
                 _ = try config.noiseShape()   // tf.keras saves one; the spatial forms compute their own
-                return Dropout(name: config.name, rate: try config.rate("rate") ?? 0, spatialRank: rank)
+                return Dropout(name: config.name, rate: try dropoutRate(config), spatialRank: rank)
             }
         }
         for identity in Identity.kerasClasses {
@@ -75,6 +73,12 @@ public enum KerasLayers {
     }
 
     // MARK: Helpers
+
+    /// The dropouts' `rate`: required by Keras, in 0...1.
+    private static func dropoutRate(_ c: LayerConfig) throws -> Float {
+        guard c.has("rate") else { throw c.fail("missing 'rate'") }
+        return try c.rate("rate") ?? 0
+    }
 
     /// The single input shape of a layer, of the given rank (batch included).
     private static func input(_ c: LayerConfig, _ shapes: [Shape], rank: Int? = nil) throws -> Shape {

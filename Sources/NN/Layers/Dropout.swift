@@ -93,18 +93,11 @@ public struct Dropout: Layer {
         return Dropout.applying(mask, to: outputGradient)
     }
 
-    /// `x` times the mask, broadcasting a mask with axes of 1.
+    /// `x` times the mask, broadcasting a mask with axes of 1 (`broadcastApply` runs an
+    /// equal-shaped mask as one contiguous loop).
     static func applying(_ mask: Tensor, to x: Tensor) -> Tensor {
         var y = x
-        if mask.shape == y.shape {
-            y.scalars.withUnsafeMutableBufferPointer { out in
-                mask.scalars.withUnsafeBufferPointer { m in
-                    for i in 0..<out.count { out[i] *= m[i] }
-                }
-            }
-        } else {
-            broadcastApply(.multiply, into: &y, mask)
-        }
+        broadcastApply(.multiply, into: &y, mask)
         return y
     }
 
