@@ -1,78 +1,90 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Every module is prefixed `Mien` so that none clashes with a module of an app's other
+// packages. The products are what an app depends on; each links only what it needs.
 let package = Package(
     name: "Mien",
     products: [
         .executable(name: "mien", targets: ["mien"]),
-        .library(name: "Mien", targets: ["MienFiles", "HDF5", "NN", "KerasConfig", "Keras", "Images", "ModelFile", "Training", "Faces", "Charts", "Report"]),
+        // Run `.mien` models: tensors, layers, the `.mien` reader and the Predictor, image
+        // decoding. No libhdf5, no CSV.
+        .library(name: "MienInference", targets: ["MienNN", "MienKerasConfig", "MienImages", "MienModelFile", "MienFiles"]),
+        // Import and export Keras files (`.h5`, `.weights.h5`, `.keras`) through libhdf5.
+        .library(name: "MienKeras", targets: ["MienKeras", "MienHDF5"]),
+        // Train: heads, fine-tuning, fit/evaluate, FER-2013 folders.
+        .library(name: "MienTraining", targets: ["MienTraining", "MienFaces"]),
+        // The evaluation report (metrics, charts, gallery) as HTML and JSON.
+        .library(name: "MienReport", targets: ["MienReport", "MienCharts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
-        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+        .systemLibrary(name: "MienCHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+        .systemLibrary(name: "MienCBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg",
+        .systemLibrary(name: "MienCJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+        .systemLibrary(name: "MienCPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         // glibc's mallopt (part of libc: nothing to install).
-        .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "MienCMalloc"),
 
         // Hot loops in C, built for baseline x86-64 and for AVX2+FMA, chosen at run time.
-        .target(name: "CKernels"),
+        .target(name: "MienCKernels"),
 
         // Untrusted paths: regular files only, reads with a size limit.
         .target(name: "MienFiles"),
         // Read-only Swift view of HDF5 files.
-        .target(name: "HDF5", dependencies: ["CHDF5", "MienFiles"]),
+        .target(name: "MienHDF5", dependencies: ["MienCHDF5", "MienFiles"]),
         // NHWC tensors, kernels, layers and the layer graph.
-        .target(name: "NN", dependencies: ["CBLAS", "CMalloc", "CKernels", "MienFiles"]),
-        .target(name: "Training", dependencies: ["NN", "Faces", "Keras", "KerasConfig", "ModelFile", "MienFiles"]),
+        .target(name: "MienNN", dependencies: ["MienCBLAS", "MienCMalloc", "MienCKernels", "MienFiles"]),
+        .target(name: "MienTraining", dependencies: ["MienNN", "MienFaces", "MienKeras", "MienKerasConfig", "MienModelFile", "MienFiles"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
-        .target(name: "KerasConfig", dependencies: ["NN"]),
+        .target(name: "MienKerasConfig", dependencies: ["MienNN"]),
         // Keras .h5 / .weights.h5 files <-> NN graph with weights.
-        .target(name: "Keras", dependencies: ["HDF5", "NN", "KerasConfig", "MienFiles"]),
+        .target(name: "MienKeras", dependencies: ["MienHDF5", "MienNN", "MienKerasConfig", "MienFiles"]),
         // The .mien model file (safetensors + Keras config) and the Predictor; no HDF5.
-        .target(name: "ModelFile", dependencies: ["NN", "KerasConfig", "Images", "MienFiles"]),
+        .target(name: "MienModelFile", dependencies: ["MienNN", "MienKerasConfig", "MienImages", "MienFiles"]),
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
-        .target(name: "Images", dependencies: ["CJPEG", "CPNG", "MienFiles"]),
-        .target(name: "Faces", dependencies: ["Images", "NN", "MienFiles", .product(name: "CSV", package: "CSV.swift")]),
+        .target(name: "MienImages", dependencies: ["MienCJPEG", "MienCPNG", "MienFiles"]),
+        .target(name: "MienFaces", dependencies: ["MienImages", "MienNN", "MienFiles", .product(name: "CSV", package: "CSV.swift")]),
         // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
-        .target(name: "Charts"),
+        .target(name: "MienCharts"),
         // The report: metrics, charts and faces of an evaluation as report.html and report.json.
-        .target(name: "Report", dependencies: ["Charts", "Training", "Faces", "Images", "ModelFile"]),
+        .target(name: "MienReport", dependencies: ["MienCharts", "MienTraining", "MienFaces", "MienImages", "MienModelFile"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "Keras", "KerasConfig", "NN", "HDF5", "ModelFile", "Images", "Faces", "Training", "Report", "MienFiles",
+            "MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienModelFile", "MienImages", "MienFaces",
+            "MienTraining", "MienReport", "MienFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Shared test helpers: approximate equality and fixture paths.
-        .target(name: "TestSupport", dependencies: ["NN", "HDF5"], path: "Tests/TestSupport"),
-        .testTarget(name: "MienFilesTests", dependencies: ["MienFiles", "TestSupport"]),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .target(name: "MienTestSupport", dependencies: ["MienNN", "MienHDF5"], path: "Tests/MienTestSupport"),
+        .testTarget(name: "MienFilesTests", dependencies: ["MienFiles", "MienTestSupport"]),
+        .testTarget(name: "MienHDF5Tests", dependencies: ["MienHDF5", "MienTestSupport"]),
         // The gradient tests load their Keras models through the importer.
-        .testTarget(name: "NNTests", dependencies: ["NN", "Keras", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Faces", "NN", "Keras", "TestSupport"]),
-        .testTarget(name: "KerasConfigTests", dependencies: ["KerasConfig", "Keras", "NN", "TestSupport"]),
-        .testTarget(name: "KerasTests", dependencies: ["Keras", "KerasConfig", "NN", "HDF5", "TestSupport"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "MienCLITests", dependencies: ["mien", "TestSupport"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts", "TestSupport"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Training", "Faces", "ModelFile", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "NN", "TestSupport"]),
-        .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "NN", "KerasConfig", "Keras", "Images", "TestSupport"]),
+        .testTarget(name: "MienNNTests", dependencies: ["MienNN", "MienKeras", "MienTestSupport"]),
+        .testTarget(name: "MienTrainingTests", dependencies: ["MienTraining", "MienFaces", "MienNN", "MienKeras", "MienTestSupport"]),
+        .testTarget(name: "MienKerasConfigTests", dependencies: ["MienKerasConfig", "MienKeras", "MienNN", "MienTestSupport"]),
+        .testTarget(name: "MienKerasTests", dependencies: ["MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienTestSupport"]),
+        .testTarget(name: "MienImagesTests", dependencies: ["MienImages", "MienTestSupport"]),
+        .testTarget(name: "MienCLITests", dependencies: ["mien", "MienTestSupport"]),
+        .testTarget(name: "MienChartsTests", dependencies: ["MienCharts", "MienTestSupport"]),
+        .testTarget(name: "MienReportTests", dependencies: ["MienReport", "MienTraining", "MienFaces", "MienModelFile", "MienTestSupport"]),
+        .testTarget(name: "MienFacesTests", dependencies: ["MienFaces", "MienNN", "MienTestSupport"]),
+        .testTarget(name: "MienModelFileTests", dependencies: ["MienModelFile", "MienNN", "MienKerasConfig", "MienKeras", "MienImages", "MienTestSupport"]),
 
         // Fuzz targets (libFuzzer via tools/fuzz.sh), their driver/replayer, and the replay of
         // Tests/Fixtures/fuzz/*/{seeds,crashes} in the test suite.
-        .target(name: "MienFuzz", dependencies: ["ModelFile", "KerasConfig", "NN", "Training", "Images", "Faces", "MienFiles"]),
-        .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "NN"]),
-        .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "TestSupport"]),
+        .target(name: "MienFuzz", dependencies: ["MienModelFile", "MienKerasConfig", "MienNN", "MienTraining", "MienImages", "MienFaces", "MienFiles"]),
+        .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "MienNN"]),
+        .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "MienTestSupport"]),
     ]
 )

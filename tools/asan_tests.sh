@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole XCTest suite under AddressSanitizer.
 #
-#   tools/asan_tests.sh [extra `swift test` arguments, e.g. --filter ModelFileTests]
+#   tools/asan_tests.sh [extra `swift test` arguments, e.g. --filter MienModelFileTests]
 #
-# Builds every target (the Swift modules, the C kernels in Sources/CKernels, the `mien`
+# Builds every target (the Swift modules, the C kernels in Sources/MienCKernels, the `mien`
 # tool the CLI tests run, and the tests) with -sanitize=address in its own build folder,
 # .build-asan (.build is not touched), then runs the tests from there. The CLI tests run
 # the `mien` binary next to the test bundle, so they exercise the instrumented tool too.

@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKBONE = os.path.join(ROOT, "Weights", "efficientnet_lite0_notop.h5")
 
-# glibc's allocator set as Mien sets it for itself (NN's `Allocator.keepFreedBuffersForReuse`):
+# glibc's allocator set as Mien sets it for itself (MienNN's `Allocator.keepFreedBuffersForReuse`):
 # freed buffers stay in the heap instead of going back to the kernel and returning as fresh,
 # page-faulting, zero-filled memory. TensorFlow does not set it; on this project's 2-core VM
 # its batch-64 forward pass at 224x224 then spent more time in page faults than computing

@@ -52,7 +52,7 @@ if [[ ${MIEN_FUZZ_SKIP_BUILD:-0} != 1 || ! -x $bin ]]; then
     start=$(date +%s)
     build_log=$(mktemp)
     # -use-ld=lld: ld.gold fails on the two `main`s (SwiftPM's --defsym and libFuzzer's).
-    # The -Xcc flags instrument the C kernels (Sources/CKernels) too.
+    # The -Xcc flags instrument the C kernels (Sources/MienCKernels) too.
     if ! swift build -c release --product mien-fuzz --scratch-path .build-fuzz \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -DMIEN_LIBFUZZER -Xswiftc -use-ld=lld \
         -Xcc -fsanitize=fuzzer-no-link -Xcc -fsanitize=address >"$build_log" 2>&1; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the fixtures of Tests/FacesTests into Tests/Fixtures/faces/, and Samples/fer2013/.
+"""Writes the fixtures of Tests/MienFacesTests into Tests/Fixtures/faces/, and Samples/fer2013/.
 
     python3 -m pip install -r tools/requirements.txt
     python3 tools/make_faces_fixtures.py

@@ -65,7 +65,7 @@ def mix(z):
 
 
 class SeededGenerator:
-    """Sources/NN/Random.swift: SplitMix64-seeded xoshiro256**."""
+    """Sources/MienNN/Random.swift: SplitMix64-seeded xoshiro256**."""
 
     def __init__(self, seed, streams=()):
         key = seed
@@ -450,7 +450,7 @@ def main():
     parser.add_argument("--only", help="one case name")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    # Pinned like Tests/NNTests/RandomTests.swift: the Python copy must be Mien's generator.
+    # Pinned like Tests/MienNNTests/RandomTests.swift: the Python copy must be Mien's generator.
     g = SeededGenerator(42)
     assert [g.next(), g.next(), g.next()] == [1546998764402558742, 6990951692964543102, 12544586762248559009]
     for name, (build, batch) in cases().items():

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the small HDF5 fixtures used by Tests/HDF5Tests into Tests/Fixtures/hdf5/.
+"""Writes the small HDF5 fixtures used by Tests/MienHDF5Tests into Tests/Fixtures/hdf5/.
 
 Deterministic: fixed values, no timestamps (h5py's track_times defaults to
 False), fixed random seed. Re-run after changing it:

@@ -2,7 +2,7 @@
 
 Real Keras writes the models; h5py then spoils one thing in a copy, so each file differs
 from a valid one in exactly the way its name says. Mien must refuse every one of them with
-an error naming the file and the layer (Tests/KerasTests/HostileImportTests.swift,
+an error naming the file and the layer (Tests/MienKerasTests/HostileImportTests.swift,
 Tests/MienCLITests/HostileInputTests.swift), never crash, hang or run it wrongly.
 
     python3 tools/make_hostile_fixtures.py [--out Tests/Fixtures/hostile]

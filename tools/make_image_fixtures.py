@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the JPEG/PNG fixtures used by Tests/ImagesTests into Tests/Fixtures/images/.
+"""Writes the JPEG/PNG fixtures used by Tests/MienImagesTests into Tests/Fixtures/images/.
 
 Needs numpy and Pillow 13.0.0 from PyPI (pinned in tools/requirements.txt). The
 expected pixels are what Pillow decodes, because Keras users load faces with

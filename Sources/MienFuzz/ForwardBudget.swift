@@ -1,5 +1,5 @@
 import MienFiles
-import NN
+import MienNN
 
 /// Whether a forward pass is small enough to run inside a fuzz target.
 ///

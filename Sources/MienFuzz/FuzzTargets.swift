@@ -1,10 +1,10 @@
-import Faces
-import Images
-import KerasConfig
+import MienFaces
+import MienImages
+import MienKerasConfig
 import MienFiles
-import ModelFile
-import NN
-import Training
+import MienModelFile
+import MienNN
+import MienTraining
 
 /// Fuzz targets: each takes raw bytes, feeds them to the real library code and returns.
 ///

@@ -10,7 +10,7 @@
 
 import Foundation
 import MienFuzz
-import NN
+import MienNN
 
 #if MIEN_LIBFUZZER
 @_silgen_name("LLVMFuzzerRunDriver")

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Faces
-import NN
-import Training
+import MienFaces
+import MienNN
+import MienTraining
 
 /// `mien bench`: forward throughput of a model on random input, next to what `cblas_sgemm`
 /// reaches on the same machine.

@@ -1,5 +1,5 @@
 import Foundation
-import NN
+import MienNN
 
 /// Where a forward pass spends its time, layer by layer (`mien bench --profile`): the graph,
 /// flattened so that a nested backbone shows its own layers, runs on one core over the batch

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Faces
+import MienFaces
 import Foundation
-import ModelFile
-import Report
-import Training
+import MienModelFile
+import MienReport
+import MienTraining
 
 /// `mien evaluate`: accuracy, per-class precision/recall/F1 and the confusion matrix.
 struct Evaluate: ParsableCommand {

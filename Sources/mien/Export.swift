@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Keras
-import ModelFile
+import MienKeras
+import MienModelFile
 
 /// `mien export`: a model as a `.mien` file for fast inference, or back to Keras.
 struct Export: ParsableCommand {

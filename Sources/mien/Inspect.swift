@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Keras
-import NN
+import MienKeras
+import MienNN
 
 /// `mien inspect`: Keras's `model.summary()` for a checkpoint, as text or JSON.
 struct Inspect: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Keras
+import MienKeras
 import MienFiles
 
 /// Reads Keras `.h5` files without letting libhdf5 take `mien` down.

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import HDF5
-import Images
-import Keras
-import ModelFile
-import NN
+import MienHDF5
+import MienImages
+import MienKeras
+import MienModelFile
+import MienNN
 
 /// How the CLI opens a MODEL argument: a `.mien` file as it is, a Keras `.h5` through the
 /// importer with an input adapter made from the options.

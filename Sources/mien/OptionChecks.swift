@@ -1,5 +1,5 @@
 import ArgumentParser
-import Faces
+import MienFaces
 import Foundation
 
 /// Checks of option values, run by each command's `validate()` before any file is read, so

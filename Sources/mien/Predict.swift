@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Images
-import ModelFile
-import Training
+import MienImages
+import MienModelFile
+import MienTraining
 
 /// `mien predict`: class probabilities and the predicted class for each image.
 struct Predict: ParsableCommand {

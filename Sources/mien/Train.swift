@@ -1,11 +1,11 @@
 import ArgumentParser
-import Faces
+import MienFaces
 import Foundation
-import Keras
-import ModelFile
-import NN
-import Report
-import Training
+import MienKeras
+import MienModelFile
+import MienNN
+import MienReport
+import MienTraining
 
 /// `mien train`: a new head on a frozen backbone, then the backbone's top fine-tuned with it
 /// (or, with `--model`, an imported classifier trained as a whole). The defaults are the

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// `mien bench`: throughput and the machine's sgemm rate, as JSON (no timing is checked).

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// Hostile and careless input to the command line, one test per class of failure found by

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// Runs the built `mien` tool as a user would.

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// `mien predict` and `mien export`, run as a user would.

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// `mien train` then `mien evaluate` and `mien predict`, as a user runs them.

@@ -1,6 +1,6 @@
 import Foundation
 @testable import MienFiles
-import TestSupport
+import MienTestSupport
 import XCTest
 
 extension FileError: PathMessageError {}

@@ -1,6 +1,6 @@
 import Foundation
 import MienFuzz
-import TestSupport
+import MienTestSupport
 import XCTest
 
 /// Replays the committed fuzz corpora: every file under `Tests/Fixtures/fuzz/TARGET/seeds`

@@ -1,0 +1,117 @@
+#include "MienCKernels.h"
+#include "dispatch.h"
+#include "window.h"
+
+#include <stddef.h>
+
+// `VECTORS` blocks of 8 filters of one output pixel: every tap's channels are broadcast
+// against a row of the HWIO kernel.
+#define CONV_BLOCK(VECTORS)                                                                   \
+    for (; f + 8 * (VECTORS) <= filters; f += 8 * (VECTORS)) {                               \
+        v8 acc[VECTORS];                                                                      \
+        for (int v = 0; v < (VECTORS); v++)                                                   \
+            acc[v] = bias ? *(const v8 *)(bias + f + 8 * v) : (v8){0};                       \
+        for (int ky = ky0; ky < ky1; ky++) {                                                  \
+            const float *xr = image + (ptrdiff_t)(iy0 + ky * g->dilation_height) * row;      \
+            for (int kx = kx0; kx < kx1; kx++) {                                              \
+                const float *xp = xr + (ptrdiff_t)(ix0 + kx * g->dilation_width) * channels; \
+                const float *wp = kernel + ((ptrdiff_t)(ky * g->kernel_width + kx) * channels) * filters + f; \
+                for (int c = 0; c < channels; c++) {                                          \
+                    const v8 a = (v8){0} + xp[c];                                             \
+                    for (int v = 0; v < (VECTORS); v++)                                       \
+                        acc[v] += a * *(const v8 *)(wp + (ptrdiff_t)c * filters + 8 * v);     \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (int v = 0; v < (VECTORS); v++)                                                   \
+            *(v8 *)(out + f + 8 * v) = clamp8(acc[v], lo, hi);                                \
+    }
+
+// Two horizontally adjacent output pixels whose windows lie wholly inside the image
+// columns, 32 filters: eight independent accumulators, each weight load used twice.
+static inline __attribute__((always_inline)) void
+conv2d_pair32(const float *restrict x0, const float *restrict x1, const float *restrict w, const float *restrict bias,
+              float *restrict out0, float *restrict out1, int ky0, int ky1, int kernel_width, int channels,
+              int filters, ptrdiff_t row, ptrdiff_t tapStep, float lower, float upper) {
+    const v8 lo = (v8){0} + lower, hi = (v8){0} + upper;
+    v8 a0[4], a1[4];
+    for (int v = 0; v < 4; v++) a0[v] = a1[v] = bias ? *(const v8 *)(bias + 8 * v) : (v8){0};
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *p0 = x0 + ky * row, *p1 = x1 + ky * row;
+        const float *wk = w + (ptrdiff_t)ky * kernel_width * channels * filters;
+        for (int kx = 0; kx < kernel_width; kx++) {
+            for (int c = 0; c < channels; c++) {
+                const v8 b0 = (v8){0} + p0[kx * tapStep + c], b1 = (v8){0} + p1[kx * tapStep + c];
+                const float *wp = wk + ((ptrdiff_t)kx * channels + c) * filters;
+                for (int v = 0; v < 4; v++) {
+                    const v8 wv = *(const v8 *)(wp + 8 * v);
+                    a0[v] += b0 * wv;
+                    a1[v] += b1 * wv;
+                }
+            }
+        }
+    }
+    for (int v = 0; v < 4; v++) {
+        *(v8 *)(out0 + 8 * v) = clamp8(a0[v], lo, hi);
+        *(v8 *)(out1 + 8 * v) = clamp8(a1[v], lo, hi);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+conv2d_direct_body(const float *restrict x, const float *restrict kernel, const float *restrict bias,
+                   float *restrict y, const mien_window *g, int filters, float lower, float upper) {
+    const int channels = g->channels;
+    const ptrdiff_t row = (ptrdiff_t)g->width * channels;
+    const v8 lo = (v8){0} + lower, hi = (v8){0} + upper;
+    for (int n = 0; n < g->batch; n++) {
+        const float *image = x + (ptrdiff_t)n * g->height * row;
+        for (int oy = 0; oy < g->output_height; oy++) {
+            const int iy0 = oy * g->stride_height - g->pad_top;
+            int ky0, ky1;
+            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * g->output_width * filters;
+            for (int ox = 0; ox < g->output_width; ox++) {
+                const int ix0 = ox * g->stride_width - g->pad_left;
+                const int ix1 = ix0 + g->stride_width;
+                if (filters == 32 && ox + 1 < g->output_width && ix0 >= 0
+                    && ix1 + (g->kernel_width - 1) * g->dilation_width < g->width) {
+                    // The common stem (32 filters) on interior pixels, two at a time.
+                    const float *x0 = image + (ptrdiff_t)iy0 * row + (ptrdiff_t)ix0 * channels;
+                    conv2d_pair32(x0, x0 + (ptrdiff_t)g->stride_width * channels, kernel, bias,
+                                  outRow + (ptrdiff_t)ox * filters, outRow + (ptrdiff_t)(ox + 1) * filters,
+                                  ky0, ky1, g->kernel_width, channels, filters, row * g->dilation_height,
+                                  (ptrdiff_t)g->dilation_width * channels, lower, upper);
+                    ox++;
+                    continue;
+                }
+                int kx0, kx1;
+                taps_inside(ix0, g->kernel_width, g->dilation_width, g->width, &kx0, &kx1);
+                float *out = outRow + (ptrdiff_t)ox * filters;
+                int f = 0;
+                CONV_BLOCK(4)
+                CONV_BLOCK(1)
+                for (; f < filters; f++) {
+                    float acc = bias ? bias[f] : 0;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *xp = image + (ptrdiff_t)(iy0 + ky * g->dilation_height) * row
+                                            + (ptrdiff_t)(ix0 + kx * g->dilation_width) * channels;
+                            const float *wp = kernel + ((ptrdiff_t)(ky * g->kernel_width + kx) * channels) * filters + f;
+                            for (int c = 0; c < channels; c++) acc += xp[c] * wp[(ptrdiff_t)c * filters];
+                        }
+                    out[f] = clamp1(acc, lower, upper);
+                }
+            }
+        }
+    }
+}
+
+MIEN_DISPATCHED(conv2d_direct,
+                (const float *x, const float *kernel, const float *bias, float *y,
+                 const mien_window *window, int filters, float lower, float upper),
+                (x, kernel, bias, y, window, filters, lower, upper))
+
+void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, float *y,
+                        const mien_window *window, int filters, float lower, float upper) {
+    conv2d_direct_dispatch(x, kernel, bias, y, window, filters, lower, upper);
+}

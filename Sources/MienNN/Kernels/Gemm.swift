@@ -1,0 +1,71 @@
+import MienCBLAS
+
+/// `C[m×n] = A[m×k] · B[k×n] (+ C if accumulate)`, row-major, through OpenBLAS.
+@inline(__always)
+func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+          m: Int, n: Int, k: Int, accumulate: Bool = false,
+          transposeA: Bool = false, transposeB: Bool = false) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+        if !accumulate { c.update(repeating: 0, count: m * n) }
+        return
+    }
+    cblas_sgemm(CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1,
+                a, Int32(transposeA ? m : k),
+                b, Int32(transposeB ? k : n),
+                accumulate ? 1 : 0,
+                c, Int32(n))
+}
+
+/// `y = activation(a · w + bias)` for `m` rows of `k` → `n` values (row-major), in blocks of
+/// rows small enough (about 256 KB of output) to stay in cache from the bias fill through the
+/// product to the activation, so that the output goes to memory once. (A plain sgemm with
+/// beta 0 first zero-fills the whole output, and a separate epilogue reads and writes it
+/// again: three passes where the tall, thin products of the early layers are memory-bound.)
+func gemmBiasActivate(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                      m: Int, n: Int, k: Int, bias: UnsafePointer<Float>?, activation: Activation) {
+    guard m > 0, n > 0 else { return }
+    let blockRows = min(m, gemmBlockRows(n: n))
+    // The bias repeated for a whole block, so that each block starts with one copy
+    // instead of a call per row.
+    var biasBlock = [Float]()
+    if let bias {
+        biasBlock.reserveCapacity(blockRows * n)
+        for _ in 0..<blockRows { biasBlock.append(contentsOf: UnsafeBufferPointer(start: bias, count: n)) }
+    }
+    biasBlock.withUnsafeBufferPointer { biasRows in
+        var start = 0
+        while start < m {
+            let rows = min(blockRows, m - start)
+            let out = y + start * n
+            // sgemm with beta 1 adds to the bias already in place and skips its zero-fill.
+            if bias != nil { out.update(from: biasRows.baseAddress!, count: rows * n) }
+            gemm(a + start * k, w, out, m: rows, n: n, k: k, accumulate: bias != nil)
+            activation.apply(UnsafeMutableBufferPointer(start: out, count: rows * n), lastAxis: n)
+            start += rows
+        }
+    }
+}
+
+/// Rows per block of `gemmBiasActivate`: about 256 KB of output, and at least 128 rows so
+/// that each sgemm call still has work for its kernels.
+@inline(__always)
+func gemmBlockRows(n: Int) -> Int { max(128, (1 << 16) / max(n, 1)) }
+
+/// `sums[c] (+)= Σ_r x[r·channels + c]`: the column sums of a `[rows × channels]` buffer
+/// (the bias gradient of a dense layer), accumulated row by row in order.
+@inline(__always)
+func columnSums(_ x: UnsafeBufferPointer<Float>, channels: Int, into sums: UnsafeMutableBufferPointer<Float>,
+                accumulate: Bool = false) {
+    precondition(sums.count == channels, "columnSums: \(sums.count) sums for \(channels) channels")
+    if !accumulate { for c in 0..<channels { sums[c] = 0 } }
+    guard channels > 0 else { return }
+    var start = 0
+    while start < x.count {
+        for c in 0..<channels { sums[c] += x[start + c] }
+        start += channels
+    }
+}
