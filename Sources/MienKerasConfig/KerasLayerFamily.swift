@@ -3,7 +3,7 @@ import MienNN
 /// A family of Keras layer classes kept together in one file: how each class is built from
 /// its config and written back. New layers join through a family, so adding one touches its
 /// `MienNN` file, its family's file and the family list below.
-protocol KerasLayerFamily {
+protocol KerasLayerFamily: Sendable {
     /// Keras class names (with their aliases) and their builders.
     static var builders: [String: KerasLayers.Builder] { get }
     /// The Keras class name and config of `layer`, or nil when it is not of this family.

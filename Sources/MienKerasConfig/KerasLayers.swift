@@ -63,7 +63,10 @@ public enum KerasLayers {
         b["BatchNormalizationV1"] = batchNormalization
         b["BatchNormalizationV2"] = batchNormalization
         for family in families {
-            b.merge(family.builders) { _, new in preconditionFailure("a Keras class has two builders: \(new)") }
+            for (className, builder) in family.builders {
+                precondition(b[className] == nil, "the Keras class \(className) has two builders")
+                b[className] = builder
+            }
         }
         return b
     }()
