@@ -163,6 +163,7 @@ def cases():
         c[f"merge_{op}"] = (lambda op=op: merge_model(op), 2)
     c["merge_broadcast_se"] = (lambda: squeeze_excite(), 2)
     c["residual"] = (lambda: residual(), 2)
+    c["operations"] = (lambda: operations_model(), 2)
     c["concatenate"] = (lambda: concat_model(), 2)
     c["separable_same_stride2_relu"] = (lambda: seq((7, 6, 3), L.SeparableConv2D(
         4, 3, strides=2, padding="same", depth_multiplier=2, activation="relu", name="sep")), 2)
@@ -212,6 +213,20 @@ def squeeze_excite():
     s = L.Conv2D(6, 1, activation="sigmoid", name="expand")(s)
     y = L.Multiply(name="excite")([x, s])
     return keras.Model(x, L.Add(name="add")([y, x]))
+
+
+def operations_model():
+    """Keras 3's operation layers: every binary operation with a constant on either side,
+    a per-channel constant, two tensors, a tensor divided by a tensor, and relu6 as a function."""
+    x = keras.Input((3, 4))
+    a = L.Dense(4, name="da")(x)
+    b = L.Dense(4, name="db")(x)
+    ops = keras.ops
+    t1 = a / (b * b + 1.5)
+    t2 = ops.maximum(a, 0.2) - 2.0 * b
+    t3 = ops.minimum(a, b) + (1.0 - a) / 3.0
+    t4 = ops.relu6(b * 4.0) * np.array([0.5, -1.0, 2.0, 0.25], dtype=np.float32)
+    return keras.Model(x, ops.maximum(t1 + t2, t3 - t4))
 
 
 def concat_model():

@@ -458,6 +458,35 @@ def build_preprocessing_adapted(K, v):
     return model, uniform_inputs("preprocessing_adapted", [(10, 10, 3)], 0.0, 255.0)
 
 
+def build_operations(K, v):
+    """Tensor arithmetic written as expressions: Keras 3 saves operation layers
+    (keras.src.ops: TrueDivide, Subtract, Add with constants), tf.keras TFOpLambda layers.
+    Constants on either side, a per-channel constant, two tensors, the same tensor twice,
+    MobileNetV3's hard-sigmoid and an activation called as a function."""
+    L = K.layers
+    if v == "k3":
+        ops = keras.ops
+        maximum, minimum, relu6 = ops.maximum, ops.minimum, ops.relu6
+        const = lambda values: np.array(values, dtype=np.float32)
+        bias_add = lambda t, b: t + const(b)
+    else:
+        maximum, minimum, relu6 = tf.maximum, tf.minimum, tf.nn.relu6
+        const = lambda values: tf.constant(values, dtype=tf.float32)
+        bias_add = lambda t, b: tf.nn.bias_add(t, b)
+    inp = K.Input((6, 6, 3))
+    x = inp / 127.5 - 1.0                        # preprocess_input's "tf" mode
+    x = L.Conv2D(4, 3, padding="same", name="conv")(x)
+    a = 2.0 - x                                   # constant first
+    b = maximum(x, 0.25) * (1.0 / 6.0)
+    c = minimum(a, const([0.5, 1.0, 1.5, 2.0]))  # per-channel constant
+    d = x + c                                     # two tensors
+    e = 1.0 / (d * d + 1.0)                       # the same tensor twice; constant / tensor
+    hs = L.ReLU(6.0, name="hard_relu")(x + 3.0) * (1.0 / 6.0)   # MobileNetV3's hard sigmoid
+    f = relu6(bias_add(e - b, [0.1, -0.2, 0.3, -0.4])) + hs
+    model = K.Model(inp, L.Flatten(name="flat")(f), name="operations")
+    return model, uniform_inputs("operations", [(6, 6, 3)], 0.0, 255.0)
+
+
 def build_dense_mlp(K, v):
     L = K.layers
     model = K.Sequential([
@@ -486,6 +515,7 @@ MODELS = [
     ("preprocessing", build_preprocessing, ("k2", "k3"), False),
     ("preprocessing_adapted", build_preprocessing_adapted, ("k2", "k3"), False),
     ("dense_mlp", build_dense_mlp, ("k2", "k3"), False),
+    ("operations", build_operations, ("k2", "k3"), False),
 ]
 
 
@@ -778,6 +808,11 @@ def compare(label, got, want, failures):
         print(f"  FAIL {label}: max |diff| {diff:.3g}")
 
 
+# Keras 3.15 saves its operation layers (TrueDivide, ...) to .h5 but cannot load them back
+# ("Unknown layer: 'TrueDivide'").
+KERAS_CANNOT_RELOAD_H5 = {("operations", "k3")}
+
+
 def verify(out_dir, models, check_bad, failures):
     for name, _builder, versions, weights_variants in models:
         for v in versions:
@@ -785,6 +820,14 @@ def verify(out_dir, models, check_bad, failures):
             base = os.path.join(out_dir, f"{name}.{v}")
             xs, y, attrs = read_io(base + ".io.h5")
             K.backend.clear_session()
+            if (name, v) in KERAS_CANNOT_RELOAD_H5:
+                # Mien is checked against the in-memory model's output instead.
+                try:
+                    load_full(v, base + ".h5")
+                    failures.append(f"{name}.{v}.h5: Keras now reloads it; drop it from KERAS_CANNOT_RELOAD_H5")
+                except ValueError as e:
+                    print(f"  note {name}.{v}.h5: Keras cannot reload its own file ({str(e)[:60]}...)")
+                continue
             model = load_full(v, base + ".h5")
             compare(f"{name}.{v}.h5 reload", run_model(model, xs), y, failures)
             counts = (model.count_params(), param_count(model.trainable_weights),

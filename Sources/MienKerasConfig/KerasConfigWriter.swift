@@ -37,12 +37,22 @@ public struct KerasConfigWriter {
     /// A nested model is always written as Functional: Keras 3 and tf.keras number the
     /// calls of a nested Sequential differently, those of a nested Functional alike.
     private func model(_ graph: Graph, nested: Bool = false) throws -> (String, JSON) {
-        if !nested && graph.isChain {
+        // An operation's call holds its constants, which a Sequential model cannot write.
+        if !nested && graph.isChain && !graph.layers.contains(where: { $0 is Operation }) {
             let layers = try graph.layers.map { try entry($0, calls: nil, in: graph) }
             return ("Sequential", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
                                    "layers": .array(layers)])
         }
         let layers = try graph.layers.indices.map { index -> JSON in
+            if let operation = graph.layers[index] as? Operation {
+                guard let node = graph.nodes.firstIndex(where: { $0.layer == index }),
+                      graph.nodes.lastIndex(where: { $0.layer == index }) == node else {
+                    throw KerasError(.unsupportedOption, file: "model_config", layer: operation.name,
+                                     "an operation must be called exactly once to be written")
+                }
+                let inputs = graph.nodes[node].inputs.map { (reference($0, in: graph, kwargs: false), graph.nodeShapes[$0]) }
+                return try KerasOperations.entry(of: operation, inputs: inputs, kerasMajor: kerasMajor)
+            }
             // An InputLayer is not called: Keras lists no inbound nodes for it.
             let calls = graph.layers[index] is InputLayer ? [] : graph.nodes.indices
                 .filter { graph.nodes[$0].layer == index }

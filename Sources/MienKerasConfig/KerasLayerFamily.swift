@@ -12,5 +12,5 @@ protocol KerasLayerFamily: Sendable {
 
 extension KerasLayers {
     /// The families beside the classic layers of `KerasLayers.builders`.
-    static let families: [any KerasLayerFamily.Type] = []
+    static let families: [any KerasLayerFamily.Type] = [KerasOperations.self]
 }

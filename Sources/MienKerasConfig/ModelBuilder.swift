@@ -114,10 +114,12 @@ public struct ModelBuilder {
         var calls: [Call]
     }
 
-    /// One call of a layer: the tensors it takes and its `training` argument, if given.
+    /// One call of a layer: the tensors it takes and its `training` argument, if given; for
+    /// an operation, its arguments as written (tensors numbered in `inputs`' order).
     private struct Call {
         var inputs: [Ref]
         var training: Bool?
+        var arguments: OperationArguments? = nil
     }
 
     private func buildFunctional(_ config: JSON, className: String) throws -> Graph {
@@ -141,9 +143,15 @@ public struct ModelBuilder {
                     throw fail(layer: entryName, "the entry is named '\(entryName)' but its config names \(item["config"]?["name"]?.text ?? "nothing")")
                 }
             }
-            try checkEntry(item, name: entryName, className: entryClass)
+            let operation = KerasOperations.isOperation(item, className: entryClass, kerasMajor: kerasMajor)
+            try checkEntry(item, name: entryName, className: entryClass, operation: operation)
             let calls = try (item["inbound_nodes"]?.array ?? []).map {
-                try parseCall($0, in: entryName, className: entryClass)
+                try operation ? parseOperationCall($0, in: entryName)
+                              : parseCall($0, in: entryName, className: entryClass)
+            }
+            // Keras makes one operation layer per call.
+            if operation && calls.count > 1 {
+                throw fail(.unsupportedOption, layer: entryName, "the operation is called \(calls.count) times; Mien reads one call per operation")
             }
             entries[entryName] = Entry(name: entryName, json: item, className: entryClass, calls: calls)
             order.append(entryName)
@@ -186,7 +194,8 @@ public struct ModelBuilder {
                 inputIds = try entry.calls[call].inputs.map(resolve)
                 let inputShapes = inputIds.map { shapes[$0] }
                 if layers[entry.name] == nil {
-                    layers[entry.name] = try buildLayer(entry.json, inputShapes: inputShapes, entryName: entry.name)
+                    layers[entry.name] = try buildLayer(entry.json, inputShapes: inputShapes, entryName: entry.name,
+                                                        arguments: entry.calls[call].arguments)
                 }
                 let layer = layers[entry.name]!
                 if entry.calls[call].training == true && layer.usesTrainingFlag {
@@ -287,6 +296,73 @@ public struct ModelBuilder {
         return Call(inputs: refs, training: training)
     }
 
+    /// The call of an operation, its constants kept. tf.keras's TFOpLambda writes
+    /// `[[first, node, tensor, {keyword: value}]]` with `["_CONSTANT_VALUE", -1, value]` for a
+    /// constant first argument and `[layer, node, tensor]` for a tensor keyword; Keras 3
+    /// writes `{"args": [...], "kwargs": {...}}`, tensors as `__keras_tensor__` objects.
+    private func parseOperationCall(_ call: JSON, in layer: String) throws -> Call {
+        var refs: [Ref] = []
+        var arguments = OperationArguments()
+        func reference(_ parts: [JSON]) -> Ref? {
+            guard parts.count == 3, let l = parts[0].string, let n = parts[1].int, let t = parts[2].int,
+                  n >= 0, t >= 0 else { return nil }
+            return Ref(layer: l, node: n, tensor: t)
+        }
+        func tensor(_ ref: Ref) -> OperationArgument {
+            refs.append(ref)
+            return .tensor(refs.count - 1)
+        }
+        if var items = call.array {
+            // A TFOpLambda's call is one `[first, node, tensor, kwargs]`, not a list of them.
+            if items.first?.string != nil { items = [call] }
+            guard items.count == 1, let parts = items[0].array, parts.count == 3 || parts.count == 4 else {
+                throw fail(.unsupportedOption, layer: layer, "an operation call of \(items.count) tensors is not supported (\(call.text.prefix(120)))")
+            }
+            if parts[0].string == "_CONSTANT_VALUE", parts[1].int == -1 {
+                arguments.positional.append(.constant(parts[2]))
+            } else if let ref = reference(Array(parts[0..<3])) {
+                arguments.positional.append(tensor(ref))
+            } else {
+                throw fail(layer: layer, "malformed inbound node \(items[0].text.prefix(120))")
+            }
+            if parts.count == 4, !parts[3].isNull {
+                guard let kwargs = parts[3].object else { throw fail(layer: layer, "malformed call arguments \(parts[3].text.prefix(80))") }
+                for key in kwargs.keys.sorted() {
+                    let value = kwargs[key]!
+                    if let list = value.array, let ref = reference(list) {
+                        arguments.keywords[key] = tensor(ref)
+                    } else {
+                        arguments.keywords[key] = .constant(value)
+                    }
+                }
+            }
+            return Call(inputs: refs, training: nil, arguments: arguments)
+        }
+        guard let args = call["args"]?.array else { throw fail(layer: layer, "malformed inbound node \(call.text.prefix(120))") }
+        func argument(_ value: JSON) throws -> OperationArgument {
+            if value["class_name"]?.string == "__keras_tensor__" {
+                guard let history = value["config"]?["keras_history"]?.array, let ref = reference(history) else {
+                    throw fail(layer: layer, "malformed keras_history in an inbound node")
+                }
+                return tensor(ref)
+            }
+            // A list holding tensors (`keras.ops.stack([a, b])`) is not a constant.
+            func holdsTensor(_ v: JSON) -> Bool {
+                v["class_name"]?.string == "__keras_tensor__" || (v.array?.contains(where: holdsTensor) ?? false)
+            }
+            if holdsTensor(value) {
+                throw fail(.unsupportedOption, layer: layer, "an operation on a list of tensors is not supported")
+            }
+            return .constant(value)
+        }
+        arguments.positional = try args.map(argument)
+        if let kwargs = call["kwargs"], !kwargs.isNull {
+            guard let object = kwargs.object else { throw fail(layer: layer, "malformed call arguments \(kwargs.text.prefix(80))") }
+            for key in object.keys.sorted() { arguments.keywords[key] = try argument(object[key]!) }
+        }
+        return Call(inputs: refs, training: nil, arguments: arguments)
+    }
+
     private func unusedArgument(_ key: String?, _ value: JSON, layer: String) -> KerasError {
         let what = key.map { "argument '\($0)' = \(value.text.prefix(60))" } ?? "the constant argument \(value.text.prefix(60))"
         return fail(.unsupportedOption, layer: layer,
@@ -301,13 +377,15 @@ public struct ModelBuilder {
     /// operation (Keras 3 saves arithmetic on tensors, `x + 3.0` or `keras.ops.maximum(x, c)`,
     /// as operations from `keras.src.ops`, whose class names `Add`, `Multiply`, `Maximum` are
     /// those of merge layers that compute something else); a class Mien has.
-    private func checkEntry(_ entry: JSON, name: String, className: String) throws {
+    private func checkEntry(_ entry: JSON, name: String, className: String, operation: Bool = false) throws {
         if let keys = entry.object?.keys, let unknown = keys.sorted().first(where: { !ModelBuilder.entryKeys.contains($0) }) {
             throw fail(layer: name, "the layer entry has an unknown key '\(unknown)'")
         }
-        if let module = entry["module"]?.string, module.split(separator: ".").contains("ops") {
+        // Operations are read with their call's arguments, which only a Functional model has.
+        if operation { return }
+        if KerasOperations.isOperation(entry, className: className, kerasMajor: kerasMajor) {
             throw fail(.unsupportedLayer, layer: name,
-                       "'\(className)' is the operation \(module).\(className) (Keras 3's form of tensor arithmetic such as `x + 3.0`), not a layer; Mien does not support operations yet")
+                       "'\(className)' is an operation (tensor arithmetic such as `x + 3.0`), which Mien reads in Functional models only")
         }
         // An unknown class is named before its calls are parsed (TFOpLambda's calls carry
         // constants in a form of their own).
@@ -383,7 +461,8 @@ public struct ModelBuilder {
     }
 
     /// Builds one layer (or a nested model) now that its input shapes are known.
-    private func buildLayer(_ entry: JSON, inputShapes: [Shape], entryName: String?) throws -> any Layer {
+    private func buildLayer(_ entry: JSON, inputShapes: [Shape], entryName: String?,
+                            arguments: OperationArguments? = nil) throws -> any Layer {
         guard let className = entry["class_name"]?.string else {
             throw fail(layer: entryName, "layer entry has no class_name")
         }
@@ -396,7 +475,14 @@ public struct ModelBuilder {
             throw fail(layer: name, "a layer name cannot contain '/' in a Keras 3 model")
         }
         var layer: any Layer
-        if KerasLayers.modelClasses.contains(className) {
+        if let arguments {
+            let layerConfig = LayerConfig(className: className, name: name, config: config,
+                                          kerasMajor: kerasMajor, file: file, budget: budget)
+            layer = try KerasError.wrap(file: file) {
+                try KerasOperations.build(layerConfig, arguments: arguments, inputShapes: inputShapes)
+            }
+            try layerConfig.refuseUnreadOptions()
+        } else if KerasLayers.modelClasses.contains(className) {
             let nested = try buildModel(entry)
             _ = try KerasError.wrap(file: file) { try nested.outputShape(for: inputShapes) }
             layer = nested

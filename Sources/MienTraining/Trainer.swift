@@ -126,7 +126,7 @@ public struct FitOptions: Codable, Sendable, Equatable {
         }
         if let classWeights {
             guard classes == nil || classWeights.count == classes else {
-                throw TrainingError.invalidOptions("\(classWeights.count) class weights for \(classes) classes")
+                throw TrainingError.invalidOptions("\(classWeights.count) class weights for \(classes ?? 0) classes")
             }
             guard classWeights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
                 throw TrainingError.invalidOptions("class weights must be finite and not negative")

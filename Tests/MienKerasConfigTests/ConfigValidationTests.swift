@@ -122,10 +122,22 @@ final class ConfigValidationTests: XCTestCase {
                                         "kwargs": kwargs]]],
                 ]]]
         }
-        // Keras 3's `x + 3.0` on a tensor: an operation from keras.src.ops named Add.
-        let op = refusal(functional(["T", 3.0], module: "keras.src.ops.numpy"))
-        XCTAssertEqual(op?.kind, .unsupportedLayer)
-        XCTAssertTrue(op?.description.contains("keras.src.ops.numpy.Add") ?? false, "\(String(describing: op))")
+        // Keras 3's `x + 3.0` on a tensor is an operation from keras.src.ops named Add: it is
+        // computed with its constant (not the merge layer, which would drop it).
+        let plus = try? ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(functional(["T", 3.0], module: "keras.src.ops.numpy"))
+        XCTAssertEqual(try plus?.forward([Tensor(shape: [1, 4], scalars: [1, 2, 3, 4])]).scalars, [4, 5, 6, 7])
+        // An operation Mien does not compute, or an argument it does not read, is refused
+        // naming the operation and the supported ones.
+        let stack = refusal(functional([["T", "T"]], className: "Stack", module: "keras.src.ops.numpy"))
+        XCTAssertEqual(stack?.kind, .unsupportedOption)
+        XCTAssertTrue(stack?.description.contains("list of tensors") ?? false, "\(String(describing: stack))")
+        let mean = refusal(functional(["T"], className: "Mean", module: "keras.src.ops.numpy"))
+        XCTAssertEqual(mean?.kind, .unsupportedLayer)
+        for text in ["Keras 3 operation Mean", "supported: Keras 3 operations Add", "tf.math.truediv"] {
+            XCTAssertTrue(mean?.description.contains(text) ?? false, "\(text): \(String(describing: mean))")
+        }
+        let extra = refusal(functional(["T", 3.0], kwargs: ["out": 1], module: "keras.src.ops.numpy"))
+        XCTAssertTrue(extra?.description.contains("argument 'out'") ?? false, "\(String(describing: extra))")
         // A constant among a layer's arguments, or a keyword Mien does not read.
         let constant = refusal(functional([["T", 3.0]]))
         XCTAssertTrue(constant?.description.contains("constant argument 3") ?? false, "\(String(describing: constant))")
@@ -151,6 +163,41 @@ final class ConfigValidationTests: XCTestCase {
                 json = ["class_name": "Functional", "config": .object(config)]
             }
             XCTAssertNoThrow(try ModelBuilder(file: "m.h5", kerasMajor: 3).buildModel(json), className)
+        }
+    }
+
+    /// tf.keras's TFOpLambda layers: `x / 127.5`, `2.0 - x` and `tf.nn.bias_add` are computed;
+    /// a function Mien does not implement, a slice or an unknown class is refused with an
+    /// error naming the layer, the TensorFlow function and the supported list.
+    func testTFOpLambdaLayers() throws {
+        func model(_ function: String, _ call: JSON, className: String = "TFOpLambda") -> JSON {
+            ["class_name": "Functional", "config": [
+                "name": "m", "input_layers": [["in", 0, 0]], "output_layers": [["op", 0, 0]],
+                "layers": [
+                    ["class_name": "InputLayer", "name": "in", "config": ["batch_input_shape": [nil, 3], "name": "in"],
+                     "inbound_nodes": []],
+                    ["class_name": .string(className), "name": "op",
+                     "config": ["name": "op", "trainable": true, "dtype": "float32", "function": .string(function)],
+                     "inbound_nodes": [call]],
+                ]]]
+        }
+        func run(_ json: JSON) throws -> [Float] {
+            try ModelBuilder(file: "m.h5", kerasMajor: 2).buildModel(json).forward([Tensor(shape: [1, 3], scalars: [1, 2, 4])]).scalars
+        }
+        XCTAssertEqual(try run(model("math.truediv", ["in", 0, 0, ["y": 2.0, "name": nil]])), [0.5, 1, 2])
+        XCTAssertEqual(try run(model("math.subtract", ["_CONSTANT_VALUE", -1, 2.0, ["y": ["in", 0, 0], "name": nil]])), [1, 0, -2])
+        XCTAssertEqual(try run(model("nn.bias_add", ["in", 0, 0, ["bias": [1, 2, 3], "data_format": "NHWC"]])), [2, 4, 7])
+        XCTAssertEqual(try run(model("math.maximum", ["in", 0, 0, ["y": [3, 3, 3], "name": nil]])), [3, 3, 4])
+        for (json, texts) in [
+            (model("math.reduce_mean", ["in", 0, 0, ["axis": -1]]), ["'op'", "tf.math.reduce_mean", "supported", "tf.math.truediv"]),
+            (model("__operators__.getitem", ["in", 0, 0, ["slice_spec": [1]]], className: "SlicingOpLambda"),
+             ["tf.__operators__.getitem", "not supported"]),
+            (model("math.truediv", ["in", 0, 0, ["y": 2.0, "z": 1.0]]), ["argument 'z'"]),
+            (model("nn.bias_add", ["in", 0, 0, ["bias": [1, 2, 3], "data_format": "NCHW"]]), ["data_format"]),
+        ] as [(JSON, [String])] {
+            XCTAssertThrowsError(try run(json)) { error in
+                for text in texts { XCTAssertTrue("\(error)".contains(text), "\(text): \(error)") }
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 /// An element-wise binary op `dst = dst ∘ src`, as used by the merge layers and PReLU.
 enum ElementwiseOp: Sendable {
-    case copy, add, subtract, multiply, maximum, minimum
+    case copy, add, subtract, multiply, divide, maximum, minimum
     /// `dst > 0 ? dst : src · dst`, with `src` the slopes (PReLU's `alpha`).
     case prelu
 }
@@ -91,6 +91,7 @@ private func applyRow(_ op: ElementwiseOp, _ d: UnsafeMutablePointer<Float>, _ s
         case .add: for i in 0..<n { d[i] += v }
         case .subtract: for i in 0..<n { d[i] -= v }
         case .multiply: for i in 0..<n { d[i] *= v }
+        case .divide: for i in 0..<n { d[i] /= v }
         case .maximum: for i in 0..<n { d[i] = max(d[i], v) }
         case .minimum: for i in 0..<n { d[i] = min(d[i], v) }
         case .prelu: for i in 0..<n where !(d[i] > 0) { d[i] *= v }
@@ -101,6 +102,7 @@ private func applyRow(_ op: ElementwiseOp, _ d: UnsafeMutablePointer<Float>, _ s
         case .add: for i in 0..<n { d[i] += s[i] }
         case .subtract: for i in 0..<n { d[i] -= s[i] }
         case .multiply: for i in 0..<n { d[i] *= s[i] }
+        case .divide: for i in 0..<n { d[i] /= s[i] }
         case .maximum: for i in 0..<n { d[i] = max(d[i], s[i]) }
         case .minimum: for i in 0..<n { d[i] = min(d[i], s[i]) }
         case .prelu: for i in 0..<n where !(d[i] > 0) { d[i] *= s[i] }
