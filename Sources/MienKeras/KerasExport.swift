@@ -110,7 +110,7 @@ public enum KerasExport {
         // tf.keras 2's conventions, which Keras 3 also reads (checked by
         // tools/make_export_fixtures.py); activations with no Keras 2 name are refused.
         let config = try KerasError.reading(path) {
-            try KerasConfigWriter(kerasMajor: 2).modelConfig(model)
+            try KerasConfigWriter(kerasMajor: 2, forTFKeras: true).modelConfig(model)
         }
         let version = "2.21.0"
         try KerasError.reading(path) {
@@ -144,7 +144,7 @@ public enum KerasExport {
                 let expected = model.parameters, got = back.parameters
                 guard got.count == expected.count,
                       zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
-                      try KerasConfigWriter(kerasMajor: 2).modelConfig(back) == config else {
+                      try KerasConfigWriter(kerasMajor: 2, forTFKeras: true).modelConfig(back) == config else {
                     throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
                 }
             }

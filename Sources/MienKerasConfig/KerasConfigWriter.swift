@@ -12,10 +12,14 @@ public struct KerasConfigWriter {
     /// Keras 3 from 0 (see `ModelBuilder.firstCallIndex`). Both Keras versions load
     /// tf.keras 2's numbering in a call's inputs, so exports to `.h5` use it.
     public var callNumbering: Int
+    /// Whether tf.keras itself will load the config (an export), not only Mien (a `.mien`
+    /// file): then what tf.keras would read otherwise is refused.
+    public var forTFKeras: Bool
 
-    public init(kerasMajor: Int = 3, callNumbering: Int? = nil) {
+    public init(kerasMajor: Int = 3, callNumbering: Int? = nil, forTFKeras: Bool = false) {
         self.kerasMajor = kerasMajor
         self.callNumbering = callNumbering ?? kerasMajor
+        self.forTFKeras = forTFKeras
     }
 
     /// `{"class_name": "Sequential" | "Functional", "config": {...}}` for a graph.
@@ -24,10 +28,12 @@ public struct KerasConfigWriter {
         return ["class_name": .string(className), "config": config]
     }
 
-    /// The Keras major version a graph's activations can be written for: 2 when it uses
-    /// tf.keras 2's `hard_sigmoid`, else 3.
+    /// The Keras major version a graph can be written for: 2 when it uses tf.keras 2's
+    /// `hard_sigmoid` or a layer name with a `/` (tf.keras DenseNet's `conv1/conv`, which
+    /// Keras 3 refuses), else 3.
     public static func kerasMajor(for graph: Graph) -> Int {
         func usesKeras2(_ layer: any Layer) -> Bool {
+            if layer.name.contains("/") { return true }
             if let g = layer as? Graph { return g.layers.contains(where: usesKeras2) }
             return KerasLayers.activation(of: layer) == .hardSigmoidKeras2
         }
@@ -51,7 +57,8 @@ public struct KerasConfigWriter {
                                      "an operation must be called exactly once to be written")
                 }
                 let inputs = graph.nodes[node].inputs.map { (reference($0, in: graph, kwargs: false), graph.nodeShapes[$0]) }
-                return try KerasOperations.entry(of: operation, inputs: inputs, kerasMajor: kerasMajor)
+                return try KerasOperations.entry(of: operation, inputs: inputs, kerasMajor: kerasMajor,
+                                                    forTFKeras: forTFKeras)
             }
             // An InputLayer is not called: Keras lists no inbound nodes for it.
             let calls = graph.layers[index] is InputLayer ? [] : graph.nodes.indices

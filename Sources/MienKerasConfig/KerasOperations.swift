@@ -202,7 +202,8 @@ enum KerasOperations: KerasLayerFamily {
     /// (module, class, a dict call with `__keras_tensor__` arguments) or tf.keras's
     /// TFOpLambda (a function name and a list call with the constant as a keyword).
     /// `inputs` are the references `[layer, node, tensor]` and shapes of the call's tensors.
-    static func entry(of operation: Operation, inputs: [(reference: JSON, shape: Shape)], kerasMajor: Int) throws -> JSON {
+    static func entry(of operation: Operation, inputs: [(reference: JSON, shape: Shape)], kerasMajor: Int,
+                      forTFKeras: Bool) throws -> JSON {
         func fail(_ message: String) -> KerasError {
             KerasError(.unsupportedOption, file: "model_config", layer: operation.name, message)
         }
@@ -254,7 +255,7 @@ enum KerasOperations: KerasLayerFamily {
         }
         // TensorFlow gives a first constant its own dtype, and JSON writes 2.0 as 2 (an int32
         // that `2 - x` cannot subtract a float from): a commutative operation is written with
-        // the tensor first, a constant first elsewhere must not be integral.
+        // the tensor first, a constant first elsewhere must not be integral for tf.keras.
         var operands = operation.operands
         if case .constant = operands[0], [.add, .multiply, .maximum, .minimum].contains(operation.op) {
             operands.reverse()
@@ -263,7 +264,7 @@ enum KerasOperations: KerasLayerFamily {
         switch operands[0] {
         case .input(let i): call = inputs[i].reference.array!
         case .constant(let t):
-            guard !t.scalars.contains(where: { $0 == $0.rounded() }) else {
+            guard !forTFKeras || !t.scalars.contains(where: { $0 == $0.rounded() }) else {
                 throw fail("tf.keras would read the whole-number constant \(t.scalars.prefix(3)) before the tensor as an integer; write the model for Keras 3 (.keras) instead")
             }
             call = ["_CONSTANT_VALUE", -1, t.rank == 0 ? JSON(t.scalars[0]) : nested(t)]

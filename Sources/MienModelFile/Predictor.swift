@@ -88,6 +88,13 @@ public final class Predictor: Sendable {
         return Tensor(shape: [images.count, h, w, c], scalars: scalars)
     }
 
+    /// The output's shape for the images the predictor takes (a backbone's feature map has
+    /// its size only once the input's is known).
+    public var outputShape: Shape {
+        (try? graph.outputShape(for: [[nil, imageSize.height, imageSize.width, imageSize.channels]]))
+            ?? model.graph.outputShape
+    }
+
     public func predict(images: [Image]) throws -> [Prediction] {
         guard !images.isEmpty else { return [] }
         let side = model.inputAdapter?.outputSize[0] ?? imageSize.height

@@ -92,11 +92,38 @@ public struct Graph: Layer {
 
     // MARK: Layer
 
+    /// The key path of a layer's weight, `layer/weight`. A `/` in the layer's name (tf.keras
+    /// DenseNet's `conv1/conv`) is escaped as `%2F` (and `%` as `%25`), so that the first
+    /// `/` always ends the layer's name and every path reads back to its weight.
+    public static func path(layer: String, _ weight: String) -> String {
+        var escaped = ""
+        for c in layer {
+            switch c {
+            case "%": escaped += "%25"
+            case "/": escaped += "%2F"
+            default: escaped.append(c)
+            }
+        }
+        return escaped + "/" + weight
+    }
+
+    /// A layer's name from its escaped form in a key path.
+    public static func layerName(inPath escaped: Substring) -> String {
+        var name = ""
+        var rest = escaped[...]
+        while let c = rest.first {
+            if rest.hasPrefix("%2F") { name += "/"; rest = rest.dropFirst(3) }
+            else if rest.hasPrefix("%25") { name += "%"; rest = rest.dropFirst(3) }
+            else { name.append(c); rest = rest.dropFirst() }
+        }
+        return name
+    }
+
     /// Every weight of every layer as a key path `layer/weight`, in layer order.
     public var parameters: [Parameter] {
         layers.flatMap { layer in
             layer.parameters.map { p in
-                Parameter("\(layer.name)/\(p.name)", p.value,
+                Parameter(Graph.path(layer: layer.name, p.name), p.value,
                           trainable: p.trainable && layer.trainable && trainable)
             }
         }
@@ -104,7 +131,7 @@ public struct Graph: Layer {
 
     public mutating func setParameter(_ path: String, to value: Tensor) throws {
         guard let slash = path.firstIndex(of: "/"),
-              let index = layerIndex(named: String(path[..<slash])) else {
+              let index = layerIndex(named: Graph.layerName(inPath: path[..<slash])) else {
             throw LayerError(layer: name, "no layer for weight '\(path)'")
         }
         try layers[index].setParameter(String(path[path.index(after: slash)...]), to: value)

@@ -39,7 +39,7 @@ extension Graph {
             let result = try layer.forwardTraining(args, context: inner)
             values[index] = result.output
             tapes[index] = result.tape
-            for (key, value) in result.updates { updates["\(layer.name)/\(key)"] = value }
+            for (key, value) in result.updates { updates[Graph.path(layer: layer.name, key)] = value }
         }
         guard let output = values[outputNode] else { throw LayerError(layer: name, "output was not computed") }
         return TrainingForward(output, tape: Tape(nodes: tapes), updates: updates)
@@ -80,7 +80,7 @@ extension Graph {
                 if gradients[input] == nil { gradients[input] = dx } else { gradients[input]!.add(dx) }
             }
             for (key, value) in result.weights {
-                let path = "\(layer.name)/\(key)"
+                let path = Graph.path(layer: layer.name, key)
                 if weightGradients[path] == nil { weightGradients[path] = value } else { weightGradients[path]!.add(value) }
             }
         }

@@ -104,7 +104,7 @@ public struct Head: Sendable {
 
     /// The trainable weights' Keras key paths, in optimizer order (`layer/kernel`, `layer/bias`).
     public var parameterNames: [String] {
-        layers.flatMap { layer in layer.parameters.map { "\(layer.name)/\($0.name)" } }
+        layers.flatMap { layer in layer.parameters.map { Graph.path(layer: layer.name, $0.name) } }
     }
 
     /// The trainable weights, in `parameterNames` order.

@@ -126,7 +126,7 @@ extension Graph {
         for parameter in parameters {
             let parts = parameter.name.split(separator: "/").map(String.init)
             guard parts.count >= 2 else { continue }
-            let (layer, weight) = (parts[parts.count - 2], parts[parts.count - 1])
+            let (layer, weight) = (Graph.layerName(inPath: Substring(parts[parts.count - 2])), parts[parts.count - 1])
             guard let spec = initializers[layer]?[weight] else {
                 throw TrainingSetupError("--from-scratch: the config names no initializer for weight '\(parameter.name)'")
             }

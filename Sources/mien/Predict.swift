@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MienImages
 import MienModelFile
+import MienNN
 import MienTraining
 
 /// `mien predict`: class probabilities and the predicted class for each image.
@@ -72,7 +73,8 @@ struct Predict: ParsableCommand {
             for (file, prediction) in results where !prediction.scores.allSatisfy(\.isFinite) {
                 FileHandle.standardError.write(Data("warning: \(file): the model's scores are not finite (its weights hold NaN or infinity, or overflow); no label\n".utf8))
             }
-            print(format == .json ? try json(results) : csv(results, names: predictor.model.outputNames))
+            print(format == .json ? try json(results) : csv(results, names: predictor.model.outputNames,
+                                                                            outputShape: predictor.outputShape))
         }
     }
 
@@ -135,12 +137,28 @@ struct Predict: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func csv(_ results: [(file: String, prediction: Prediction)], names: [String]) -> String {
+    func csv(_ results: [(file: String, prediction: Prediction)], names: [String], outputShape: Shape) -> String {
         func quoted(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         let width = results.first?.prediction.scores.count ?? 0
-        let scoreNames = width == 1 ? ["score"] : names.prefix(width).map { "score_\($0)" }
+        // One column per value: a class's score, or for a feature map each position
+        // (`value_h_w_c`, in the row-major order the values come in).
+        let map = outputShape.dropFirst().map { $0 ?? 0 }
+        let scoreNames: [String]
+        if map.count > 1 && map.reduce(1, *) == width {
+            scoreNames = (0..<width).map { flat in
+                var rest = flat, index: [Int] = []
+                for length in map.reversed() { index.insert(rest % length, at: 0); rest /= length }
+                return "value_" + index.map(String.init).joined(separator: "_")
+            }
+        } else if width == 1 {
+            scoreNames = ["score"]
+        } else if names.count == width {
+            scoreNames = names.map { "score_\($0)" }
+        } else {
+            scoreNames = (0..<width).map { "value_\($0)" }
+        }
         var lines = [(["file", "label"] + scoreNames).map(quoted).joined(separator: ",")]
         for (file, p) in results {
             let label = p.scores.allSatisfy(\.isFinite) ? p.label : ""

@@ -63,6 +63,20 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertTrue(lines[1].hasPrefix("\(facePaths[0]),happy,"), String(lines[1]))
     }
 
+    /// A backbone's output is a feature map: one column per value, named by its position,
+    /// as many as each row holds.
+    func testCSVOfAFeatureMap() throws {
+        let backbone = Fixtures.packageRoot.appendingPathComponent("Weights/efficientnet_lite0_notop.h5").path
+        let result = try runMien(["predict", backbone, facePaths[0], "--format", "csv", "--input-size", "64"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0].count, 2 + 2 * 2 * 1280)
+        XCTAssertEqual(lines[1].count, lines[0].count)
+        XCTAssertEqual(Array(lines[0].prefix(4)), ["file", "label", "value_0_0_0", "value_0_0_1"])
+        XCTAssertEqual(lines[0].last, "value_1_1_1279")
+    }
+
     /// Export to `.mien` (BatchNormalization folded), then predict from it: the same scores.
     func testExportedModelPredictsTheSame() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mien-cli-\(UUID().uuidString)")
