@@ -85,6 +85,14 @@ let package = Package(
         // Tests/Fixtures/fuzz/*/{seeds,crashes} in the test suite.
         .target(name: "MienFuzz", dependencies: ["MienModelFile", "MienKerasConfig", "MienNN", "MienTraining", "MienImages", "MienFaces", "MienFiles"]),
         .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "MienNN"]),
+
+        // The README's "Use Mien from Swift" examples, built and run by MienExamplesTests:
+        // prediction needs the inference modules alone (no libhdf5, no CSV).
+        .executableTarget(name: "mien-example-predict", dependencies: ["MienModelFile", "MienImages"],
+                          path: "Examples/PredictFace"),
+        .executableTarget(name: "mien-example-fine-tune", dependencies: ["MienTraining", "MienModelFile", "MienImages"],
+                          path: "Examples/FineTune"),
+        .testTarget(name: "MienExamplesTests", dependencies: ["mien-example-predict", "mien-example-fine-tune", "MienTestSupport"]),
         .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "MienTestSupport"]),
     ]
 )

@@ -4,38 +4,11 @@ import XCTest
 
 /// Runs the built `mien` tool as a user would.
 func runMien(_ arguments: [String], timeout: Double = 300) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = try mienExecutable()
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let done = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in done.signal() }
-    try process.run()
-    // A hang (a FIFO read forever, say) fails the test instead of stalling the suite.
-    let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    done.wait()
-    watchdog.cancel()
-    if process.terminationReason == .uncaughtSignal {
-        XCTFail("mien \(arguments.joined(separator: " ")) was killed by signal \(process.terminationStatus)\(process.terminationStatus == SIGKILL ? " (timed out after \(Int(timeout)) s)" : "")")
-    }
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    try runBuiltProduct(try mienExecutable(), arguments, timeout: timeout)
 }
 
-/// The built `mien`, beside the test bundle in the build products folder (on Linux the
-/// bundle URL is that folder; on macOS it is a `.xctest` bundle inside it).
 func mienExecutable() throws -> URL {
-    let bundle = Bundle(for: InspectCommandTests.self).bundleURL
-    let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("mien") }
-    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        struct NotBuilt: Error { var candidates: [String] }
-        throw NotBuilt(candidates: candidates.map(\.path))
-    }
-    return found
+    try builtProduct("mien", besideBundleOf: InspectCommandTests.self)
 }
 
 final class InspectCommandTests: XCTestCase {
