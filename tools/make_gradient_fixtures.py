@@ -164,6 +164,7 @@ def cases():
     c["merge_broadcast_se"] = (lambda: squeeze_excite(), 2)
     c["residual"] = (lambda: residual(), 2)
     c["operations"] = (lambda: operations_model(), 2)
+    c["preprocess_caffe"] = (lambda: caffe_model(), 2)
     c["concatenate"] = (lambda: concat_model(), 2)
     c["separable_same_stride2_relu"] = (lambda: seq((7, 6, 3), L.SeparableConv2D(
         4, 3, strides=2, padding="same", depth_multiplier=2, activation="relu", name="sep")), 2)
@@ -227,6 +228,14 @@ def operations_model():
     t3 = ops.minimum(a, b) + (1.0 - a) / 3.0
     t4 = ops.relu6(b * 4.0) * np.array([0.5, -1.0, 2.0, 0.25], dtype=np.float32)
     return keras.Model(x, ops.maximum(t1 + t2, t3 - t4))
+
+
+def caffe_model():
+    """ResNet50's preprocess_input between two Dense layers: GetItem, Stack and Add."""
+    x = keras.Input((3, 4))
+    h = L.Dense(3, name="d1")(x)
+    h = keras.applications.resnet50.preprocess_input(h * 100.0)
+    return keras.Model(x, L.Dense(2, name="d2")(h))
 
 
 def concat_model():

@@ -29,7 +29,7 @@ extension KerasModel {
             // Keras lists a Sequential model's layers without its InputLayer.
             if graph.kerasClass == "Sequential" && layer is InputLayer { continue }
             // Nor Keras 3's operations (`x + 3.0`).
-            if let operation = layer as? Operation, !operation.isKerasLayer { continue }
+            if let operation = layer as? any OperationLayer, !operation.isKerasLayer { continue }
             let node = graph.nodes.firstIndex { $0.layer == index }
             rows.append(.init(name: layer.name, className: layer.kerasClass,
                               outputShape: node.map { graph.nodeShapes[$0] } ?? [],

@@ -44,13 +44,13 @@ public struct KerasConfigWriter {
     /// calls of a nested Sequential differently, those of a nested Functional alike.
     private func model(_ graph: Graph, nested: Bool = false) throws -> (String, JSON) {
         // An operation's call holds its constants, which a Sequential model cannot write.
-        if !nested && graph.isChain && !graph.layers.contains(where: { $0 is Operation }) {
+        if !nested && graph.isChain && !graph.layers.contains(where: { $0 is any OperationLayer }) {
             let layers = try graph.layers.map { try entry($0, calls: nil, in: graph) }
             return ("Sequential", ["name": .string(graph.name), "trainable": .bool(graph.trainable),
                                    "layers": .array(layers)])
         }
         let layers = try graph.layers.indices.map { index -> JSON in
-            if let operation = graph.layers[index] as? Operation {
+            if let operation = graph.layers[index] as? any OperationLayer {
                 guard let node = graph.nodes.firstIndex(where: { $0.layer == index }),
                       graph.nodes.lastIndex(where: { $0.layer == index }) == node else {
                     throw KerasError(.unsupportedOption, file: "model_config", layer: operation.name,

@@ -3,6 +3,8 @@ import MienNN
 /// One argument of an operation's call: a tensor (the n-th input of the layer) or a constant.
 enum OperationArgument {
     case tensor(Int)
+    /// A list of tensors (`keras.ops.stack([a, b, c])`).
+    case tensors([Int])
     case constant(JSON)
 }
 
@@ -29,9 +31,10 @@ enum KerasOperations: KerasLayerFamily {
     static func isOperation(_ entry: JSON, className: String, kerasMajor: Int) -> Bool {
         if className == "TFOpLambda" || className == "SlicingOpLambda" { return true }
         if let module = entry["module"]?.string { return module.split(separator: ".").contains("ops") }
-        guard kerasMajor >= 3, keras3Binary[className] != nil || keras3Unary[className] != nil,
+        guard kerasMajor >= 3, keras3Binary[className] != nil || keras3Unary[className] != nil
+                || className == "GetItem" || className == "Stack",
               let keys = entry["config"]?.object?.keys else { return false }
-        return keys.allSatisfy { $0 == "name" }
+        return keys.allSatisfy { $0 == "name" || (className == "Stack" && $0 == "axis") }
     }
 
     /// Keras 3's binary operations (`keras.ops.add`, ...) by class, and tf.keras's by function.
@@ -56,7 +59,8 @@ enum KerasOperations: KerasLayerFamily {
     /// The supported operations, for error messages.
     static var supported: String {
         "Keras 3 operations \((Array(keras3Binary.keys) + Array(keras3Unary.keys)).sorted().joined(separator: ", ")); "
-            + "tf.keras TFOpLambda \((Array(tfBinary.keys) + Array(tfUnary.keys) + ["nn.bias_add"]).sorted().map { "tf." + $0 }.joined(separator: ", "))"
+            + ", GetItem [..., k] and [..., ::-1], Stack on the last axis; "
+            + "tf.keras TFOpLambda \((Array(tfBinary.keys) + Array(tfUnary.keys) + ["nn.bias_add", "__operators__.getitem"]).sorted().map { "tf." + $0 }.joined(separator: ", "))"
     }
 
     /// The largest constant operand, in elements (a per-channel constant is a few thousand).
@@ -66,7 +70,7 @@ enum KerasOperations: KerasLayerFamily {
     static func build(_ c: LayerConfig, arguments: OperationArguments, inputShapes: [Shape]) throws -> any Layer {
         if c.className == "TFOpLambda" || c.className == "SlicingOpLambda" {
             let function = try c.string("function")
-            return try tfOperation(c, function: function, arguments: arguments)
+            return try tfOperation(c, function: function, arguments: arguments, inputShapes: inputShapes)
         }
         let what = "the Keras 3 operation \(c.className)"
         if let op = keras3Binary[c.className] {
@@ -82,10 +86,51 @@ enum KerasOperations: KerasLayerFamily {
             try noOtherArguments(c, arguments, positions: 1, keywords: ["x"], what: what)
             return try Operation(name: c.name, op: .activation(activation), operands: [.input(0)], kerasClass: c.className)
         }
+        if c.className == "GetItem" {
+            guard case .tensor = try argument(c, arguments, position: 0, keyword: "x", what: what),
+                  case .constant(let key) = try argument(c, arguments, position: 1, keyword: "key", what: what) else {
+                throw c.fail(.unsupportedOption, "\(what) needs a tensor and a constant index")
+            }
+            try noOtherArguments(c, arguments, positions: 2, keywords: ["x", "key"], what: what)
+            return try lastAxisGather(c, key: key, inputShape: inputShapes.first, what: what)
+        }
+        if c.className == "Stack" {
+            guard case .tensors(let indices) = try argument(c, arguments, position: 0, keyword: "x", what: what),
+                  indices == Array(0..<indices.count) else {
+                throw c.fail(.unsupportedOption, "\(what) needs a list of tensors")
+            }
+            try noOtherArguments(c, arguments, positions: 1, keywords: ["x"], what: what)
+            let rank = inputShapes.first?.count ?? 0
+            let axis = try c.int("axis", default: 0)
+            guard axis == -1 || axis == rank else {
+                throw c.fail(.unsupportedOption, "\(what) along axis \(axis) is not supported (only a new last axis, -1)")
+            }
+            return StackLastAxis(name: c.name)
+        }
         throw c.fail(.unsupportedLayer, "\(what) is not supported; supported: \(supported)")
     }
 
-    private static func tfOperation(_ c: LayerConfig, function: String, arguments: OperationArguments) throws -> any Layer {
+    /// `x[..., k]` or `x[..., ::-1]` (the key as Keras 3 serializes it, or tf.keras's
+    /// `slice_spec`): the last axis indexed, as `preprocess_input`'s "caffe" mode does.
+    private static func lastAxisGather(_ c: LayerConfig, key: JSON, inputShape: Shape?, what: String) throws -> any Layer {
+        guard let parts = key.array, parts.count == 2, parts[0]["class_name"]?.string == "__ellipsis__",
+              let length = inputShape?.last ?? nil else {
+            throw c.fail(.unsupportedOption, "\(what) with the index \(key.text.prefix(80)) is not supported (only [..., k] and [..., ::-1] on a known last axis)")
+        }
+        if let k = parts[1].int, k >= -length, k < length {
+            return try LastAxisGather(name: c.name, kerasClass: c.className, indices: [k < 0 ? k + length : k], dropsAxis: true)
+        }
+        // Keras 3 writes a slice as {"class_name": "__slice__", "config": {...}}, tf.keras as its fields.
+        let slice = parts[1]["class_name"]?.string == "__slice__" ? parts[1]["config"] : parts[1]
+        if let slice, slice.object?.keys.sorted() == ["start", "step", "stop"],
+           slice["start"]?.isNull == true, slice["stop"]?.isNull == true, slice["step"]?.int == -1 {
+            return try LastAxisGather(name: c.name, kerasClass: c.className, indices: Array((0..<length).reversed()), dropsAxis: false)
+        }
+        throw c.fail(.unsupportedOption, "\(what) with the index \(key.text.prefix(80)) is not supported (only [..., k] and [..., ::-1])")
+    }
+
+    private static func tfOperation(_ c: LayerConfig, function: String, arguments: OperationArguments,
+                                    inputShapes: [Shape]) throws -> any Layer {
         let what = "the TensorFlow operation tf.\(function)"
         if let op = tfBinary[function] {
             let x = try argument(c, arguments, position: 0, keyword: "x", what: what)
@@ -113,6 +158,17 @@ enum KerasOperations: KerasLayerFamily {
                 throw c.fail(.unsupportedOption, "\(what) needs a constant 1-D bias")
             }
             return try binary(c, .add, [value, bias])
+        }
+        if function == "__operators__.getitem" {
+            guard case .tensor = try argument(c, arguments, position: 0, keyword: "tensor", what: what),
+                  case .constant(let spec)? = arguments.keywords["slice_spec"] else {
+                throw c.fail(.unsupportedOption, "\(what) needs a tensor and a constant slice_spec")
+            }
+            try noOtherArguments(c, arguments, positions: 1, keywords: ["tensor", "slice_spec", "var"], what: what)
+            if case .constant(let v)? = arguments.keywords["var"], !v.isNull {
+                throw c.fail(.unsupportedOption, "\(what) with var is not supported")
+            }
+            return try lastAxisGather(c, key: spec, inputShape: inputShapes.first, what: what)
         }
         throw c.fail(.unsupportedLayer, "\(what) is not supported; supported: \(supported)")
     }
@@ -145,6 +201,7 @@ enum KerasOperations: KerasLayerFamily {
         let operands = try arguments.map { argument -> Operation.Operand in
             switch argument {
             case .tensor(let index): return .input(index)
+            case .tensors: throw c.fail(.unsupportedOption, "the \(c.className) operation takes tensors, not a list of them")
             case .constant(let value): return .constant(try tensor(c, value, what: "the \(c.className) operation"))
             }
         }
@@ -202,12 +259,46 @@ enum KerasOperations: KerasLayerFamily {
     /// (module, class, a dict call with `__keras_tensor__` arguments) or tf.keras's
     /// TFOpLambda (a function name and a list call with the constant as a keyword).
     /// `inputs` are the references `[layer, node, tensor]` and shapes of the call's tensors.
-    static func entry(of operation: Operation, inputs: [(reference: JSON, shape: Shape)], kerasMajor: Int,
+    static func entry(of layer: any OperationLayer, inputs: [(reference: JSON, shape: Shape)], kerasMajor: Int,
                       forTFKeras: Bool) throws -> JSON {
         func fail(_ message: String) -> KerasError {
-            KerasError(.unsupportedOption, file: "model_config", layer: operation.name, message)
+            KerasError(.unsupportedOption, file: "model_config", layer: layer.name, message)
         }
-        let name = JSON.string(operation.name)
+        let name = JSON.string(layer.name)
+        func keras3Tensor(_ input: (reference: JSON, shape: Shape)) -> JSON {
+            ["class_name": "__keras_tensor__",
+             "config": ["shape": .array(input.shape.map { $0.map { JSON($0) } ?? .null }),
+                        "dtype": "float32", "keras_history": input.reference]]
+        }
+        func keras3(_ className: String, module: String = "keras.src.ops.numpy", config: [String: JSON] = [:],
+                    args: [JSON]) -> JSON {
+            ["module": .string(module), "class_name": .string(className), "registered_name": .string(className),
+             "name": name, "config": .object(config.merging(["name": name]) { a, _ in a }),
+             "inbound_nodes": [["args": .array(args), "kwargs": [:]]]]
+        }
+        if let stack = layer as? StackLastAxis {
+            guard kerasMajor >= 3 else { throw fail("tf.keras has no form for \(stack.kerasClass) here; write the model for Keras 3") }
+            return keras3("Stack", config: ["axis": -1], args: [.array(inputs.map(keras3Tensor))])
+        }
+        if let gather = layer as? LastAxisGather {
+            let length = inputs.first?.shape.last ?? nil
+            let index: JSON
+            if gather.dropsAxis {
+                index = JSON(gather.indices[0])
+            } else if let length, gather.indices == Array((0..<length).reversed()) {
+                index = kerasMajor >= 3 ? ["class_name": "__slice__", "config": ["start": nil, "stop": nil, "step": -1]]
+                                        : ["start": nil, "stop": nil, "step": -1]
+            } else {
+                throw fail("the gather \(gather.indices) has no Keras form")
+            }
+            let ellipsis: JSON = kerasMajor >= 3 ? ["class_name": "__ellipsis__", "config": [:]] : ["class_name": "__ellipsis__"]
+            if kerasMajor >= 3 { return keras3("GetItem", args: [keras3Tensor(inputs[0]), [ellipsis, index]]) }
+            return ["class_name": "SlicingOpLambda", "name": name,
+                    "config": ["name": name, "trainable": .bool(gather.trainable), "dtype": "float32",
+                               "function": "__operators__.getitem"],
+                    "inbound_nodes": [.array(inputs[0].reference.array! + [["slice_spec": [ellipsis, index]]])]]
+        }
+        guard let operation = layer as? Operation else { throw fail("\(layer.kerasClass) has no Keras form to write") }
         if kerasMajor >= 3 {
             let className: String, module: String
             switch operation.op {
@@ -224,17 +315,12 @@ enum KerasOperations: KerasLayerFamily {
             }
             let args = operation.operands.map { operand -> JSON in
                 switch operand {
-                case .input(let i):
-                    return ["class_name": "__keras_tensor__",
-                            "config": ["shape": .array(inputs[i].shape.map { $0.map { JSON($0) } ?? .null }),
-                                       "dtype": "float32", "keras_history": inputs[i].reference]]
+                case .input(let i): keras3Tensor(inputs[i])
                 case .constant(let t):
-                    return t.rank == 0 ? JSON(t.scalars[0]) : ["class_name": "__tensor__", "config": ["value": nested(t), "dtype": "float32"]]
+                    t.rank == 0 ? JSON(t.scalars[0]) : ["class_name": "__tensor__", "config": ["value": nested(t), "dtype": "float32"]]
                 }
             }
-            return ["module": .string(module), "class_name": .string(className), "registered_name": .string(className),
-                    "name": name, "config": ["name": name],
-                    "inbound_nodes": [["args": .array(args), "kwargs": [:]]]]
+            return keras3(className, module: module, args: args)
         }
         let function: String
         switch operation.op {

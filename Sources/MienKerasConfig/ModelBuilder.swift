@@ -346,12 +346,22 @@ public struct ModelBuilder {
                 }
                 return tensor(ref)
             }
-            // A list holding tensors (`keras.ops.stack([a, b])`) is not a constant.
+            // A list of tensors (`keras.ops.stack([a, b])`); tensors mixed with anything else
+            // are no constant either.
             func holdsTensor(_ v: JSON) -> Bool {
                 v["class_name"]?.string == "__keras_tensor__" || (v.array?.contains(where: holdsTensor) ?? false)
             }
+            if let list = value.array, !list.isEmpty, list.allSatisfy({ $0["class_name"]?.string == "__keras_tensor__" }) {
+                return .tensors(try list.map { item in
+                    guard let history = item["config"]?["keras_history"]?.array, let ref = reference(history) else {
+                        throw fail(layer: layer, "malformed keras_history in an inbound node")
+                    }
+                    guard case .tensor(let index) = tensor(ref) else { preconditionFailure() }
+                    return index
+                })
+            }
             if holdsTensor(value) {
-                throw fail(.unsupportedOption, layer: layer, "an operation on a list of tensors is not supported")
+                throw fail(.unsupportedOption, layer: layer, "an operation on tensors mixed with constants in a list is not supported")
             }
             return .constant(value)
         }

@@ -128,9 +128,12 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertEqual(try plus?.forward([Tensor(shape: [1, 4], scalars: [1, 2, 3, 4])]).scalars, [4, 5, 6, 7])
         // An operation Mien does not compute, or an argument it does not read, is refused
         // naming the operation and the supported ones.
-        let stack = refusal(functional([["T", "T"]], className: "Stack", module: "keras.src.ops.numpy"))
+        let stack = refusal(functional([["T", 3.0]], className: "Stack", module: "keras.src.ops.numpy"))
         XCTAssertEqual(stack?.kind, .unsupportedOption)
-        XCTAssertTrue(stack?.description.contains("list of tensors") ?? false, "\(String(describing: stack))")
+        XCTAssertTrue(stack?.description.contains("mixed with constants") ?? false, "\(String(describing: stack))")
+        let slice = refusal(functional(["T", [["class_name": "__ellipsis__", "config": [:]], ["class_name": "__slice__", "config": ["start": 1, "stop": nil, "step": nil]]]],
+                                       className: "GetItem", module: "keras.src.ops.numpy"))
+        XCTAssertTrue(slice?.description.contains("only [..., k] and [..., ::-1]") ?? false, "\(String(describing: slice))")
         let mean = refusal(functional(["T"], className: "Mean", module: "keras.src.ops.numpy"))
         XCTAssertEqual(mean?.kind, .unsupportedLayer)
         for text in ["Keras 3 operation Mean", "supported: Keras 3 operations Add", "tf.math.truediv"] {

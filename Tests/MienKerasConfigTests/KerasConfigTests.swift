@@ -31,7 +31,7 @@ final class KerasConfigTests: XCTestCase {
     /// Operations are written as the Keras of the writer saves them (Keras 3's operation
     /// layers, tf.keras's TFOpLambda) and read back computing the same, from either file.
     func testOperationsRoundTripInBothKerasForms() throws {
-        for fixture in ["operations.k2", "operations.k3"] {
+        for fixture in ["operations.k2", "operations.k3", "preprocess_caffe.k2"] {
             let imported = try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).h5")).graph
             let inputs = try Golden("keras/\(fixture).io.h5").inputs
             for major in [2, 3] {

@@ -8,7 +8,14 @@
 ///
 /// Operands broadcast by numpy's rules (aligned at the last axis), as TensorFlow's and
 /// Keras's operations do: unlike the merge layers, a `[C]` constant applies per channel.
-public struct Operation: Layer {
+/// A layer that Keras saved from an expression on tensors (an operation) rather than from a
+/// layer object: Keras 3 leaves its operations out of `model.layers`, tf.keras lists its
+/// `TFOpLambda`/`SlicingOpLambda` layers there.
+public protocol OperationLayer: Layer {
+    var isKerasLayer: Bool { get }
+}
+
+public struct Operation: OperationLayer {
     public enum Op: Sendable, Equatable {
         case add, subtract, multiply, divide, maximum, minimum
         /// An activation function of the single operand.
