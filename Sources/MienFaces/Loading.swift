@@ -18,6 +18,7 @@ extension FaceDataset {
     /// Loads a Kaggle-layout folder (`DIR/<class>/*.jpg|jpeg|png`) or a `fer2013.csv`.
     ///
     /// - Parameters:
+    ///   - path: the folder (one subfolder per class) or the `fer2013.csv` file.
     ///   - classes: the classes and their label order (label `i` is `classes[i]`); nil: every
     ///     class folder (sorted by name), or the seven FER-2013 classes in their label order
     ///     for the CSV.

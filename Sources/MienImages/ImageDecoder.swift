@@ -15,9 +15,11 @@ public enum ImageDecoder {
     /// Decodes a JPEG or PNG file; the format is found from the file's signature, not its
     /// extension.
     ///
-    /// - Parameter channels: 1 for grayscale, 3 for RGB, `nil` for the file's own: 1 for gray
-    ///   (and gray+alpha) files, 3 for colour, palette and CMYK files. Alpha is dropped, not
-    ///   composited, as Pillow's `convert` drops it.
+    /// - Parameters:
+    ///   - path: the image file (a regular file: a FIFO or a folder is refused).
+    ///   - channels: 1 for grayscale, 3 for RGB, `nil` for the file's own: 1 for gray
+    ///     (and gray+alpha) files, 3 for colour, palette and CMYK files. Alpha is dropped, not
+    ///     composited, as Pillow's `convert` drops it.
     /// - Throws: `ImageError` naming `path` for unreadable, empty, unknown, corrupt,
     ///   truncated or oversized files.
     public static func decode(contentsOf path: String, channels: Int? = nil) throws -> Image {

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds the DocC documentation of Mien's library modules (swift-docc-plugin) and fails if
+# DocC warns about any of them (a broken symbol link, an undocumented parameter).
+#   tools/docs.sh [OUTPUT_FOLDER]   (default: .build/docs)
+set -eu
+cd "$(dirname "$0")/.."
+out="${1:-.build/docs}"
+mkdir -p "$out"
+log="$out/docc.log"
+status=0
+for target in MienNN MienKerasConfig MienModelFile MienImages MienFiles MienHDF5 MienKeras MienFaces MienTraining MienCharts MienReport; do
+    swift package --disable-sandbox --allow-writing-to-directory "$out" generate-documentation \
+        --target "$target" --output-path "$out/$target.doccarchive" >"$log" 2>&1 || { cat "$log"; exit 1; }
+    if grep -q "warning:" "$log"; then
+        grep -A3 "warning:" "$log"
+        status=1
+    fi
+    echo "$target: $out/$target.doccarchive"
+done
+exit $status
