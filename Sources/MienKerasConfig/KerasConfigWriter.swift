@@ -25,11 +25,12 @@ public struct KerasConfigWriter {
     }
 
     /// The Keras major version a graph's activations can be written for: 2 when it uses
-    /// tf.keras 2's `hard_sigmoid`, else 3.
+    /// tf.keras 2's `hard_sigmoid` or a layer that means tf.keras 2's definition (RandomCrop),
+    /// else 3.
     public static func kerasMajor(for graph: Graph) -> Int {
         func usesKeras2(_ layer: any Layer) -> Bool {
             if let g = layer as? Graph { return g.layers.contains(where: usesKeras2) }
-            return KerasLayers.activation(of: layer) == .hardSigmoidKeras2
+            return KerasLayers.activation(of: layer) == .hardSigmoidKeras2 || KerasLayers.requiredKerasMajor(of: layer) == 2
         }
         return graph.layers.contains(where: usesKeras2) ? 2 : 3
     }

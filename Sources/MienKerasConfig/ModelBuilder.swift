@@ -402,7 +402,8 @@ public struct ModelBuilder {
             layer = nested
         } else if let builder = KerasLayers.builders[className] {
             let layerConfig = LayerConfig(className: className, name: name, config: config,
-                                          kerasMajor: kerasMajor, file: file, budget: budget)
+                                          kerasMajor: kerasMajor, file: file, budget: budget,
+                                          module: entry["module"]?.string, registeredName: entry["registered_name"]?.string)
             layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
             try layerConfig.refuseUnreadOptions()
         } else {
