@@ -21,6 +21,13 @@ enum KerasAugmentationFamily: KerasLayerFamily {
         "CenterCrop": centerCrop,
     ]
 
+    /// The classes whose Keras 3 `call` defaults to `training=True`, so that Keras 3 writes
+    /// `training: true` in each of their calls; Keras 3's predict runs them in inference mode
+    /// all the same (Functional passes its own `training=False` to every layer). tf.keras 2
+    /// writes the flag only when it was given, and then honours it in predict: refused there.
+    static let trainingByDefault: Set<String> = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+                                                 "RandomContrast", "RandomBrightness", "RandomCrop"]
+
     // MARK: Options shared by the family
 
     /// The single image-batch input; `data_format` (Keras 3's option only) and the options

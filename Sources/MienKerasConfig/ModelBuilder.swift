@@ -189,7 +189,10 @@ public struct ModelBuilder {
                     layers[entry.name] = try buildLayer(entry.json, inputShapes: inputShapes, entryName: entry.name)
                 }
                 let layer = layers[entry.name]!
-                if entry.calls[call].training == true && layer.usesTrainingFlag {
+                // Keras 3 saves `training: true` in every call of its image preprocessing layers
+                // (their call's default) and its predict overrides a saved flag with False.
+                let keras3Default = kerasMajor >= 3 && KerasAugmentationFamily.trainingByDefault.contains(entry.className)
+                if entry.calls[call].training == true && layer.usesTrainingFlag && !keras3Default {
                     throw fail(.unsupportedOption, layer: entry.name,
                                "\(entry.className) is called with training=True, so Keras runs it in training mode even in predict (Monte Carlo dropout, batch statistics); Mien runs inference only and refuses such a call")
                 }
