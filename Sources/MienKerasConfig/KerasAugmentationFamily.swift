@@ -68,13 +68,20 @@ enum KerasAugmentationFamily: KerasLayerFamily {
                                      bounds: ClosedRange<Double>) throws -> FactorRange {
         if f.isList {
             guard f.values[0] <= bounds.upperBound, f.values[1] >= bounds.lowerBound else {
-                throw c.fail("'\(key)' \(f.values) lies outside \(bounds), which Keras 3 refuses")
+                throw c.fail("'\(key)' \(f.values) lies outside \(interval(bounds)), which Keras 3 refuses")
             }
             return FactorRange(f.values.min()!, f.values.max()!)
         }
-        guard bounds.contains(f.values[0]) else { throw c.fail("'\(key)' \(f.values[0]) lies outside \(bounds), which Keras 3 refuses") }
+        guard bounds.contains(f.values[0]) else {
+            throw c.fail("'\(key)' \(f.values[0]) lies outside \(interval(bounds)), which Keras 3 refuses")
+        }
         let magnitude = abs(f.values[0])
         return FactorRange(max(-magnitude, bounds.lowerBound), magnitude)
+    }
+
+    private static func interval(_ bounds: ClosedRange<Double>) -> String {
+        func text(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+        return "[\(text(bounds.lowerBound)), \(text(bounds.upperBound))]"
     }
 
     /// Keras 3's RandomZoom and RandomTranslation factors: each value checked by `valid`,
