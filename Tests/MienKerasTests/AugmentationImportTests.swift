@@ -52,6 +52,23 @@ final class AugmentationImportTests: XCTestCase {
         }
     }
 
+    /// Exported to a tf.keras 2-style .h5 and imported again: the same predictions. A Keras 3
+    /// model whose RandomContrast draws per image has no tf.keras 2 form: refused by name.
+    func testExportKeepsTheLayersOrRefusesThem() throws {
+        let folder = try makeTemporaryFolder()
+        for name in ["augmented_backbone.k2", "convnext_block.k3", "layer_norm.k2", "crops.k2"] {
+            let model = try KerasModel(contentsOf: Fixtures.path("keras/\(name).h5"))
+            let path = folder.appendingPathComponent("\(name).h5").path
+            try KerasExport.write(model.graph, to: path)
+            let x = try Golden("keras/\(name).io.h5").inputs
+            XCTAssertEqual(try KerasModel(contentsOf: path).predict(x), try model.predict(x), name)
+        }
+        let k3 = try KerasModel(contentsOf: Fixtures.path("keras/augmented_backbone.k3.h5"))
+        XCTAssertThrowsError(try KerasExport.write(k3.graph, to: folder.appendingPathComponent("k3.h5").path)) { error in
+            XCTAssertTrue("\(error)".contains("random_contrast") && "\(error)".contains("Keras 3's definition"), "\(error)")
+        }
+    }
+
     func testLayerNormalizationAndConvNeXtBlockMatchPredict() throws {
         for version in ["k2", "k3"] {
             _ = try check("layer_norm.\(version)")

@@ -80,7 +80,12 @@ public struct RandomFlip: Layer {
         return shape
     }
 
-    public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
+    /// Keras's inference: the input, once it is checked to be a batch of images.
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        try requireImages(x.shape.map { $0 })
+        return x
+    }
     public var isIdentityAtInference: Bool { true }
     public var usesTrainingFlag: Bool { true }
     public var canTrain: Bool { true }
@@ -175,7 +180,12 @@ extension RandomAffineLayer {
         return shape
     }
 
-    public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
+    /// Keras's inference: the input, once it is checked to be a batch of images.
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        try requireImages(x.shape.map { $0 })
+        return x
+    }
     public var isIdentityAtInference: Bool { true }
     public var usesTrainingFlag: Bool { true }
     public var canTrain: Bool { true }
