@@ -545,7 +545,8 @@ def build_layer_norm(K, v):
 
 
 def build_convnext_block(K, v):
-    """One ConvNeXt block as keras.applications.convnext builds it."""
+    """One ConvNeXt block as keras.applications.convnext builds it, except its depthwise
+    convolution: the application writes Conv2D(groups=16), which Mien does not read yet."""
     L = K.layers
     inp = K.Input((8, 8, 16))
     x = L.DepthwiseConv2D(7, padding="same", name="dwconv")(inp)
