@@ -481,17 +481,16 @@ def layer_scale_class(v):
 
 
 def build_augmented_backbone(K, v):
-    """Keras's transfer-learning tutorial: augmentation in front of a frozen backbone."""
+    """Keras's transfer-learning tutorial: augmentation (a nested Sequential, as there) in
+    front of a frozen backbone."""
     L = K.layers
     inp = K.Input((32, 32, 3))
-    x = L.RandomFlip("horizontal")(inp)
-    x = L.RandomRotation(0.1)(x)
-    x = L.RandomZoom(0.1)(x)
-    x = L.RandomTranslation(0.1, 0.1)(x)
-    x = L.RandomContrast(0.2)(x)
+    augmentation = [L.RandomFlip("horizontal"), L.RandomRotation(0.1), L.RandomZoom(0.1),
+                    L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.2)]
     if v == "k2":
         # Keras 3 cannot save RandomBrightness to .h5 ("cannot pickle 'module' object").
-        x = L.RandomBrightness(0.2)(x)
+        augmentation.append(L.RandomBrightness(0.2))
+    x = K.Sequential(augmentation, name="augmentation")(inp)
     x = L.Rescaling(1 / 127.5, offset=-1)(x)
     b_in = K.Input((32, 32, 3))
     b = L.Conv2D(8, 3, strides=2, padding="same")(b_in)
