@@ -29,6 +29,8 @@ enum KerasNormalizationFamily: KerasLayerFamily {
             throw c.fail(.unsupportedOption, "LayerNormalization over axes \(raw) of a rank-\(rank) input is not supported (only the last axis, or several trailing axes, batch excluded)")
         }
         // Keras's weight shape: Keras 3 sorts the axes as written, tf.keras 2 keeps their order.
+        // (Keras 3's own .h5 loader drops a list of several axes and then fails on the weight
+        // shapes; Mien computes what the saved model computed, as its JSON form does.)
         let order = c.kerasMajor >= 3 ? zip(raw, resolved).sorted { $0.0 < $1.0 }.map(\.1) : resolved
         let paramShape = try order.map { axis -> Int in
             guard let length = shape[axis] else {
