@@ -48,6 +48,7 @@ tf.get_logger().setLevel("ERROR")
 
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
+from keras.src.applications.convnext import LayerScale  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASK64 = (1 << 64) - 1
@@ -180,6 +181,15 @@ def cases():
     c["elu_layer"] = (lambda: seq((3, 4, 5), L.ELU(alpha=0.7, name="elu")), 2)
     c["softmax_axis1"] = (lambda: seq((3, 4, 5), L.Softmax(axis=1, name="softmax")), 2)
     c["prelu_shared"] = (lambda: seq((3, 4, 5), L.PReLU(shared_axes=[1, 2], name="prelu")), 2)
+    # LayerNormalization (ConvNeXt's epsilon 1e-6; trailing axes; without beta or gamma;
+    # Keras 3's rms_scaling) and ConvNeXt's LayerScale.
+    c["layernorm_last_eps1e6"] = (lambda: seq((4, 5, 6), L.LayerNormalization(epsilon=1e-6, name="ln")), 2)
+    c["layernorm_after_dense"] = (lambda: seq((7,), L.Dense(6, name="dense"), L.LayerNormalization(name="ln")), 3)
+    c["layernorm_trailing_axes"] = (lambda: seq((3, 4, 5), L.LayerNormalization(axis=[2, 3], name="ln")), 2)
+    c["layernorm_no_center"] = (lambda: seq((3, 8), L.LayerNormalization(center=False, name="ln")), 2)
+    c["layernorm_no_scale"] = (lambda: seq((3, 8), L.LayerNormalization(scale=False, epsilon=0.1, name="ln")), 2)
+    c["layernorm_rms_scaling"] = (lambda: seq((3, 8), L.LayerNormalization(rms_scaling=True, name="ln")), 2)
+    c["layer_scale"] = (lambda: seq((4, 4, 6), L.Conv2D(6, 1, name="conv"), LayerScale(0.1, 6, name="ls")), 2)
     # The original project's CNN (smaller input, same layers).
     c["original_cnn"] = (lambda: seq(
         (20, 20, 1),
@@ -323,7 +333,10 @@ def make(name, build, batch, out):
         f.create_dataset("output", data=np.asarray(y, dtype=np.float32))
         f.create_dataset("gradients/input", data=np.asarray(grads[0], dtype=np.float32))
         for (layer_name, w), g in zip(variables, grads[1:]):
-            f.create_dataset(f"gradients/{layer_name}/{w.name}", data=np.asarray(g, dtype=np.float32))
+            # Keras 3's LayerScale leaves its weight unnamed ("variable"); tf.keras and Mien
+            # call it gamma.
+            weight = "gamma" if w.name == "variable" else w.name
+            f.create_dataset(f"gradients/{layer_name}/{weight}", data=np.asarray(g, dtype=np.float32))
         for layer in model.layers:
             for w in layer.non_trainable_weights:
                 key = f"{layer.name}/{w.name}"

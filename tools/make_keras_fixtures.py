@@ -155,7 +155,8 @@ def randomize_weights(model, seed):
             val = rng.uniform(0.5, 2.0, shape)
         elif short == "alpha":
             val = rng.uniform(0.05, 0.6, shape)
-        elif short == "scale":
+        elif short in ("scale", "variable"):
+            # "variable": Keras 3's LayerScale leaves its gamma unnamed.
             val = rng.uniform(0.5, 1.5, shape)
         elif short in ADAPTED:
             continue
@@ -511,6 +512,93 @@ def build_dense_mlp(K, v):
 
 
 # name -> (builder, versions, write weights-only + json variants)
+def layer_scale_class(v):
+    """ConvNeXt's LayerScale, from the Keras that saves the model."""
+    if v == "k2":
+        from tf_keras.src.applications.convnext import LayerScale
+    else:
+        from keras.src.applications.convnext import LayerScale
+    return LayerScale
+
+
+def build_augmented_backbone(K, v):
+    """Keras's transfer-learning tutorial: augmentation (a nested Sequential, as there) in
+    front of a frozen backbone."""
+    L = K.layers
+    inp = K.Input((32, 32, 3))
+    augmentation = [L.RandomFlip("horizontal"), L.RandomRotation(0.1), L.RandomZoom(0.1),
+                    L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.2)]
+    if v == "k2":
+        # Keras 3 cannot save RandomBrightness to .h5 ("cannot pickle 'module' object").
+        augmentation.append(L.RandomBrightness(0.2))
+    x = K.Sequential(augmentation, name="augmentation")(inp)
+    x = L.Rescaling(1 / 127.5, offset=-1)(x)
+    b_in = K.Input((32, 32, 3))
+    b = L.Conv2D(8, 3, strides=2, padding="same")(b_in)
+    b = L.BatchNormalization()(b)
+    b = L.DepthwiseConv2D(3, padding="same")(b)
+    b = L.BatchNormalization()(b)
+    b = L.Activation("swish")(b)
+    b = L.Conv2D(16, 1)(b)
+    backbone = K.Model(b_in, b, name="backbone")
+    backbone.trainable = False
+    x = backbone(x, training=False)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dropout(0.2)(x)
+    out = L.Dense(3)(x)
+    return K.Model(inp, out, name="augmented_backbone"), uniform_inputs("augmented_backbone", [(32, 32, 3)], 0, 255)
+
+
+def build_crops(K, v):
+    """CenterCrop (a crop; a smart_resize when smaller) and RandomCrop at inference
+    (tf.keras 2: smart_resize; Keras 3: the whole image, whatever its declared shape)."""
+    L = K.layers
+    inp = K.Input((30, 26, 3))
+    a = L.CenterCrop(20, 24, name="center_crop")(inp)
+    b = L.CenterCrop(34, 20, name="center_resize")(inp)
+    c = L.RandomCrop(24, 20, name="random_crop")(inp)
+    feats = [L.GlobalAveragePooling2D()(L.Conv2D(4, 3)(t)) for t in (a, b, c)]
+    out = L.Dense(3)(L.Concatenate()(feats))
+    return K.Model(inp, out, name="crops"), uniform_inputs("crops", [(30, 26, 3)], 0, 255)
+
+
+def build_layer_norm(K, v):
+    L = K.layers
+    inp = K.Input((5, 6, 8))
+    parts = [
+        L.LayerNormalization(epsilon=1e-6, name="ln_last")(inp),
+        L.LayerNormalization(axis=[3], center=False, name="ln_list")(inp),
+        L.LayerNormalization(scale=False, epsilon=0.01, name="ln_noscale")(inp),
+    ]
+    if v == "k2":
+        # Keras 3's .h5 loader drops an axis list of more than one axis (legacy
+        # saving_utils.model_from_config), so Keras 3 cannot reload such a file; Keras 3's
+        # trailing axes are checked by the gradient fixture layernorm_trailing_axes.
+        parts += [L.LayerNormalization(axis=[1, 2, 3], name="ln_all")(inp),
+                  L.LayerNormalization(axis=[-2, -1], center=False, name="ln_two")(inp)]
+    else:
+        parts.append(L.LayerNormalization(rms_scaling=True, name="ln_rms")(inp))
+    flats = [L.Flatten()(t) for t in parts]
+    dense = L.LayerNormalization(name="ln_dense")(L.Dense(7)(L.Flatten()(inp)))
+    out = L.Concatenate()(flats + [dense])
+    return K.Model(inp, out, name="layer_norm"), normal_inputs("layer_norm", [(5, 6, 8)], scale=2.0)
+
+
+def build_convnext_block(K, v):
+    """One ConvNeXt block as keras.applications.convnext builds it, except its depthwise
+    convolution: the application writes Conv2D(groups=16), which Mien does not read yet."""
+    L = K.layers
+    inp = K.Input((8, 8, 16))
+    x = L.DepthwiseConv2D(7, padding="same", name="dwconv")(inp)
+    x = L.LayerNormalization(epsilon=1e-6, name="layernorm")(x)
+    x = L.Dense(64, name="pwconv1")(x)
+    x = L.Activation("gelu", name="gelu")(x)
+    x = L.Dense(16, name="pwconv2")(x)
+    x = layer_scale_class(v)(1e-6, 16, name="layer_scale")(x)
+    out = L.Add(name="add")([inp, x])
+    return K.Model(inp, out, name="convnext_block"), normal_inputs("convnext_block", [(8, 8, 16)])
+
+
 MODELS = [
     ("sequential_cnn", build_sequential_cnn, ("k2", "k3"), False),
     ("functional_branches", build_functional_branches, ("k2", "k3"), True),
@@ -529,6 +617,10 @@ MODELS = [
     ("dense_mlp", build_dense_mlp, ("k2", "k3"), False),
     ("operations", build_operations, ("k2", "k3"), False),
     ("preprocess_caffe", build_preprocess_caffe, ("k2", "k3"), False),
+    ("augmented_backbone", build_augmented_backbone, ("k2", "k3"), False),
+    ("crops", build_crops, ("k2", "k3"), False),
+    ("layer_norm", build_layer_norm, ("k2", "k3"), False),
+    ("convnext_block", build_convnext_block, ("k2", "k3"), False),
 ]
 
 
@@ -792,9 +884,10 @@ def write_keras1(path):
 # --------------------------------------------------------------------------
 
 def load_full(v, path):
+    custom = {"LayerScale": layer_scale_class(v)}
     if v == "k2":
-        return tf_keras.models.load_model(path, compile=False)
-    return keras.models.load_model(path, compile=False, safe_mode=False)
+        return tf_keras.models.load_model(path, compile=False, custom_objects=custom)
+    return keras.models.load_model(path, compile=False, safe_mode=False, custom_objects=custom)
 
 
 def read_io(path):

@@ -29,13 +29,13 @@ public struct KerasConfigWriter {
     }
 
     /// The Keras major version a graph can be written for: 2 when it uses tf.keras 2's
-    /// `hard_sigmoid` or a layer name with a `/` (tf.keras DenseNet's `conv1/conv`, which
-    /// Keras 3 refuses), else 3.
+    /// `hard_sigmoid`, a layer that means tf.keras 2's definition (RandomCrop) or a layer
+    /// name with a `/` (tf.keras DenseNet's `conv1/conv`, which Keras 3 refuses), else 3.
     public static func kerasMajor(for graph: Graph) -> Int {
         func usesKeras2(_ layer: any Layer) -> Bool {
             if layer.name.contains("/") { return true }
             if let g = layer as? Graph { return g.layers.contains(where: usesKeras2) }
-            return KerasLayers.activation(of: layer) == .hardSigmoidKeras2
+            return KerasLayers.activation(of: layer) == .hardSigmoidKeras2 || KerasLayers.requiredKerasMajor(of: layer) == 2
         }
         return graph.layers.contains(where: usesKeras2) ? 2 : 3
     }

@@ -11,6 +11,11 @@ struct LayerConfig {
     var file: String
     /// The weights the model may still allocate (shared by every layer of one model file).
     var budget: WeightBudget
+    /// The entry's `module` and `registered_name` (Keras 3's `to_json`, `.keras` files and
+    /// tf.keras's `to_json`; absent in `.h5` files): which class a name means when a Keras
+    /// application defines it outside `keras.layers` (ConvNeXt's `LayerScale`).
+    var module: String? = nil
+    var registeredName: String? = nil
     /// The options the builder read; any other option must be one that cannot change what
     /// the layer computes at inference (`ignorable`), or the layer is refused.
     let used = UsedKeys()

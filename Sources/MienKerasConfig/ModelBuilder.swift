@@ -198,7 +198,10 @@ public struct ModelBuilder {
                                                         arguments: entry.calls[call].arguments)
                 }
                 let layer = layers[entry.name]!
-                if entry.calls[call].training == true && layer.usesTrainingFlag {
+                // Keras 3 saves `training: true` in every call of its image preprocessing layers
+                // (their call's default) and its predict overrides a saved flag with False.
+                let keras3Default = kerasMajor >= 3 && KerasAugmentationFamily.trainingByDefault.contains(entry.className)
+                if entry.calls[call].training == true && layer.usesTrainingFlag && !keras3Default {
                     throw fail(.unsupportedOption, layer: entry.name,
                                "\(entry.className) is called with training=True, so Keras runs it in training mode even in predict (Monte Carlo dropout, batch statistics); Mien runs inference only and refuses such a call")
                 }
@@ -498,7 +501,8 @@ public struct ModelBuilder {
             layer = nested
         } else if let builder = KerasLayers.builders[className] {
             let layerConfig = LayerConfig(className: className, name: name, config: config,
-                                          kerasMajor: kerasMajor, file: file, budget: budget)
+                                          kerasMajor: kerasMajor, file: file, budget: budget,
+                                          module: entry["module"]?.string, registeredName: entry["registered_name"]?.string)
             layer = try KerasError.wrap(file: file) { try builder(layerConfig, inputShapes) }
             try layerConfig.refuseUnreadOptions()
         } else {

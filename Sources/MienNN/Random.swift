@@ -19,6 +19,9 @@ public enum RandomStream: UInt64, CaseIterable, Sendable {
     /// The second training stage (fine-tuning the backbone's top): the seed of its shuffles
     /// and dropout masks, so they differ from the first stage's.
     case secondStage = 8
+    /// The random image layers (RandomFlip, RandomRotation, RandomCrop, ...) in training
+    /// mode: one stream per epoch and batch (and layer), apart from Dropout's.
+    case imageAugmentation = 9
 }
 
 /// A small, fast, seedable random number generator: xoshiro256** (Blackman and Vigna),

@@ -77,10 +77,11 @@ public struct TrainingContext: Sendable {
         self.frozen = frozen
     }
 
-    /// The stream of `layer`'s random numbers in this step.
-    public func generator(for layer: String) -> SeededGenerator {
+    /// The stream of `layer`'s random numbers in this step: Dropout's, or another use's
+    /// (`.imageAugmentation`), so that no two kinds of layer share numbers.
+    public func generator(for layer: String, stream: RandomStream = .dropout) -> SeededGenerator {
         let key = path.isEmpty ? layer : "\(path)/\(layer)"
-        return SeededGenerator(seed: seed, .dropout, UInt64(epoch), UInt64(batch), TrainingContext.hash(key))
+        return SeededGenerator(seed: seed, stream, UInt64(epoch), UInt64(batch), TrainingContext.hash(key))
     }
 
     /// FNV-1a of the UTF-8 bytes: a stable number for a layer's key path.
