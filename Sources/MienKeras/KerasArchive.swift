@@ -165,6 +165,39 @@ struct KerasArchive {
 
     private struct Overrun: Error {}
 
+    // MARK: Writing
+
+    /// Writes `entries` (name, bytes) as a zip at `path`, each stored uncompressed as Keras
+    /// stores them. Atomic (`AtomicFile`): the zip is built in memory, written to a
+    /// temporary file beside `path`, which `verify` reads back before it is renamed.
+    static func write(_ entries: [(name: String, bytes: [UInt8])], to path: String,
+                      verify: (String) throws -> Void) throws {
+        let data: Data
+        do {
+            let archive = try Archive(accessMode: .create)
+            let now = Date()
+            for (name, bytes) in entries {
+                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(bytes.count),
+                                     modificationDate: now, compressionMethod: .none) { position, size in
+                    Data(bytes[Int(position)..<Int(position) + size])
+                }
+            }
+            guard let built = archive.data else { throw Archive.ArchiveError.unwritableArchive }
+            data = built
+        } catch {
+            throw KerasError(.archive, file: path, "cannot build the zip archive: \(describe(error))")
+        }
+        do {
+            try withoutActuallyEscaping(verify) { verify in
+                try AtomicFile.write(to: path, contents: { fd, temporaryPath in
+                    try data.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path, temporaryPath: temporaryPath) }
+                }, verify: verify)
+            }
+        } catch let error as FileError {
+            throw KerasError(.archive, file: path, "cannot write the file: \(error.message)")
+        }
+    }
+
     /// Whether the last 64 KiB + 22 bytes of the file hold the zip end record's signature
     /// where ZIPFoundation looks for it (at least 22 bytes before the end).
     private static func hasEndRecord(_ path: String, size: Int) -> Bool {
