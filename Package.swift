@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // Keras 3's `.keras` files are zip archives: read and written by MienKeras only.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -47,8 +49,9 @@ let package = Package(
         .target(name: "MienTraining", dependencies: ["MienNN", "MienFaces", "MienKeras", "MienKerasConfig", "MienModelFile", "MienFiles"]),
         // Keras's model_config JSON <-> NN graph (no HDF5: model files reuse it).
         .target(name: "MienKerasConfig", dependencies: ["MienNN"]),
-        // Keras .h5 / .weights.h5 files <-> NN graph with weights.
-        .target(name: "MienKeras", dependencies: ["MienHDF5", "MienNN", "MienKerasConfig", "MienFiles"]),
+        // Keras .h5 / .weights.h5 / .keras files <-> NN graph with weights.
+        .target(name: "MienKeras", dependencies: ["MienHDF5", "MienNN", "MienKerasConfig", "MienFiles",
+                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The .mien model file (safetensors + Keras config) and the Predictor; no HDF5.
         .target(name: "MienModelFile", dependencies: ["MienNN", "MienKerasConfig", "MienImages", "MienFiles"]),
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.

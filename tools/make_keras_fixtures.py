@@ -5,11 +5,14 @@ Every model is built twice, once with tf_keras (Keras 2, "k2") and once with
 Keras 3 ("k3"), its weights are randomised deterministically, and it is saved
 as a legacy HDF5 model (`NAME.V.h5`) next to an "io" file (`NAME.V.io.h5`)
 holding the inputs, Keras's own output and the parameter counts / layer
-summary.  Afterwards every file is reloaded with the Keras that wrote it and
-the reloaded output is compared with the stored output.
+summary.  The models of KERAS_ZIPS are also saved as `.keras` zips
+(`NAME.V.keras`), and bad/zip/ gets damaged copies of one of them.
+Afterwards every file is reloaded with the Keras that wrote it and the
+reloaded output is compared with the stored output.
 
 Usage:
     python3 tools/make_keras_fixtures.py [--out Tests/Fixtures/keras]
+    python3 tools/make_keras_fixtures.py --zips-only   # only the .keras files
 
 Pinned versions: see tools/requirements.txt.  See Tests/Fixtures/README.md for
 the list of files.
@@ -20,8 +23,10 @@ import json
 import logging
 import os
 import shutil
+import struct
 import sys
 import warnings
+import zipfile
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -624,9 +629,58 @@ MODELS = [
 ]
 
 
+# The models also saved as `.keras` zips (model.save("NAME.V.keras")): Keras 3's
+# format, and tf_keras's own v3 format (same entries; its weights file has no
+# groups for weightless layers and no `name` attributes).
+KERAS_ZIPS = [
+    ("functional_branches", "k3"),
+    ("nested_deep", "k3"),
+    ("mbconv", "k3"),
+    ("nested_deep", "k2"),
+]
+
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
+
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DATE_SAVED = "2026-01-01@00:00:00"
+
+
+def save_keras(model, path):
+    """model.save(path) as a `.keras` zip, then the parts that differ from run
+    to run made fixed, so that a regeneration gives the same bytes: the save
+    time (metadata.json's date_saved, the entries' zip times) and Keras 3's
+    `shared_object_id`s (Python object ids), renumbered 1, 2, ... in order of
+    appearance.  Everything else stays as Keras wrote it (entries stored)."""
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+    ids = {}
+
+    def renumber(obj):
+        if isinstance(obj, dict):
+            if "shared_object_id" in obj:
+                obj["shared_object_id"] = ids.setdefault(obj["shared_object_id"], len(ids) + 1)
+            for v in obj.values():
+                renumber(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                renumber(v)
+
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in entries:
+            if info.filename == "metadata.json":
+                meta = json.loads(data)
+                meta["date_saved"] = FIXED_DATE_SAVED
+                data = json.dumps(meta).encode()
+            elif info.filename == "config.json":
+                config = json.loads(data)
+                renumber(config)
+                data = json.dumps(config).encode()
+            info.date_time = FIXED_ZIP_TIME
+            z.writestr(info, data)
+
 
 def to_numpy(t):
     return np.asarray(t.numpy() if hasattr(t, "numpy") else t)
@@ -698,6 +752,9 @@ def generate_model(out_dir, name, builder, versions, weights_variants, log):
         write_io(base + ".io.h5", K, model, xs, y)
         log.append(base + ".h5")
         log.append(base + ".io.h5")
+        if (name, v) in KERAS_ZIPS:
+            save_keras(model, base + ".keras")
+            log.append(base + ".keras")
         if weights_variants:
             with open(base + ".json", "w") as fh:
                 fh.write(model.to_json())
@@ -712,9 +769,138 @@ def generate_model(out_dir, name, builder, versions, weights_variants, log):
               f"|y| max {np.abs(y).max():.4g}")
 
 
+def generate_zips(out_dir, log):
+    """Only the `.keras` files: each model of KERAS_ZIPS built as for its
+    `.h5` (same seeds, so the same weights and the same `.io.h5`)."""
+    builders = {name: builder for name, builder, _, _ in MODELS}
+    for name, v in KERAS_ZIPS:
+        _, model, _ = build(name, builders[name], v)
+        save_keras(model, os.path.join(out_dir, f"{name}.{v}.keras"))
+        log.append(os.path.join(out_dir, f"{name}.{v}.keras"))
+        print(f"  {name}.{v}.keras")
+
+
 # --------------------------------------------------------------------------
 # Bad inputs
 # --------------------------------------------------------------------------
+
+def _write_zip(path, entries, deflate=()):
+    """A zip of (name, bytes) entries at fixed times, as save_keras leaves them;
+    the entries named in `deflate` compressed."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED if name in deflate else zipfile.ZIP_STORED
+            z.writestr(info, data)
+
+
+def _central_records(data):
+    """(offset, name) of each central directory record of the zip `data`."""
+    end = data.rindex(b"PK\x05\x06")
+    _, cd_size, cd_offset = struct.unpack("<HII", data[end + 10:end + 20])
+    at = cd_offset
+    while at < cd_offset + cd_size:
+        name_length, extra_length, comment_length = struct.unpack("<HHH", data[at + 28:at + 34])
+        yield at, bytes(data[at + 46:at + 46 + name_length])
+        at += 46 + name_length + extra_length + comment_length
+
+
+def _patch_sizes(path, entry, size, stored=None):
+    """Sets the uncompressed size (and, if given, the stored size) that the
+    local header and the central record declare for `entry`; its data stays."""
+    data = bytearray(open(path, "rb").read())
+    with zipfile.ZipFile(path) as z:
+        local = z.getinfo(entry).header_offset
+    central = next(at for at, name in _central_records(data) if name == entry.encode())
+    # Local header: stored size at 18, uncompressed at 22; central record: 20 and 24.
+    data[local + 22:local + 26] = data[central + 24:central + 28] = struct.pack("<I", size)
+    if stored is not None:
+        data[local + 18:local + 22] = data[central + 20:central + 24] = struct.pack("<I", stored)
+    open(path, "wb").write(data)
+
+
+def _zip64_huge_offset(path, entry):
+    """Gives `entry`'s central record a ZIP64 local-header offset beyond 2^63
+    (ZIPFoundation 0.9.20 converts it to off_t and traps)."""
+    data = bytearray(open(path, "rb").read())
+    end = data.rindex(b"PK\x05\x06")
+    count, cd_size, cd_offset = struct.unpack("<HII", data[end + 10:end + 20])
+    records, at = bytearray(), cd_offset
+    while at < cd_offset + cd_size:
+        name_length, extra_length, comment_length = struct.unpack("<HHH", data[at + 28:at + 34])
+        head = bytearray(data[at:at + 46])
+        name = data[at + 46:at + 46 + name_length]
+        extra = data[at + 46 + name_length:at + 46 + name_length + extra_length]
+        comment = data[at + 46 + name_length + extra_length:at + 46 + name_length + extra_length + comment_length]
+        if name == entry.encode():
+            head[42:46] = struct.pack("<I", 0xFFFFFFFF)
+            extra = extra + struct.pack("<HHQ", 1, 8, 0xFFFFFFFFFFFFFF00)
+            head[30:32] = struct.pack("<H", len(extra))
+        records += head + name + extra + comment
+        at += 46 + name_length + extra_length + comment_length
+    out = data[:cd_offset] + records
+    out += b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, len(records), cd_offset, 0)
+    open(path, "wb").write(out)
+
+
+# The smallest `.keras` fixture, which bad/zip/ damages.
+BAD_ZIP_BASE = "functional_branches.k3.keras"
+
+
+def generate_bad_zips(out_dir, log):
+    """bad/zip/: damaged copies of BAD_ZIP_BASE, one thing wrong in each,
+    and expected.json (a fragment of the error each must give)."""
+    folder = os.path.join(out_dir, "bad", "zip")
+    os.makedirs(folder, exist_ok=True)
+    with zipfile.ZipFile(os.path.join(out_dir, BAD_ZIP_BASE)) as z:
+        parts = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    whole = open(os.path.join(out_dir, BAD_ZIP_BASE), "rb").read()
+    expected = {}
+
+    def p(name, fragment):
+        expected[name] = fragment
+        log.append(os.path.join(folder, name))
+        return os.path.join(folder, name)
+
+    with open(p("not_a_zip.keras", "nor a zip archive"), "w") as fh:
+        fh.write("A text file named like a Keras model.\n")
+    with open(p("truncated.keras", "not a complete zip archive"), "wb") as fh:
+        fh.write(whole[: int(len(whole) * 0.6)])
+    _write_zip(p("missing_weights.keras", "no model.weights.h5"),
+               [(n, d) for n, d in parts if n != "model.weights.h5"])
+    _write_zip(p("missing_metadata.keras", "no metadata.json"),
+               [(n, d) for n, d in parts if n != "metadata.json"])
+    _write_zip(p("bad_weights.keras", "model.weights.h5: "),
+               [(n, d[: len(d) // 2] if n == "model.weights.h5" else d) for n, d in parts])
+    _write_zip(p("text_weights.keras", "model.weights.h5: not an HDF5 file"),
+               [(n, b"not HDF5\n" * 100 if n == "model.weights.h5" else d) for n, d in parts])
+    _write_zip(p("duplicate_config.keras", "two entries named 'config.json'"),
+               parts + [("config.json", b"{}")])
+    _write_zip(p("deflated.keras", "is compressed"), parts, deflate={n for n, _ in parts})
+    # A zip bomb: 128 MiB of zeros in about 128 KiB.
+    _write_zip(p("zip_bomb.keras", "model.weights.h5: is compressed"),
+               [(n, bytes(128 << 20) if n == "model.weights.h5" else d) for n, d in parts],
+               deflate={"model.weights.h5"})
+    name = p("huge_config.keras", "config.json: declares 3000000000 bytes, more than the 67108864-byte limit")
+    shutil.copyfile(os.path.join(out_dir, BAD_ZIP_BASE), name)
+    _patch_sizes(name, "config.json", 3_000_000_000)
+    name = p("huge_weights.keras", "model.weights.h5: declares 4000000000 bytes")
+    shutil.copyfile(os.path.join(out_dir, BAD_ZIP_BASE), name)
+    _patch_sizes(name, "model.weights.h5", 4_000_000_000, stored=4_000_000_000)
+    name = p("short_config.keras", "config.json: declares 20 bytes but stores")
+    shutil.copyfile(os.path.join(out_dir, BAD_ZIP_BASE), name)
+    _patch_sizes(name, "config.json", 20)
+    _write_zip(p("bad_metadata.keras", "metadata.json does not name a keras_version"),
+               [(n, b"{}" if n == "metadata.json" else d) for n, d in parts])
+    # ZIPFoundation traps on it: only the command line (a child process) survives it.
+    name = p("zip64_offset.keras", "a failed check")
+    shutil.copyfile(os.path.join(out_dir, BAD_ZIP_BASE), name)
+    _zip64_huge_offset(name, "config.json")
+    with open(os.path.join(folder, "expected.json"), "w") as fh:
+        json.dump(expected, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    log.append(os.path.join(folder, "expected.json"))
+
 
 @keras.saving.register_keras_serializable(package="Mien")
 class MyScale(keras.layers.Layer):
@@ -977,12 +1163,23 @@ def verify(out_dir, models, check_bad, failures):
             print(f"  ok   bad/{fname}: h5py refuses it")
 
 
+def verify_zips(out_dir, pairs, failures):
+    """Each `.keras` reloaded with the Keras that wrote it gives the stored output."""
+    for name, v in pairs:
+        base = os.path.join(out_dir, f"{name}.{v}")
+        xs, y, _ = read_io(base + ".io.h5")
+        KERAS[v].backend.clear_session()
+        compare(f"{name}.{v}.keras reload", run_model(load_full(v, base + ".keras"), xs), y, failures)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(REPO_ROOT, "Tests", "Fixtures", "keras"),
                     help="output directory (default: Tests/Fixtures/keras)")
     ap.add_argument("--only", nargs="*", help="only these model names (no bad/ files)")
+    ap.add_argument("--zips-only", action="store_true",
+                    help="only the .keras files (KERAS_ZIPS and bad/zip/)")
     ap.add_argument("--no-verify", action="store_true")
     args = ap.parse_args()
 
@@ -992,16 +1189,24 @@ def main():
     log = []
     print(f"Writing fixtures to {out_dir}")
     selected = [m for m in MODELS if not args.only or m[0] in args.only]
+    if args.zips_only:
+        selected = []
+        generate_zips(out_dir, log)
     for name, builder, versions, wv in selected:
         generate_model(out_dir, name, builder, versions, wv, log)
     if not args.only:
         print("Bad-input fixtures:")
-        generate_bad(out_dir, log)
+        if not args.zips_only:
+            generate_bad(out_dir, log)
+        generate_bad_zips(out_dir, log)
+    zips = [(n, v) for n, v in KERAS_ZIPS
+            if args.zips_only or any(n == m[0] and v in m[2] for m in selected)]
 
     failures = []
     if not args.no_verify:
         print("Verifying:")
-        verify(out_dir, selected, not args.only, failures)
+        verify(out_dir, selected, not args.only and not args.zips_only, failures)
+        verify_zips(out_dir, zips, failures)
     total = sum(os.path.getsize(f) for f in log)
     print(f"{len(log)} files, {total / 1024:.1f} KiB")
     if failures:

@@ -51,6 +51,48 @@ public final class HDF5File: @unchecked Sendable {
         self.id = id
     }
 
+    /// Opens the HDF5 file held in `image` (e.g. the `model.weights.h5` of a `.keras` zip)
+    /// read-only, through libhdf5's core driver: nothing is read from or written to disk.
+    /// `name` is what errors call the file (`path`). Throws the same errors as `init(path:)`.
+    ///
+    /// libhdf5 copies the image, so the caller may drop `image` once this returns.
+    public init(image: [UInt8], name: String) throws {
+        self.path = name
+        func fail(_ message: String) -> HDF5Error { HDF5Error(file: name, message: message) }
+        guard !image.isEmpty else { throw fail("file is empty (0 bytes), not an HDF5 file") }
+        let found = image.withUnsafeBytes { bytes in
+            Self.hasSignature(size: bytes.count) { offset, buffer in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + buffer.count]))
+                return buffer.count
+            }
+        }
+        guard found else { throw fail("not an HDF5 file (no HDF5 signature found)") }
+        self.fileSize = image.count
+
+        let opened: Result<hid_t, HDF5Error> = HDF5Library.withLock {
+            let fapl = H5Pcreate(mien_H5P_FILE_ACCESS())
+            guard fapl >= 0 else { return .failure(fail("cannot create a file access property list")) }
+            defer { _ = H5Pclose(fapl) }
+            // Core driver without a backing store: the file lives in memory only. The
+            // increment is how far it would grow on a write; it is opened read-only.
+            let set = image.withUnsafeBytes { bytes in
+                H5Pset_fapl_core(fapl, 1 << 20, false) >= 0
+                    && H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) >= 0
+            }
+            guard set else {
+                var message = "cannot hand the file image to libhdf5"
+                if let inner = HDF5Library.takeErrorMessage() { message += ": \(inner)" }
+                return .failure(fail(message))
+            }
+            let id = H5Fopen(HDF5Library.imageName(), mien_H5F_ACC_RDONLY(), fapl)
+            if id >= 0 { return .success(id) }
+            var message = "cannot open HDF5 file (truncated or corrupt?)"
+            if let inner = HDF5Library.takeErrorMessage() { message += ": \(inner)" }
+            return .failure(fail(message))
+        }
+        self.id = try opened.get()
+    }
+
     deinit {
         HDF5Library.withLock { _ = H5Fclose(id) }
     }
@@ -62,15 +104,22 @@ public final class HDF5File: @unchecked Sendable {
         return hasSignature(path: path, size: size)
     }
 
-    /// The HDF5 signature sits at offset 0 or, after a user block, at
-    /// 512, 1024, 2048, ... (powers of two).
     private static func hasSignature(path: String, size: Int) -> Bool {
         guard let (fd, _) = try? RegularFile.open(path) else { return false }
         defer { close(fd) }
+        return hasSignature(size: size) { offset, buffer in
+            pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        }
+    }
+
+    /// The HDF5 signature sits at offset 0 or, after a user block, at
+    /// 512, 1024, 2048, ... (powers of two). `read` fills its buffer from an offset and
+    /// returns the byte count (negative on error).
+    private static func hasSignature(size: Int, read: (Int, UnsafeMutableRawBufferPointer) -> Int) -> Bool {
         var offset = 0
         var bytes = [UInt8](repeating: 0, count: signature.count)
         while offset + signature.count <= size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            let n = bytes.withUnsafeMutableBytes { read(offset, $0) }
             if n == signature.count, bytes == signature { return true }
             if n < 0 { return false }
             offset = offset == 0 ? 512 : offset * 2

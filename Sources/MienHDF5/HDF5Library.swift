@@ -51,6 +51,17 @@ enum HDF5Library {
         return box.message
     }
 
+    // Only touched under the lock.
+    nonisolated(unsafe) private static var imageCount = 0
+
+    /// A new name for a file held in memory (lock held). libhdf5's core driver refuses to
+    /// open an image under a name that exists on disk, and takes two open files of the same
+    /// name for one: a path below /dev/null never exists, and the counter makes it unique.
+    static func imageName() -> String {
+        imageCount += 1
+        return "/dev/null/mien-image-\(imageCount)"
+    }
+
     /// Upper bound on the bytes one read may allocate. A corrupt header can
     /// claim an enormous extent; refuse before allocating instead of
     /// exhausting memory.

@@ -7,7 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Creates an HDF5 file, e.g. a Keras legacy `.h5` export.
+/// Creates an HDF5 file, e.g. a Keras legacy `.h5` export, or builds one in memory
+/// (`init(inMemory:)`, the weights of a `.keras` export).
 ///
 /// Everything is written to a temporary file beside `path`
 /// (".NAME.tmp-<random>") and renamed over `path` by `commit()`, so an
@@ -35,8 +36,9 @@ public final class HDF5Writer: @unchecked Sendable {
 
     /// The final path, as given to `init`.
     public let path: String
-    /// The temporary file everything is written to until `commit()`.
-    let temporaryPath: String
+    /// The temporary file everything is written to until `commit()`; nil for a file built
+    /// in memory.
+    let temporaryPath: String?
     /// Its `TemporaryFiles` slot: removed if the process is stopped by a signal.
     private var temporarySlot: Int?
 
@@ -108,6 +110,27 @@ public final class HDF5Writer: @unchecked Sendable {
         temporarySlot = TemporaryFiles.register(temporaryPath)
     }
 
+    /// Builds a file in memory through libhdf5's core driver without a backing store:
+    /// nothing touches the disk, and `image()` returns the finished file's bytes. `name` is
+    /// what errors call the file.
+    public init(inMemory name: String) throws {
+        self.path = name
+        self.temporaryPath = nil
+        let created: Result<hid_t, HDF5Error> = HDF5Library.withLock {
+            let fapl = H5Pcreate(mien_H5P_FILE_ACCESS())
+            guard fapl >= 0 else { return .failure(Self.libraryError(name, nil, "cannot create a file access property list")) }
+            defer { _ = H5Pclose(fapl) }
+            // The image grows by 4 MiB at a time: few reallocations for a model's weights.
+            guard H5Pset_fapl_core(fapl, 4 << 20, false) >= 0 else {
+                return .failure(Self.libraryError(name, nil, "cannot select the in-memory (core) driver"))
+            }
+            let id = H5Fcreate(HDF5Library.imageName(), mien_H5F_ACC_EXCL(), mien_H5P_DEFAULT(), fapl)
+            guard id >= 0 else { return .failure(Self.libraryError(name, nil, "cannot create the file in memory")) }
+            return .success(id)
+        }
+        state = .open(try created.get())
+    }
+
     deinit {
         defer { TemporaryFiles.remove(temporarySlot) }
         // Not committed: drop the half export.
@@ -115,7 +138,7 @@ public final class HDF5Writer: @unchecked Sendable {
             if case .open(let id) = state {
                 _ = H5Fclose(id)
                 _ = H5Eclear2(mien_H5E_DEFAULT())
-                unlink(temporaryPath)
+                if let temporaryPath { unlink(temporaryPath) }
             }
         }
     }
@@ -132,6 +155,9 @@ public final class HDF5Writer: @unchecked Sendable {
     /// throws, the file is abandoned the same way and its error is rethrown.
     public func commit(verify: ((String) throws -> Void)? = nil) throws {
         try HDF5Library.withLock {
+            guard let temporaryPath else {
+                throw error(nil, "a file built in memory is finished with image(), not commit()")
+            }
             let id = try openID()
             // Whatever happens next, this writer is finished with the file.
             state = .failed(error(nil, "commit failed"))
@@ -159,6 +185,38 @@ public final class HDF5Writer: @unchecked Sendable {
             state = .committed
             // Persist the rename itself; best effort (the file is complete either way).
             _ = Self.fsync(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        }
+    }
+
+    /// Flushes and closes a file built with `init(inMemory:)` and returns its bytes: a
+    /// complete HDF5 file. Throws if called twice, or for a file on disk (see `commit()`).
+    public func image() throws -> [UInt8] {
+        try HDF5Library.withLock {
+            guard temporaryPath == nil else {
+                throw error(nil, "a file on disk is finished with commit(), not image()")
+            }
+            let id = try openID()
+            state = .failed(error(nil, "taking the file's image failed"))
+            func fail(_ message: String) -> HDF5Error {
+                let failure = libraryError(nil, message)
+                _ = H5Fclose(id)
+                _ = H5Eclear2(mien_H5E_DEFAULT())
+                state = .failed(failure)
+                return failure
+            }
+            guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw fail("cannot flush the file") }
+            let size = H5Fget_file_image(id, nil, 0)
+            guard size > 0 else { throw fail("cannot get the size of the file's image") }
+            var bytes = [UInt8](repeating: 0, count: size)
+            let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, $0.count) }
+            guard copied == size else { throw fail("cannot copy the file's image") }
+            guard H5Fclose(id) >= 0 else {
+                let failure = libraryError(nil, "cannot close the file")
+                state = .failed(failure)
+                throw failure
+            }
+            state = .committed
+            return bytes
         }
     }
 
@@ -201,7 +259,7 @@ public final class HDF5Writer: @unchecked Sendable {
             } catch let failure as HDF5Error {
                 _ = H5Fclose(id)
                 _ = H5Eclear2(mien_H5E_DEFAULT())
-                unlink(temporaryPath)
+                if let temporaryPath { unlink(temporaryPath) }
                 state = .failed(failure)
                 throw failure
             }

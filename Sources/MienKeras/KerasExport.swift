@@ -1,10 +1,11 @@
+import Foundation
 import MienHDF5
 import MienKerasConfig
 import MienNN
 
-/// Writes a model back to Keras: a legacy full-model `.h5` (as `model.save("x.h5")` writes)
-/// that `keras.models.load_model` reads in Keras 3 and tf.keras, for users who move on to
-/// TensorFlow's training or serving.
+/// Writes a model back to Keras, for users who move on to TensorFlow's training or serving:
+/// a legacy full-model `.h5` (as `model.save("x.h5")` writes) that `keras.models.load_model`
+/// reads in Keras 3 and tf.keras, or a Keras 3 `.keras` zip (as `model.save("x.keras")`).
 public enum KerasExport {
     /// The model as Keras layers. An input adapter becomes layers inserted after the input
     /// (`Resizing`, a 1×1 convolution that repeats a gray channel, `Rescaling`), so the Keras
@@ -147,6 +148,120 @@ public enum KerasExport {
                       try KerasConfigWriter(kerasMajor: 2, forTFKeras: true).modelConfig(back) == config else {
                     throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
                 }
+            }
+        }
+    }
+
+    // MARK: .keras
+
+    /// The Keras 3 release whose conventions a `.keras` export follows and names in its
+    /// `metadata.json` (the one the fixtures and tools/check_keras_export.py use).
+    public static let keras3Version = "3.15.1"
+
+    /// Writes the model to `path` as a Keras 3 `.keras` zip: `config.json` (Keras 3's
+    /// serialized model), `metadata.json` and `model.weights.h5` (Keras 3's layout, built in
+    /// memory). Atomic, and checked like `write`: the zip is imported back from its
+    /// temporary file and compared with the model before it is renamed into place.
+    public static func writeKeras(_ graph: Graph, adapter: InputAdapter? = nil, to path: String) throws {
+        let model = try kerasGraph(graph, adapter: adapter)
+        // Keras 3's names: a tf.keras 2 hard_sigmoid has none, and is refused here.
+        let writer = KerasConfigWriter(kerasMajor: 3)
+        let config: JSON
+        do {
+            config = try writer.modelConfig(model)
+        } catch let error as KerasError {
+            throw KerasError(error.kind, file: path, layer: error.layer, error.message)
+        }
+        let image = try KerasError.reading(path) {
+            let file = try HDF5Writer(inMemory: "\(path)/\(KerasArchive.weightsName)")
+            try writeKeras3Weights(model, config: config, into: file.root, file: path)
+            return try file.image()
+        }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd@HH:mm:ss"
+        let metadata: JSON = ["keras_version": .string(keras3Version), "date_saved": .string(formatter.string(from: Date()))]
+        // The order Keras writes them in.
+        let entries: [(name: String, bytes: [UInt8])] = [
+            (KerasArchive.metadataName, Array(metadata.text.utf8)),
+            (KerasArchive.configName, Array(keras3Serialized(config).text.utf8)),
+            (KerasArchive.weightsName, image),
+        ]
+        try KerasArchive.write(entries, to: path) { written in
+            let back: Graph
+            do {
+                back = try KerasModel(contentsOf: written).graph
+            } catch let error as KerasError {
+                throw KerasError(error.kind, file: path, layer: error.layer,
+                                 "the model cannot be exported: the file would not load again (\(error.message))")
+            }
+            let expected = model.parameters, got = back.parameters
+            guard got.count == expected.count,
+                  zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
+                  try writer.modelConfig(back) == config else {
+                throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
+            }
+        }
+    }
+
+    /// Keras 3's `serialize_keras_object` form of a config: every object names the module
+    /// Keras finds its class in (`keras.layers`; a model's own class), without which Keras 3's
+    /// `.keras` loader cannot find the classes (its `.h5` loader can).
+    static func keras3Serialized(_ config: JSON) -> JSON {
+        guard case .object(var object) = config, let className = object["class_name"]?.string else { return config }
+        switch className {
+        case "Functional":
+            object["module"] = "keras.src.models.functional"
+            object["registered_name"] = "Functional"
+        case "Sequential":
+            object["module"] = "keras"
+            object["registered_name"] = JSON.null
+        default:
+            object["module"] = "keras.layers"
+            object["registered_name"] = JSON.null
+        }
+        if case .object(var body) = object["config"], let layers = body["layers"]?.array,
+           className == "Functional" || className == "Sequential" {
+            body["layers"] = .array(layers.map(keras3Serialized))
+            object["config"] = .object(body)
+        }
+        return .object(object)
+    }
+
+    /// Writes a model's weights as Keras 3's `saving_lib` lays them out: the model's own
+    /// `vars` group (named), then `layers/<key>/vars/0, 1, ...` for each of `model.layers`,
+    /// where `<key>` is the snake-cased class name of the layer's config entry, made unique
+    /// with `_1`, `_2`, ... in layer order, and a nested model's layers sit under its own
+    /// `layers/`. A Sequential's `model.layers` leaves out its InputLayer.
+    static func writeKeras3Weights(_ graph: Graph, config: JSON, into group: HDF5WriteGroup, file: String) throws {
+        let own = try group.createGroup("vars")
+        try own.setAttribute("name", graph.name)
+        let sequential = config["class_name"]?.string == "Sequential"
+        let entries = config["config"]?["layers"]?.array ?? []
+        guard entries.count == graph.layers.count,
+              zip(entries, graph.layers).allSatisfy({ $0["config"]?["name"]?.string == $1.name }) else {
+            throw KerasError(.invalidConfig, file: file, "the config written for model '\(graph.name)' does not list its layers in order")
+        }
+        var used: [String: Int] = [:]
+        for (entry, layer) in zip(entries, graph.layers) {
+            if sequential && layer is InputLayer { continue }
+            var key = WeightLoading.snakeCase(entry["class_name"]?.string ?? layer.kerasClass)
+            if let n = used[key] {
+                used[key] = n + 1
+                key += "_\(n + 1)"
+            } else {
+                used[key] = 0
+            }
+            let layerGroup = try group.createGroup("layers/\(key)")
+            if let nested = layer as? Graph {
+                try writeKeras3Weights(nested, config: entry, into: layerGroup, file: file)
+                continue
+            }
+            let vars = try layerGroup.createGroup("vars")
+            try vars.setAttribute("name", layer.name)
+            // `WeightLoading.loadKeras3`'s order: the layer's own variables, as Keras 3 saves them.
+            for (i, parameter) in layer.parameters.enumerated() {
+                try vars.writeDataset(String(i), shape: parameter.value.shape, values: parameter.value.scalars)
             }
         }
     }

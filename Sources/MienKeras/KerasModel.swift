@@ -16,8 +16,13 @@ public struct KerasModel: Sendable {
     /// name and weight name: what training from scratch draws (`ModelInitializer`).
     public var initializers: [String: [String: JSON]] = [:]
 
-    /// Imports a full model saved with `model.save("x.h5")` (tf.keras 2.x or Keras 3).
+    /// Imports a full model saved with `model.save("x.h5")` or `model.save("x.keras")`
+    /// (tf.keras 2.x or Keras 3), told apart by their contents, not their names.
     public init(contentsOf path: String) throws {
+        if KerasArchive.isArchive(path) {
+            try self.init(archive: KerasArchive(path: path))
+            return
+        }
         let file = try KerasModel.open(path)
         let root = file.root
         let (config, version, backend) = try KerasModel.architecture(in: root, path: path)
@@ -34,12 +39,41 @@ public struct KerasModel: Sendable {
         initializers = KerasModel.initializers(in: config)
     }
 
-    /// Imports an architecture (a full-model `.h5` or a `model.to_json()` file) with the
-    /// weights of another file: a tf.keras `save_weights` `.h5`, a Keras 3 `.weights.h5`,
-    /// or another full-model `.h5`.
+    /// A `.keras` zip: `config.json`, `metadata.json`'s version, and `model.weights.h5` in
+    /// Keras 3's layout (tf.keras 2 writes the same layout, without the weightless layers).
+    private init(archive: KerasArchive) throws {
+        let path = archive.path
+        let config = try archive.config()
+        let version = try archive.kerasVersion()
+        try KerasModel.refuseKeras1(version, path: path)
+        let major = KerasModel.major(version, config: config)
+        // The weights are read first: the model may not declare more weights than they hold.
+        let weights = try archive.weights()
+        var graph = try ModelBuilder(file: path, kerasMajor: major, budget: .file(bytes: weights.fileSize))
+            .buildModel(config)
+        try KerasError.reading(path) {
+            try WeightLoading.loadKeras3(weights.root, into: &graph, file: path)
+        }
+        self.init(graph: graph, kerasVersion: version, backend: nil, path: path)
+        initializers = KerasModel.initializers(in: config)
+    }
+
+    /// Whether `path` is a Keras model file by its contents: HDF5 (`.h5`, `.weights.h5`) or a
+    /// zip (`.keras`). What the CLI asks to send a file to the Keras importer.
+    public static func isKerasFile(_ path: String) -> Bool {
+        HDF5File.isHDF5(path) || KerasArchive.isArchive(path)
+    }
+
+    /// Imports an architecture (a full-model `.h5` or `.keras`, or a `model.to_json()` file)
+    /// with the weights of another file: a tf.keras `save_weights` `.h5`, a Keras 3
+    /// `.weights.h5`, or another full-model `.h5` or `.keras`.
     public init(architecture: String, weights: String) throws {
         let config: JSON, version: String?, backend: String?
-        if HDF5File.isHDF5(architecture) {
+        if KerasArchive.isArchive(architecture) {
+            let archive = try KerasArchive(path: architecture)
+            (config, version, backend) = (try archive.config(), try archive.kerasVersion(), nil)
+            try KerasModel.refuseKeras1(version, path: architecture)
+        } else if HDF5File.isHDF5(architecture) {
             (config, version, backend) = try KerasModel.architecture(in: try KerasModel.open(architecture).root,
                                                                       path: architecture)
         } else {
@@ -57,7 +91,8 @@ public struct KerasModel: Sendable {
         }
         let major = KerasModel.major(version, config: config)
         // The weights file is opened first: the model may not declare more weights than it holds.
-        let weightsFile = try KerasModel.open(weights)
+        let weightsFile = KerasArchive.isArchive(weights) ? try KerasArchive(path: weights).weights()
+            : try KerasModel.open(weights)
         var graph = try ModelBuilder(file: architecture, kerasMajor: major, budget: .file(bytes: weightsFile.fileSize))
             .buildModel(config)
 
@@ -124,7 +159,9 @@ public struct KerasModel: Sendable {
         do {
             return try HDF5File(path: path)
         } catch let error as HDF5Error {
-            throw KerasError(.notAModel, file: path, error.message)
+            // Only called for a file that is no zip: say so too, a `.keras` is one.
+            let zip = error.message.hasPrefix("not an HDF5 file") ? " nor a zip archive (.keras)" : ""
+            throw KerasError(.notAModel, file: path, error.message + zip)
         }
     }
 

@@ -20,6 +20,9 @@ public struct KerasError: Error, CustomStringConvertible, Equatable, Sendable {
         case weightShape
         /// A failure reading the HDF5 file.
         case hdf5
+        /// A `.keras` zip that cannot be read as Keras writes it (truncated, corrupt, an entry
+        /// compressed or larger than its limit), or that cannot be written.
+        case archive
     }
 
     public var kind: Kind

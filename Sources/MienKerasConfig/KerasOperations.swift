@@ -24,17 +24,18 @@ enum KerasOperations: KerasLayerFamily {
 
     static func config(of layer: any Layer, kerasMajor: Int) throws -> KerasLayers.Written? { nil }
 
-    /// Whether an entry is an operation rather than a layer. Keras 3 names an operation's
-    /// module (`keras.src.ops.numpy`) in `.keras` files but not in `.h5` files, where only its
-    /// config tells it from the merge layer of the same class name: an operation's config
-    /// holds its name alone, a layer's always its `dtype` and `trainable` too.
+    /// Whether an entry of a Functional model is an operation rather than a layer. Keras 3
+    /// names an operation's module (`keras.src.ops.numpy`) in `.keras` files but not in `.h5`
+    /// files, where only its config tells it from the merge layer of the same class name: a
+    /// Keras 3 layer's config always holds `dtype` and `trainable`, an operation's never.
     static func isOperation(_ entry: JSON, className: String, kerasMajor: Int) -> Bool {
         if className == "TFOpLambda" || className == "SlicingOpLambda" { return true }
         if let module = entry["module"]?.string { return module.split(separator: ".").contains("ops") }
-        guard kerasMajor >= 3, keras3Binary[className] != nil || keras3Unary[className] != nil
-                || className == "GetItem" || className == "Stack",
-              let keys = entry["config"]?.object?.keys else { return false }
-        return keys.allSatisfy { $0 == "name" || (className == "Stack" && $0 == "axis") }
+        guard kerasMajor >= 3, className != "InputLayer", !KerasLayers.modelClasses.contains(className),
+              let config = entry["config"]?.object, entry["inbound_nodes"]?.array?.first?["args"] != nil else {
+            return false
+        }
+        return config["dtype"] == nil && config["trainable"] == nil
     }
 
     /// Keras 3's binary operations (`keras.ops.add`, ...) by class, and tf.keras's by function.

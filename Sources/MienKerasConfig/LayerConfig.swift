@@ -83,11 +83,14 @@ struct LayerConfig {
     }
 
     /// Keras's serialized form of an object: a string `class_name`, an object (or null)
-    /// `config`, and nothing but Keras 3's `module` and `registered_name` besides.
+    /// `config`, and nothing but Keras 3's `module` and `registered_name` besides, and the
+    /// numeric `shared_object_id` that a `.keras` file's config gives an object used by
+    /// several layers (a dtype policy, an initializer), each time with its whole config.
     static func isSerializedObject(_ value: JSON) -> Bool {
         guard let object = value.object, object["class_name"]?.string != nil,
               let config = object["config"], config.isNull || config.object != nil else { return false }
-        return Set(object.keys).isSubset(of: ["class_name", "config", "module", "registered_name"])
+        if let shared = object["shared_object_id"], shared.double == nil { return false }
+        return Set(object.keys).isSubset(of: ["class_name", "config", "module", "registered_name", "shared_object_id"])
     }
 
     func fail(_ kind: KerasError.Kind, _ message: String) -> KerasError {

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a model's forward throughput (images/s) on random input, and the machine's sgemm GFLOP/s.")
 
-    @Argument(help: "A .mien model, or a Keras .h5 (see the input options).")
+    @Argument(help: "A .mien model, or a Keras .h5 or .keras (see the input options).")
     var model: String
 
     @Option(parsing: .unconditional, help: "Images per forward pass, 1...4096.")

@@ -10,7 +10,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a model on labelled faces (a folder of class folders or a fer2013.csv).")
 
-    @Argument(help: "A .mien model, or a Keras .h5 (see the input options).")
+    @Argument(help: "A .mien model, or a Keras .h5 or .keras (see the input options).")
     var model: String
 
     @Option(help: "Labelled faces: a folder of class folders (Kaggle layout) or a fer2013.csv.")

@@ -6,9 +6,9 @@ import MienModelFile
 /// `mien export`: a model as a `.mien` file for fast inference, or back to Keras.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a Keras .h5 or a .mien model to a .mien file (optimized for inference) or a Keras .h5.")
+        abstract: "Convert a Keras .h5 or .keras or a .mien model to a .mien file (optimized for inference) or back to Keras (.keras or .h5).")
 
-    @Argument(help: "A Keras .h5 (or an architecture with --weights) or a .mien model.")
+    @Argument(help: "A Keras .h5 or .keras (or an architecture with --weights) or a .mien model.")
     var model: String
 
     @OptionGroup var options: ModelOptions
@@ -16,7 +16,9 @@ struct Export: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write a .mien model file here.")
     var output: String?
 
-    @Option(help: "Write a legacy full-model Keras .h5 here (loads in Keras 3 and tf.keras).")
+    @Option(help: ArgumentHelp(
+        "Write the model for Keras here: a Keras 3 .keras zip if the name ends in .keras, else a legacy full-model .h5.",
+        discussion: "The .keras loads in Keras 3 (keras.models.load_model); the .h5 in Keras 3 and tf.keras."))
     var keras: String?
 
     @Flag(help: "Keep BatchNormalization and Dropout layers in the .mien file.")
@@ -25,7 +27,7 @@ struct Export: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard output != nil || keras != nil else {
-                throw ValidationError("give --output FILE.mien and/or --keras FILE.h5")
+                throw ValidationError("give --output FILE.mien and/or --keras FILE.keras (or FILE.h5)")
             }
             let loaded = try options.load(model)
             if let output {
@@ -42,7 +44,12 @@ struct Export: ParsableCommand {
                 guard loaded.testTimeAugmentation == .none else {
                     throw ValidationError("\(model): the model averages each prediction with the mirror image's (test-time augmentation \(loaded.testTimeAugmentation.rawValue)), which a Keras model cannot record; add --test-time-augmentation none to export the network alone")
                 }
-                try KerasExport.write(loaded.graph, adapter: loaded.inputAdapter, to: keras)
+                // As Keras's model.save, the name decides the format.
+                if keras.hasSuffix(".keras") {
+                    try KerasExport.writeKeras(loaded.graph, adapter: loaded.inputAdapter, to: keras)
+                } else {
+                    try KerasExport.write(loaded.graph, adapter: loaded.inputAdapter, to: keras)
+                }
                 print("wrote \(keras)")
             }
         }

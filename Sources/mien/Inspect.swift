@@ -8,10 +8,10 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarize a Keras model: layers, output shapes, parameter counts.")
 
-    @Argument(help: "A full-model Keras .h5, or an architecture (.h5 or model.to_json() file) with --weights.")
+    @Argument(help: "A full-model Keras .h5 or .keras, or an architecture (.h5, .keras or model.to_json() file) with --weights.")
     var model: String
 
-    @Option(help: "Weights for the architecture: a tf.keras save_weights .h5 or a Keras 3 .weights.h5.")
+    @Option(help: "Weights for the architecture: a tf.keras save_weights .h5, a Keras 3 .weights.h5, or a full-model .h5 or .keras.")
     var weights: String?
 
     @Option(help: "Output format: text or json.")

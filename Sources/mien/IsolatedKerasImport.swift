@@ -3,7 +3,8 @@ import Foundation
 import MienKeras
 import MienFiles
 
-/// Reads Keras `.h5` files without letting libhdf5 take `mien` down.
+/// Reads Keras `.h5` and `.keras` files without letting libhdf5 (or ZIPFoundation) take
+/// `mien` down.
 ///
 /// Debian's libhdf5 (1.10) trusts what it reads: a few flipped bytes in the global heap that
 /// holds a model's config make `H5HG_read` copy past its buffer and crash (found by
@@ -13,6 +14,10 @@ import MienFiles
 /// with a memory limit and a deadline. Only if the child finishes does `mien` import the
 /// file itself, which then takes the same path through libhdf5; a crash, a blowup or a hang
 /// becomes one clean error. It costs one more import: 0.13 s for the bundled backbone.
+///
+/// A `.keras` zip goes the same way: ZIPFoundation 0.9.20 traps on a ZIP64 offset beyond
+/// 2^63 (it converts it to `off_t`), which only a child can survive. Its entries are stored
+/// uncompressed (Mien refuses others), so the memory limit's file size still bounds them.
 enum IsolatedKerasImport {
     /// What the child may use: 1 GiB plus 8 bytes per byte of the files (their weights as
     /// Float, libhdf5's buffers and the graph fit well within that).
@@ -82,8 +87,9 @@ enum IsolatedKerasImport {
             throw Failure(description: line.map { String($0.dropFirst("error: ".count)) }
                           ?? "\(path): the file cannot be read")
         case (.uncaughtSignal, SIGILL), (.uncaughtSignal, SIGTRAP):
-            // A Swift trap: one of Mien's own checks failed, not libhdf5.
-            throw Failure(description: "\(hdf5): reading the file stopped on a failed check in Mien (a trap): the file is corrupt, and this is a bug worth reporting with it")
+            // A Swift trap: a check of Mien's own or of a Swift library it uses (ZIPFoundation)
+            // failed, not libhdf5.
+            throw Failure(description: "\(hdf5): reading the file stopped on a failed check in Mien or a library it uses (a trap): the file is corrupt, and this is a bug worth reporting with it")
         case (.uncaughtSignal, let signal):
             let name = signal == SIGSEGV ? "a segmentation fault" : signal == SIGBUS ? "a bus error"
                 : signal == SIGABRT ? "an abort" : signal == SIGKILL ? "being killed (out of memory?)" : "signal \(signal)"

@@ -1,15 +1,14 @@
 import ArgumentParser
 import Foundation
-import MienHDF5
 import MienImages
 import MienKeras
 import MienModelFile
 import MienNN
 
-/// How the CLI opens a MODEL argument: a `.mien` file as it is, a Keras `.h5` through the
-/// importer with an input adapter made from the options.
+/// How the CLI opens a MODEL argument: a `.mien` file as it is, a Keras `.h5` or `.keras`
+/// through the importer with an input adapter made from the options.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Weights for a Keras architecture file (tf.keras save_weights .h5 or Keras 3 .weights.h5).")
+    @Option(help: "Weights for a Keras architecture file (tf.keras save_weights .h5, Keras 3 .weights.h5, or a full-model .h5 or .keras).")
     var weights: String?
 
     @Option(parsing: .unconditional, help: "For a Keras model: the side of the raw images it is given (default: its input size), 1...16384; the input adapter resizes them to the model's input.")
@@ -51,7 +50,7 @@ struct ModelOptions: ParsableArguments {
     /// replaces them, and must name as many classes as the model has outputs).
     func load(_ path: String) throws -> MienModel {
         var model: MienModel
-        if HDF5File.isHDF5(path) || weights != nil {
+        if KerasModel.isKerasFile(path) || weights != nil {
             let keras = try IsolatedKerasImport.load(path, weights: weights)
             model = MienModel(graph: keras.graph, inputAdapter: try adapter(for: keras.graph, path: path),
                               source: URL(fileURLWithPath: path).lastPathComponent)

@@ -10,7 +10,7 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Predict the class of images (JPEG or PNG files, or folders of them).")
 
-    @Argument(help: "A .mien model, or a Keras .h5 (see the options for its input).")
+    @Argument(help: "A .mien model, or a Keras .h5 or .keras (see the options for its input).")
     var model: String
 
     @Argument(help: "Images or folders of images.")

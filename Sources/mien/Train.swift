@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune a Keras backbone on FER faces (a new head, then its top blocks), or train a Keras classifier; writes a .mien model.")
 
-    @Option(help: "The backbone: a Keras .h5 (full model).")
+    @Option(help: "The backbone: a Keras full model, .h5 or .keras.")
     var backbone = "Weights/efficientnet_lite0_notop.h5"
 
     @Option(help: "Training data: a folder of class folders (Kaggle layout) or a fer2013.csv.")
@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     static let defaultFeatureLayer = "block6d_add"
 
     @Option(help: ArgumentHelp(
-        "Train this Keras classifier (.h5) as a whole instead of a new head on --backbone.",
+        "Train this Keras classifier (.h5 or .keras) as a whole instead of a new head on --backbone.",
         discussion: "Its output must be Dense(1, sigmoid) for 2 classes or Dense(k, softmax) for k; faces are resized to its input. --fine-tune-from freezes the layers before it; BatchNormalization trains, as in Keras's fit."))
     var model: String?
 

@@ -19,10 +19,11 @@ final class KerasImportTests: XCTestCase {
         "preprocessing", "preprocessing_adapted", "dense_mlp", "operations", "preprocess_caffe",
     ]
 
-    /// Imports `NAME.V.h5`, runs it on the golden inputs and compares with Keras.
-    func checkFullModel(_ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Imports `NAME.V.h5` (or `NAME.V.keras`), runs it on the golden inputs and compares
+    /// with Keras.
+    func checkFullModel(_ fixture: String, format: String = "h5", file: StaticString = #filePath, line: UInt = #line) throws {
         let golden = try Golden("keras/\(fixture).io.h5")
-        let model = try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).h5"))
+        let model = try KerasModel(contentsOf: Fixtures.path("keras/\(fixture).\(format)"))
         let output = try model.predict(try golden.inputs)
         let expected = try golden.tensor()
         XCTAssertEqual(output.shape, expected.shape, "\(fixture): output shape", file: file, line: line)
