@@ -133,6 +133,8 @@ def cases():
     c["conv_same_even_kernel_relu"] = (lambda: seq((6, 7, 2), L.Conv2D(3, 4, padding="same", activation="relu", name="conv")), 2)
     c["conv_dilated_same"] = (lambda: seq((8, 8, 3), L.Conv2D(4, 3, dilation_rate=2, padding="same", name="conv")), 2)
     c["conv_pointwise_swish"] = (lambda: seq((5, 5, 6), L.Conv2D(7, 1, activation="swish", name="conv")), 2)
+    c["conv_grouped"] = (lambda: seq((5, 6, 4), L.Conv2D(6, 3, groups=2, padding="same", activation="relu", name="conv")), 2)
+    c["conv_grouped_depthwise"] = (lambda: seq((5, 6, 4), L.Conv2D(8, 3, strides=2, groups=4, name="conv")), 2)
     c["conv_stem_stride2"] = (lambda: seq((9, 9, 3), L.Conv2D(8, 3, strides=2, padding="valid", name="conv")), 3)
     c["maxpool_valid"] = (lambda: seq((6, 6, 3), L.MaxPooling2D(2, name="pool")), 2)
     c["maxpool_same_odd_stride"] = (lambda: seq((7, 5, 2), L.MaxPooling2D(3, strides=2, padding="same", name="pool")), 2)

@@ -505,6 +505,17 @@ def build_preprocess_caffe(K, v):
     return model, uniform_inputs("preprocess_caffe", [(5, 5, 3)], 0.0, 255.0)
 
 
+def build_grouped_conv(K, v):
+    """Conv2D with groups: ConvNeXt's one group per channel (7x7) and RegNet's groups of 8."""
+    L = K.layers
+    inp = K.Input((9, 9, 16))
+    x = L.Conv2D(16, 7, padding="same", groups=16, name="depthwise_like")(inp)
+    x = L.Conv2D(24, 3, strides=2, padding="same", groups=2, activation="relu", name="grouped")(x)
+    x = L.Conv2D(48, 1, groups=24, use_bias=False, name="multiplier2")(x)
+    model = K.Model(inp, x, name="grouped_conv")
+    return model, normal_inputs("grouped_conv", [(9, 9, 16)])
+
+
 def build_dense_mlp(K, v):
     L = K.layers
     model = K.Sequential([
@@ -622,6 +633,7 @@ MODELS = [
     ("dense_mlp", build_dense_mlp, ("k2", "k3"), False),
     ("operations", build_operations, ("k2", "k3"), False),
     ("preprocess_caffe", build_preprocess_caffe, ("k2", "k3"), False),
+    ("grouped_conv", build_grouped_conv, ("k2", "k3"), False),
     ("augmented_backbone", build_augmented_backbone, ("k2", "k3"), False),
     ("crops", build_crops, ("k2", "k3"), False),
     ("layer_norm", build_layer_norm, ("k2", "k3"), False),

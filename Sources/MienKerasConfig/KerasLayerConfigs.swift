@@ -9,6 +9,7 @@ extension KerasLayers {
     public static func activation(of layer: any Layer) -> Activation? {
         switch layer {
         case let l as Conv2D: return l.activation
+        case let l as GroupedConv2D: return l.activation
         case let l as DepthwiseConv2D: return l.activation
         case let l as SeparableConv2D: return l.activation
         case let l as Dense: return l.activation
@@ -30,6 +31,12 @@ extension KerasLayers {
             return ("Conv2D", ["filters": JSON(l.filters), "kernel_size": JSON(l.kernelSize),
                                "strides": JSON(l.strides), "dilation_rate": JSON(l.dilation),
                                "padding": .string(l.padding.rawValue), "data_format": channelsLast,
+                               "use_bias": .bool(l.bias != nil), "activation": try name(l.activation)])
+        case let l as GroupedConv2D:
+            return ("Conv2D", ["filters": JSON(l.filters), "kernel_size": JSON(l.kernelSize),
+                               "strides": JSON(l.strides), "dilation_rate": JSON(l.dilation),
+                               "padding": .string(l.padding.rawValue), "data_format": channelsLast,
+                               "groups": JSON(l.groups),
                                "use_bias": .bool(l.bias != nil), "activation": try name(l.activation)])
         case let l as DepthwiseConv2D where l.hasInputPadding:
             throw KerasError(.unsupportedOption, file: "model_config", layer: l.name,

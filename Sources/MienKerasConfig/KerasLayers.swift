@@ -108,11 +108,21 @@ public enum KerasLayers {
     static func conv2D(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         try c.requireChannelsLast()
         let shape = try input(c, shapes, rank: 4)
-        try ungrouped(c)
         let inputChannels = try channels(c, shape)
         let filters = try c.size("filters"), kernel = try c.pair("kernel_size")
         let (strides, dilation) = try window(c)
         let useBias = try c.bool("use_bias", default: true)
+        let groups = try c.size("groups", default: 1)
+        if groups > 1 {
+            // Keras requires groups to divide both channel counts.
+            guard inputChannels % groups == 0, filters % groups == 0 else {
+                throw c.fail("groups \(groups) must divide the input channels (\(inputChannels)) and filters (\(filters))")
+            }
+            try c.reserve([[kernel.0, kernel.1, inputChannels / groups, filters]] + (useBias ? [[filters]] : []))
+            return try GroupedConv2D(name: c.name, inputChannels: inputChannels, filters: filters, groups: groups,
+                                     kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),
+                                     useBias: useBias, activation: try c.activation())
+        }
         try c.reserve([[kernel.0, kernel.1, inputChannels, filters]] + (useBias ? [[filters]] : []))
         return Conv2D(name: c.name, inputChannels: inputChannels, filters: filters,
                       kernelSize: kernel, strides: strides, dilation: dilation, padding: try c.padding(),

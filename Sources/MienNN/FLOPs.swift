@@ -30,6 +30,8 @@ extension Graph {
             return try graph.flopsPerImage(for: inputs)
         case let conv as Conv2D:
             return 2 * positions * conv.kernel.count
+        case let conv as GroupedConv2D:
+            return 2 * positions * conv.kernel.count
         case let conv as DepthwiseConv2D:
             return 2 * positions * conv.depthwiseKernel.count
         case let conv as SeparableConv2D:

@@ -16,7 +16,7 @@ final class KerasImportTests: XCTestCase {
     static let models = [
         "sequential_cnn", "functional_branches", "nested_unfrozen", "nested_frozen", "nested_mixed",
         "nested_deep", "mbconv", "xception", "activations", "pool_reshape", "conv_variants",
-        "preprocessing", "preprocessing_adapted", "dense_mlp", "operations", "preprocess_caffe",
+        "preprocessing", "preprocessing_adapted", "dense_mlp", "operations", "preprocess_caffe", "grouped_conv",
     ]
 
     /// Imports `NAME.V.h5` (or `NAME.V.keras`), runs it on the golden inputs and compares
