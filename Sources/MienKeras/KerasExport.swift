@@ -210,6 +210,12 @@ public enum KerasExport {
     static func keras3Serialized(_ config: JSON) -> JSON {
         guard case .object(var object) = config, let className = object["class_name"]?.string else { return config }
         switch className {
+        case _ where object["module"] != nil:
+            break   // An operation names its own (`keras.src.ops.numpy`).
+        case "LayerScale":
+            // Not a public Keras layer: Keras 3 finds it in ConvNeXt's module.
+            object["module"] = "keras.src.applications.convnext"
+            object["registered_name"] = "LayerScale"
         case "Functional":
             object["module"] = "keras.src.models.functional"
             object["registered_name"] = "Functional"
