@@ -135,19 +135,8 @@ public enum KerasExport {
                 }
             }
             try writer.commit { written in
-                let back: Graph
-                do {
-                    back = try KerasModel(contentsOf: written).graph
-                } catch let error as KerasError {
-                    throw KerasError(error.kind, file: path, layer: error.layer,
-                                     "the model cannot be exported: the file would not load again (\(error.message))")
-                }
-                let expected = model.parameters, got = back.parameters
-                guard got.count == expected.count,
-                      zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
-                      try KerasConfigWriter(kerasMajor: 2, forTFKeras: true).modelConfig(back) == config else {
-                    throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
-                }
+                try checkReadBack(written, as: path, model: model, config: config,
+                                  writer: KerasConfigWriter(kerasMajor: 2, forTFKeras: true))
             }
         }
     }
@@ -188,19 +177,27 @@ public enum KerasExport {
             (KerasArchive.weightsName, image),
         ]
         try KerasArchive.write(entries, to: path) { written in
-            let back: Graph
-            do {
-                back = try KerasModel(contentsOf: written).graph
-            } catch let error as KerasError {
-                throw KerasError(error.kind, file: path, layer: error.layer,
-                                 "the model cannot be exported: the file would not load again (\(error.message))")
-            }
-            let expected = model.parameters, got = back.parameters
-            guard got.count == expected.count,
-                  zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
-                  try writer.modelConfig(back) == config else {
-                throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
-            }
+            try checkReadBack(written, as: path, model: model, config: config, writer: writer)
+        }
+    }
+
+    /// Imports the file just written (at its temporary path `written`) and checks that it
+    /// holds the model: the same weights bit for bit and the same config; else nothing is
+    /// renamed into place at `path`.
+    private static func checkReadBack(_ written: String, as path: String, model: Graph, config: JSON,
+                                      writer: KerasConfigWriter) throws {
+        let back: Graph
+        do {
+            back = try KerasModel(contentsOf: written).graph
+        } catch let error as KerasError {
+            throw KerasError(error.kind, file: path, layer: error.layer,
+                             "the model cannot be exported: the file would not load again (\(error.message))")
+        }
+        let expected = model.parameters, got = back.parameters
+        guard got.count == expected.count,
+              zip(got, expected).allSatisfy({ $0.name == $1.name && $0.value.isBitwiseEqual(to: $1.value) }),
+              try writer.modelConfig(back) == config else {
+            throw KerasError(.invalidConfig, file: path, "the model cannot be exported: the file read back differs from the model")
         }
     }
 

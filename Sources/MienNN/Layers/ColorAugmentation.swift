@@ -6,7 +6,7 @@
 ///
 /// The factor's config differs too: Keras 3 reads a number f as `[0, f]` (a factor in
 /// [1, 1 + f]), tf.keras 2 as `[f, f]` (in [1 − f, 1 + f]); the builder resolves it.
-public struct RandomContrast: Layer {
+public struct RandomContrast: RandomImageLayer {
     public var name: String
     public var kerasClass: String { "RandomContrast" }
     public var trainable: Bool = true
@@ -22,21 +22,6 @@ public struct RandomContrast: Layer {
         self.kerasMajor = kerasMajor
     }
 
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireImages(shape)
-        return shape
-    }
-
-    /// Keras's inference: the input, once it is checked to be a batch of images.
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        try requireImages(x.shape.map { $0 })
-        return x
-    }
-    public var isIdentityAtInference: Bool { true }
-    public var usesTrainingFlag: Bool { true }
-    public var canTrain: Bool { true }
 
     /// The contrast factors of a batch of `count` images: one each (Keras 3), or one
     /// repeated (tf.keras 2).
@@ -131,7 +116,7 @@ public struct RandomContrast: Layer {
 
 /// Keras's `RandomBrightness` (both versions alike): each image plus
 /// `δ = u · (high − low)`, u uniform in the factor's range, clipped to the value range.
-public struct RandomBrightness: Layer {
+public struct RandomBrightness: RandomImageLayer {
     public var name: String
     public var kerasClass: String { "RandomBrightness" }
     public var trainable: Bool = true
@@ -145,21 +130,6 @@ public struct RandomBrightness: Layer {
         self.valueRange = valueRange
     }
 
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireImages(shape)
-        return shape
-    }
-
-    /// Keras's inference: the input, once it is checked to be a batch of images.
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        try requireImages(x.shape.map { $0 })
-        return x
-    }
-    public var isIdentityAtInference: Bool { true }
-    public var usesTrainingFlag: Bool { true }
-    public var canTrain: Bool { true }
 
     /// One δ per image: the float32 draw times the range's width in float32, as Keras.
     public func draw<G: RandomNumberGenerator>(count: Int, generator: inout G) -> [Float] {

@@ -29,6 +29,28 @@ extension Layer {
     }
 }
 
+/// A random augmentation layer: a batch of images passes through it unchanged at inference
+/// (Keras's `predict`), and is transformed in training mode.
+public protocol RandomImageLayer: Layer {}
+
+extension RandomImageLayer {
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
+        let shape = try single(inputShapes)
+        try requireImages(shape)
+        return shape
+    }
+
+    /// Keras's inference: the input, once it is checked to be a batch of images.
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        try requireImages(x.shape.map { $0 })
+        return x
+    }
+    public var isIdentityAtInference: Bool { true }
+    public var usesTrainingFlag: Bool { true }
+    public var canTrain: Bool { true }
+}
+
 /// Float32 `uniform(low, high)` as TensorFlow draws it: `low + (high − low)·u`, u in [0, 1).
 @inline(__always)
 func uniformFloat<G: RandomNumberGenerator>(_ low: Double, _ high: Double, _ generator: inout G) -> Float {
@@ -42,7 +64,7 @@ func uniformFloat<G: RandomNumberGenerator>(_ low: Double, _ high: Double, _ gen
 /// `horizontal_and_vertical`, flips that image both ways or neither; tf.keras 2 draws the
 /// left-right and the up-down flip of each image independently (`u < 0.5` each), so
 /// `kerasMajor` keeps which one the model was saved with.
-public struct RandomFlip: Layer {
+public struct RandomFlip: RandomImageLayer {
     public enum Mode: String, Sendable, CaseIterable {
         case horizontal, vertical
         case horizontalAndVertical = "horizontal_and_vertical"
@@ -74,21 +96,6 @@ public struct RandomFlip: Layer {
         self.kerasMajor = kerasMajor
     }
 
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireImages(shape)
-        return shape
-    }
-
-    /// Keras's inference: the input, once it is checked to be a batch of images.
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        try requireImages(x.shape.map { $0 })
-        return x
-    }
-    public var isIdentityAtInference: Bool { true }
-    public var usesTrainingFlag: Bool { true }
-    public var canTrain: Bool { true }
 
     /// The flips of `count` images.
     public func draw<G: RandomNumberGenerator>(count: Int, generator: inout G) -> [Flip] {
@@ -167,28 +174,13 @@ public struct AffineSampling: Sendable, Equatable {
 
 /// A random affine layer: per image a projective matrix (output pixel → input pixel), drawn
 /// in training mode and applied with TensorFlow's `ImageProjectiveTransformV3`.
-public protocol RandomAffineLayer: Layer {
+public protocol RandomAffineLayer: RandomImageLayer {
     var sampling: AffineSampling { get }
     /// The matrices of `count` images of `height × width`.
     func drawMatrices<G: RandomNumberGenerator>(count: Int, height: Int, width: Int, generator: inout G) -> [ProjectiveMatrix]
 }
 
 extension RandomAffineLayer {
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let shape = try single(inputShapes)
-        try requireImages(shape)
-        return shape
-    }
-
-    /// Keras's inference: the input, once it is checked to be a batch of images.
-    public func forward(_ inputs: [Tensor]) throws -> Tensor {
-        let x = try single(inputs)
-        try requireImages(x.shape.map { $0 })
-        return x
-    }
-    public var isIdentityAtInference: Bool { true }
-    public var usesTrainingFlag: Bool { true }
-    public var canTrain: Bool { true }
 
     /// Each image transformed by its matrix (one per image, or one for all), as Keras's
     /// `transform_images` with an explicit transformation.
