@@ -248,6 +248,8 @@ public enum KerasExport {
         var used: [String: Int] = [:]
         for (entry, layer) in zip(entries, graph.layers) {
             if sequential && layer is InputLayer { continue }
+            // Written as Keras 3 operations, which are not in `model.layers`: no key.
+            if layer is any OperationLayer { continue }
             var key = WeightLoading.snakeCase(entry["class_name"]?.string ?? layer.kerasClass)
             if let n = used[key] {
                 used[key] = n + 1

@@ -119,6 +119,8 @@ enum WeightLoading {
         for index in graph.layers.indices {
             let layer = graph.layers[index]
             if layer is InputLayer && !countsInputs { continue }
+            // Keras 3's operations are not in `model.layers`, so they take no key.
+            if let operation = layer as? any OperationLayer, !operation.isKerasLayer { continue }
             var key = snakeCase(layer.kerasClass)
             if let n = used[key] {
                 used[key] = n + 1
