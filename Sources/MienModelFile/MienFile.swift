@@ -16,17 +16,6 @@ public enum MienFile {
     /// older readers load it, while they refuse one whose predictions they would not reproduce.
     public static let formatVersion = 2
 
-    /// The first layer name (nested models searched) that a `.mien` file cannot store: one
-    /// with a `/`, which its `layer/weight` tensor names cannot tell apart (tf.keras allows
-    /// it: DenseNet's `conv1/conv`). Nil when every name can be stored.
-    public static func unstorableLayerName(_ graph: Graph) -> String? {
-        for layer in graph.layers {
-            if layer.name.contains("/") { return layer.name }
-            if let nested = layer as? Graph, let name = unstorableLayerName(nested) { return name }
-        }
-        return nil
-    }
-
     /// Writes `model` to `path` atomically: to a temporary file, which is read back with
     /// `read` and compared with `model` (graph, weights bit for bit, adapter, classes) before
     /// it is renamed into place. A model that would not load again (a layer name the format

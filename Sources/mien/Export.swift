@@ -33,10 +33,6 @@ struct Export: ParsableCommand {
             if let output {
                 var optimized = loaded
                 if !noOptimize { optimized.graph = try loaded.graph.optimizedForInference() }
-                // Said of the model, before anything is written.
-                if let name = MienFile.unstorableLayerName(optimized.graph) {
-                    throw ValidationError("\(model): layer '\(name)': a name with '/' cannot be stored in a .mien file yet (its tensors are named layer/weight); export it with --keras instead")
-                }
                 try MienFile.write(optimized, to: output)
                 print("wrote \(output)")
             }
