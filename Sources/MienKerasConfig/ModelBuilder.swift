@@ -379,7 +379,7 @@ public struct ModelBuilder {
     private func unusedArgument(_ key: String?, _ value: JSON, layer: String) -> KerasError {
         let what = key.map { "argument '\($0)' = \(value.text.prefix(60))" } ?? "the constant argument \(value.text.prefix(60))"
         return fail(.unsupportedOption, layer: layer,
-                    "the layer is called with \(what), which Mien does not use (a tensor combined with a constant, as Keras 3 saves `x + 3.0`, is not supported yet)")
+                    "the layer is called with \(what), which Mien does not use, so it refuses the call rather than compute something else than Keras")
     }
 
     /// The keys a layer entry of a model config may have (Keras 2 and 3).
