@@ -131,3 +131,24 @@ public extension Layer {
         }
     }
 }
+
+/// A layer whose weights are Keras's `kernel` and an optional `bias` (Dense, Conv2D), in that
+/// order: their one list of parameters and their one shape-checked assignment.
+public protocol KernelAndBiasLayer: Layer {
+    var kernel: Tensor { get set }
+    var bias: Tensor? { get set }
+}
+
+public extension KernelAndBiasLayer {
+    var parameters: [Parameter] {
+        [Parameter("kernel", kernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
+    }
+
+    mutating func setParameter(_ name: String, to value: Tensor) throws {
+        switch (name, bias) {
+        case ("kernel", _): kernel = try checked(value, replacing: kernel, as: name)
+        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
+        default: throw LayerError(layer: self.name, "\(kerasClass) has no weight named '\(name)'")
+        }
+    }
+}

@@ -1,5 +1,5 @@
 /// Keras's `Conv2D` (channels_last, `groups` = 1): HWIO kernel, optional bias and activation.
-public struct Conv2D: Layer {
+public struct Conv2D: KernelAndBiasLayer {
     public var name: String
     public var kerasClass: String { "Conv2D" }
     public var trainable: Bool = true
@@ -26,18 +26,6 @@ public struct Conv2D: Layer {
     }
 
     public var filters: Int { kernel.shape[3] }
-
-    public var parameters: [Parameter] {
-        [Parameter("kernel", kernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
-    }
-
-    public mutating func setParameter(_ name: String, to value: Tensor) throws {
-        switch (name, bias) {
-        case ("kernel", _): kernel = try checked(value, replacing: kernel, as: name)
-        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
-        default: throw LayerError(layer: self.name, "Conv2D has no weight named '\(name)'")
-        }
-    }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
         try convolvedShape(inputShapes, inputChannels: kernel.shape[2], outputChannels: filters,

@@ -1,5 +1,5 @@
 /// Keras's `Dense`: `activation(x · kernel + bias)` over the last axis of any-rank input.
-public struct Dense: Layer {
+public struct Dense: KernelAndBiasLayer {
     public var name: String
     public var kerasClass: String { "Dense" }
     public var trainable: Bool = true
@@ -17,18 +17,6 @@ public struct Dense: Layer {
     }
 
     public var units: Int { kernel.shape[1] }
-
-    public var parameters: [Parameter] {
-        [Parameter("kernel", kernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
-    }
-
-    public mutating func setParameter(_ name: String, to value: Tensor) throws {
-        switch (name, bias) {
-        case ("kernel", _): kernel = try checked(value, replacing: kernel, as: name)
-        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
-        default: throw LayerError(layer: self.name, "Dense has no weight named '\(name)'")
-        }
-    }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
         let shape = try single(inputShapes)

@@ -5,7 +5,7 @@
 /// One group per channel is a depthwise convolution (Keras's output channel `c·m + j` is the
 /// depthwise layer's, and the kernels share their memory layout), which runs as one; other
 /// groupings run as one `Conv2D` per group on its slice of the channels.
-public struct GroupedConv2D: Layer {
+public struct GroupedConv2D: KernelAndBiasLayer {
     public var name: String
     public var kerasClass: String { "Conv2D" }
     public var trainable: Bool = true
@@ -38,18 +38,6 @@ public struct GroupedConv2D: Layer {
 
     public var filters: Int { kernel.shape[3] }
     public var inputChannels: Int { kernel.shape[2] * groups }
-
-    public var parameters: [Parameter] {
-        [Parameter("kernel", kernel)] + (bias.map { [Parameter("bias", $0)] } ?? [])
-    }
-
-    public mutating func setParameter(_ name: String, to value: Tensor) throws {
-        switch (name, bias) {
-        case ("kernel", _): kernel = try checked(value, replacing: kernel, as: name)
-        case ("bias", let b?): bias = try checked(value, replacing: b, as: name)
-        default: throw LayerError(layer: self.name, "Conv2D has no weight named '\(name)'")
-        }
-    }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
         try convolvedShape(inputShapes, inputChannels: inputChannels, outputChannels: filters,
