@@ -50,6 +50,9 @@ struct Bench: ParsableCommand {
         var threads: Int
         var batches: Int
         var medianBatchSeconds: Double
+        /// The 99th percentile (nearest rank) of the passes' times: with `--batch-size 1`,
+        /// one image's latency.
+        var p99BatchSeconds: Double
         var gflopsPerImage: Double
         var gflopsPerSecond: Double
         var sgemmGflopsPerSecond: Double
@@ -104,7 +107,8 @@ struct Bench: ParsableCommand {
             let imagesPerSecond = Double(batchSize * times.count) / total
             let result = Result(
                 model: model, imagesPerSecond: imagesPerSecond, batchSize: batchSize, inputSize: side, threads: cores,
-                batches: times.count, medianBatchSeconds: times.sorted()[times.count / 2],
+                batches: times.count, medianBatchSeconds: Bench.percentile(times, 50),
+                p99BatchSeconds: Bench.percentile(times, 99),
                 gflopsPerImage: flops / 1e9, gflopsPerSecond: flops * imagesPerSecond / 1e9,
                 sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: min(cores, BatchRunner.cores)),
                 kernels: "OpenBLAS \(BLASKernels.coreName), depthwise \(VectorKernels.instructionSet)",
@@ -118,6 +122,9 @@ struct Bench: ParsableCommand {
                              model, batchSize, side, shape[2], channels, cores, cores == 1 ? "" : "s"))
                 print(String(format: "forward: %.1f images/s (%d batches, median %.3f s per batch)",
                              imagesPerSecond, times.count, result.medianBatchSeconds))
+                print(String(format: "%@: median %.2f ms, p99 %.2f ms (%d passes)",
+                             batchSize == 1 ? "latency of one image" : "time per batch",
+                             1000 * result.medianBatchSeconds, 1000 * result.p99BatchSeconds, times.count))
                 print(String(format: "work: %.3f GFLOP per image, %.1f GFLOP/s achieved", result.gflopsPerImage,
                              result.gflopsPerSecond))
                 print(String(format: "peak memory: %.0f MB", result.peakMemoryMb))
@@ -133,6 +140,15 @@ struct Bench: ParsableCommand {
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             }
         }
+    }
+
+    /// The `p`-th percentile of `values` by nearest rank (`p` 50: the median, the upper one
+    /// of an even count).
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let rank = p == 50 ? sorted.count / 2 : Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
     /// Peak resident memory of this process (Linux reports `ru_maxrss` in KiB).

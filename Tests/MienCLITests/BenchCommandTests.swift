@@ -23,6 +23,16 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue((json["kernels"] as? String ?? "").contains("depthwise"))
         XCTAssertNil(json["profile"])
 
+        // --batch-size 1: one image's latency, median and p99 (nearest rank: never below the median).
+        let single = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "1", "--seconds", "0.05",
+                                  "--threads", "1"])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertTrue(single.stdout.contains("latency of one image: median "), single.stdout)
+        XCTAssertTrue(single.stdout.contains(" ms, p99 "), single.stdout)
+        let median = try XCTUnwrap(json["median_batch_seconds"] as? Double)
+        let p99 = try XCTUnwrap(json["p99_batch_seconds"] as? Double)
+        XCTAssertGreaterThanOrEqual(p99, median)
+
         // --profile: every layer of the flattened backbone, shares summing to the whole pass.
         let profiled = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
                                     "--threads", "1", "--profile", "--format", "json"])
