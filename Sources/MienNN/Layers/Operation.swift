@@ -167,6 +167,12 @@ extension Operation {
             broadcastApply(.copy, into: &out, t.reshaped(Operation.aligned(t.shape, to: rank, unit: 1)))
             return out
         }
+        // Maximum and minimum: where the gradient goes to `a`, decided once for both operands.
+        var aWins: [Bool] = []
+        if op == .maximum || op == .minimum {
+            let fa = full(a), fb = full(b)
+            aWins = op == .maximum ? zip(fa.scalars, fb.scalars).map { $0 >= $1 } : zip(fa.scalars, fb.scalars).map { $0 <= $1 }
+        }
         /// The gradient of operand `k` (0: a, 1: b) at the output's shape.
         func gradient(_ k: Int) -> Tensor {
             var g = outputGradient
@@ -185,10 +191,8 @@ extension Operation {
                 g.scalars.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = -p[i] } }
             case (.activation, _): preconditionFailure("handled above")
             case (.maximum, _), (.minimum, _):
-                let fa = full(a), fb = full(b)
-                let takesA: (Float, Float) -> Bool = op == .maximum ? { $0 >= $1 } : { $0 <= $1 }
                 g.scalars.withUnsafeMutableBufferPointer { p in
-                    for i in 0..<p.count where takesA(fa.scalars[i], fb.scalars[i]) != (k == 0) { p[i] = 0 }
+                    for i in 0..<p.count where aWins[i] != (k == 0) { p[i] = 0 }
                 }
             }
             return g
