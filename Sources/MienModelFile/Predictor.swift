@@ -37,7 +37,7 @@ public final class Predictor: Sendable {
         self.model = model
         self.threshold = threshold
         self.testTimeAugmentation = testTimeAugmentation ?? model.testTimeAugmentation
-        graph = try model.fullGraph().optimizedForInference(foldingZeroPadding: true)
+        graph = try model.fullGraph().optimizedForInference(forRunning: true)
         let shape = model.imageShape
         guard model.graph.inputShapes.count == 1, shape.count == 3, let h = shape[0], let w = shape[1], let c = shape[2], c == 1 || c == 3 else {
             throw LayerError(layer: model.graph.name,

@@ -6,14 +6,16 @@ extension Graph {
     /// the layers that are the identity at inference (Dropout, GaussianNoise, ...) removed,
     /// recursively in nested models. Outputs equal the original's up to float rounding.
     ///
-    /// With `foldingZeroPadding`, a ZeroPadding2D that feeds only a `valid` DepthwiseConv2D
-    /// becomes that layer's `inputPadding` (no padded copy of the input). Keras has no such
-    /// option, so a graph meant for export must not use it; one meant to run should.
-    public func optimizedForInference(foldingZeroPadding: Bool = false) throws -> Graph {
+    /// With `forRunning`, it also makes rewrites that Keras cannot express, so a graph
+    /// meant for export must not use it and one meant to run should: a ZeroPadding2D that
+    /// feeds only a `valid` DepthwiseConv2D becomes that layer's `inputPadding` (no padded
+    /// copy of the input), and each inverted-residual block becomes one
+    /// `InvertedResidualBlock` (its expanded activation never written to memory).
+    public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
             if let nested = layers[i] as? Graph {
-                layers[i] = try nested.optimizedForInference(foldingZeroPadding: foldingZeroPadding)
+                layers[i] = try nested.optimizedForInference(forRunning: forRunning)
             }
         }
         var consumers = [Int](repeating: 0, count: nodes.count)
@@ -40,7 +42,7 @@ extension Graph {
             let layer = layers[node.layer]
             if layer.isIdentityAtInference, node.inputs.count == 1 {
                 replacement[index] = replacement[node.inputs[0]]
-            } else if foldingZeroPadding, var conv = layer as? DepthwiseConv2D, node.inputs.count == 1,
+            } else if forRunning, var conv = layer as? DepthwiseConv2D, node.inputs.count == 1,
                       conv.padding == .valid, !conv.hasInputPadding, callsPerLayer[node.layer] == 1 {
                 let source = replacement[node.inputs[0]]
                 guard !inputNodes.contains(source), consumers[node.inputs[0]] == 1, consumers[source] == 1,
@@ -82,6 +84,64 @@ extension Graph {
             nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!,
                                    inputs: nodes[$0].inputs.map { newIndex[replacement[$0]]! }) },
             inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[replacement[outputNode]]!)
+        graph.trainable = trainable
+        return forRunning ? try graph.fusingInvertedResiduals() : graph
+    }
+
+    /// This graph with every `[1×1 Conv2D] → DepthwiseConv2D → 1×1 Conv2D [→ Add]` chain
+    /// whose intermediate outputs have no other reader replaced by one
+    /// `InvertedResidualBlock` node (the Add's other input must be the chain's input).
+    func fusingInvertedResiduals() throws -> Graph {
+        var layers = try self.layers.map { try ($0 as? Graph)?.fusingInvertedResiduals() ?? $0 }
+        var nodes = self.nodes
+        let consumers = consumerCounts
+        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        // The reader of each node that has exactly one.
+        var reader = [Int?](repeating: nil, count: nodes.count)
+        for (index, node) in nodes.enumerated() { for i in node.inputs where consumers[i] == 1 { reader[i] = index } }
+        /// The layer of `node` as an `L`, when the node is its layer's only call, on one input.
+        func sole<L>(_ node: Int, as type: L.Type) -> L? {
+            guard !inputNodes.contains(node), callsPerLayer[nodes[node].layer] == 1,
+                  nodes[node].inputs.count == 1 else { return nil }
+            return layers[nodes[node].layer] as? L
+        }
+        var removed = Set<Int>()
+        for index in nodes.indices where !removed.contains(index) {
+            // `index` is the projection; walk back through the depthwise and the expansion.
+            guard let project = sole(index, as: Conv2D.self), let dw = nodes[index].inputs.first,
+                  consumers[dw] == 1, let depthwise = sole(dw, as: DepthwiseConv2D.self) else { continue }
+            var input = nodes[dw].inputs[0]
+            var expandNode: Int?
+            if consumers[input] == 1, let e = sole(input, as: Conv2D.self), e.kernelSize == (1, 1),
+               InvertedResidualBlock(expand: e, depthwise: depthwise, project: project, residual: false) != nil {
+                expandNode = input
+                input = nodes[input].inputs[0]
+            }
+            // The block's Add: the projection's only reader, adding the block's input.
+            var add: Int?
+            if let a = reader[index], !inputNodes.contains(a), callsPerLayer[nodes[a].layer] == 1,
+               let merge = layers[nodes[a].layer] as? Merge, merge.op == .add, nodes[a].inputs.count == 2, Set(nodes[a].inputs) == [index, input], nodeShapes[a] == nodeShapes[input] {
+                add = a
+            }
+            guard let block = InvertedResidualBlock(expand: expandNode.map { layers[nodes[$0].layer] as! Conv2D },
+                                                    depthwise: depthwise, project: project,
+                                                    residual: add != nil) else { continue }
+            // The projection's layer slot holds the block; the last node of the chain calls it.
+            layers[nodes[index].layer] = block
+            let last = add ?? index
+            nodes[last] = Node(layer: nodes[index].layer, inputs: [input])
+            removed.formUnion([dw, index, expandNode].compactMap { $0 }.filter { $0 != last })
+        }
+        guard !removed.isEmpty || self.layers.contains(where: { $0 is Graph }) else { return self }
+        let kept = nodes.indices.filter { !removed.contains($0) }
+        let newIndex = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
+        let usedLayers = Set(kept.map { nodes[$0].layer })
+        let keptLayers = layers.indices.filter { usedLayers.contains($0) }
+        let layerIndex = Dictionary(uniqueKeysWithValues: keptLayers.enumerated().map { ($1, $0) })
+        var graph = try Graph(
+            name: name, kerasClass: kerasClass, layers: keptLayers.map { layers[$0] },
+            nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[$0]! }) },
+            inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[outputNode]!)
         graph.trainable = trainable
         return graph
     }

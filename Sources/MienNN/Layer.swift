@@ -57,6 +57,10 @@ public protocol Layer: Sendable {
     // Training (see Training.swift): every layer that has a backward pass implements these
     // three; the defaults refuse, naming the layer and its class.
 
+    /// Floating-point operations per image for inputs of these shapes: 2 per multiply-add of
+    /// a convolution or a product with weights, 0 for the rest (see FLOPs.swift).
+    func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int
+
     /// Whether the layer has a training forward and a backward pass.
     var canTrain: Bool { get }
     /// Whether a training-mode call's output for one sample depends on the batch's other
@@ -78,6 +82,8 @@ public extension Layer {
     var usesTrainingFlag: Bool { false }
 
     var isIdentityAtInference: Bool { false }
+
+    func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 0 }
 
     var canTrain: Bool { false }
 

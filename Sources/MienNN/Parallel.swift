@@ -47,7 +47,9 @@ public enum BatchRunner {
             return Tensor(shape: [n] + tail, scalars: scalars)
         }
         let slices = min(cores, n)
-        guard slices > 1 else { return try graph.forward([input]) }
+        guard slices > 1 else {
+            return try IntraImageParallelism.$cores.withValue(cores) { try graph.forward([input]) }
+        }
         let bounds = (0...slices).map { $0 * n / slices }
         let results = ConcurrentResults<Tensor>(count: slices)
         BLASKernels.singleThreaded {
@@ -81,4 +83,36 @@ public final class ConcurrentResults<Value: Sendable>: @unchecked Sendable {
         defer { lock.unlock() }
         return values[i]
     }
+}
+
+/// Whether a layer may split one image's work across cores. `BatchRunner` allows it when a
+/// pass has a single image (a batch of one, a live frame), where cutting the batch leaves
+/// every core but one idle; inside a slice of a larger batch each core already has its own
+/// images, and the value stays 1. A task-local, so concurrent callers do not see each other's.
+public enum IntraImageParallelism {
+    @TaskLocal public static var cores: Int = 1
+
+    /// How many parts to cut `rows` output rows into: one unless the pass is a single image,
+    /// more than one core is allowed, and the layer has enough work (multiply-adds) for the
+    /// cost of waking another thread (some microseconds) to pay.
+    static func parts(rows: Int, images: Int, work: Int) -> Int {
+        guard images == 1, cores > 1, work >= 1 << 18 else { return 1 }
+        return max(1, min(cores, rows / 2))
+    }
+
+    /// Runs `body(part)` for each part, on as many threads. The caller promises that the
+    /// parts touch disjoint memory (each writes its own rows), which the compiler cannot check
+    /// for the raw pointers a kernel takes.
+    static func run(_ parts: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { shared.value($0) }
+        }
+    }
+}
+
+/// A value handed to other threads whose safety the compiler cannot see (see the use).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -144,7 +144,7 @@ public struct FeatureExtractor: Sendable {
         guard let features = model.outputShape.last.flatMap({ $0 }), features > 0 else {
             throw TrainingSetupError("the backbone has no usable output (\(model.outputShape.kerasDescription))")
         }
-        graph = try model.optimizedForInference(foldingZeroPadding: true)
+        graph = try model.optimizedForInference(forRunning: true)
     }
 
     public var featureCount: Int { graph.outputShape.last.flatMap { $0 } ?? 0 }
@@ -198,9 +198,9 @@ public struct FeatureExtractor: Sendable {
         }
         suffix.trainable = true
         let trainable = try suffix.appending(pooling)
-        split = Split(frozen: try frozen.optimizedForInference(foldingZeroPadding: true),
+        split = Split(frozen: try frozen.optimizedForInference(forRunning: true),
                       trainable: trainable,
-                      trainableInference: try trainable.optimizedForInference(foldingZeroPadding: true))
+                      trainableInference: try trainable.optimizedForInference(forRunning: true))
         backbone = flat
     }
 

@@ -67,7 +67,7 @@ struct Bench: ParsableCommand {
         try reportingErrors {
             let inputSize = options.inputSize   // the side for a model that takes any size (default 224)
             // As Mien runs models for prediction and training: BatchNormalization and padding folded.
-            let graph = try options.load(model).graph.optimizedForInference(foldingZeroPadding: true)
+            let graph = try options.load(model).graph.optimizedForInference(forRunning: true)
             guard graph.inputShapes.count == 1, let declared = graph.inputShapes.first, declared.count == 4,
                   let channels = declared[3] else {
                 throw ValidationError("\(model): mien bench needs a model that takes one image; its inputs are \(graph.inputShapes.map(\.kerasDescription).joined(separator: ", "))")
@@ -111,7 +111,7 @@ struct Bench: ParsableCommand {
                 p99BatchSeconds: Bench.percentile(times, 99),
                 gflopsPerImage: flops / 1e9, gflopsPerSecond: flops * imagesPerSecond / 1e9,
                 sgemmGflopsPerSecond: BLASKernels.sgemmGFLOPs(threads: min(cores, BatchRunner.cores)),
-                kernels: "OpenBLAS \(BLASKernels.coreName), depthwise \(VectorKernels.instructionSet)",
+                kernels: "OpenBLAS \(BLASKernels.coreName), Mien \(VectorKernels.instructionSet)",
                 peakMemoryMb: Bench.peakMemoryMB(),
                 profile: profile ? try LayerProfile(graph, input: input,
                                                     perSlice: perSlice ?? BatchRunner.imagesPerSlice(side: side))

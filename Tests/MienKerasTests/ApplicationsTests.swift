@@ -90,6 +90,11 @@ final class ApplicationsTests: XCTestCase {
             guard output.shape == expected.shape else {
                 return .failed("output shape \(output.shape), Keras's \(expected.shape)")
             }
+            // What `mien predict` runs: BatchNormalization folded, blocks fused.
+            let running = try model.graph.optimizedForInference(forRunning: true).forward(try golden.inputs)
+            if let bad = mismatch(running, expected, Self.tolerance) {
+                return .failed("optimized for running: \(bad)")
+            }
             let scale = expected.scalars.reduce(Float(0)) { max($0, abs($1)) }
             var maxError: Float = 0
             for (a, e) in zip(output.scalars, expected.scalars) {

@@ -21,6 +21,16 @@ final class EfficientNetTests: XCTestCase {
         let expected = try golden.tensor()
         XCTAssertEqual(output.shape, expected.shape)
         if let bad = mismatch(output, expected, Self.tolerance) { XCTFail("\(file) on \(fixture): \(bad)") }
+        // What `mien predict` runs (BatchNormalization folded, blocks fused), in every build
+        // of the kernels the CPU can run.
+        let running = try model.graph.optimizedForInference(forRunning: true)
+        for level in VectorKernels.available {
+            VectorKernels.limit(to: level)
+            defer { VectorKernels.limit(to: nil) }
+            if let bad = mismatch(try running.forward(try golden.inputs), expected, Self.tolerance) {
+                XCTFail("\(file) on \(fixture), optimized for running, \(level.name): \(bad)")
+            }
+        }
         let counts = try golden.parameterCounts
         XCTAssertEqual(model.summary.totalParams, counts.total)
         XCTAssertEqual(model.summary.trainableParams, counts.trainable)
@@ -37,6 +47,16 @@ final class EfficientNetTests: XCTestCase {
         VectorKernels.usePortable(true)
         defer { VectorKernels.usePortable(false) }
         _ = try check("efficientnet_lite0_notop.h5", "notop")
+    }
+
+    /// One image with its rows split across two threads, as `mien predict` runs a single face.
+    func testOneImageSplitAcrossThreadsEqualsKeras() throws {
+        let model = try KerasModel(contentsOf: Self.weights("efficientnet_lite0_notop.h5"))
+        let golden = try Golden("efficientnet/notop.io.h5")
+        let (input, expected) = (try golden.inputs[0], try golden.tensor())
+        let running = try model.graph.optimizedForInference(forRunning: true)
+        let first = try IntraImageParallelism.$cores.withValue(2) { try BatchRunner.forward(running, input.batch(0..<1), cores: 2) }
+        if let bad = mismatch(first, expected.batch(0..<1), Self.tolerance) { XCTFail("\(bad)") }
     }
 
     func testTopLogitsEqualKeras() throws {

@@ -128,7 +128,7 @@ final class InferenceOptimizationTests: XCTestCase {
         let original = try paddedModel()
         XCTAssertEqual(try original.optimizedForInference().layers.map(\.name),
                        ["in", "pad", "dw", "pad2", "dw2", "crop", "add"], "not folded unless asked")
-        let folded = try original.optimizedForInference(foldingZeroPadding: true)
+        let folded = try original.optimizedForInference(forRunning: true)
         XCTAssertEqual(folded.layers.map(\.name), ["in", "dw", "pad2", "dw2", "crop", "add"])
         let padding = try XCTUnwrap(folded.layers[1] as? DepthwiseConv2D).inputPadding
         XCTAssertTrue(padding.0 == (0, 1) && padding.1 == (0, 1), "\(padding)")

@@ -38,10 +38,11 @@ final class KernelTests: XCTestCase {
     }
 
     func bothBuilds(_ body: (String) throws -> Void) rethrows {
-        for portable in [false, true] {
-            VectorKernels.usePortable(portable)
+        for level in VectorKernels.available {
+            VectorKernels.limit(to: level)
             try body(VectorKernels.instructionSet)
         }
+        VectorKernels.limit(to: nil)
     }
 
     /// Channel counts that exercise the 32-wide, 8-wide and scalar parts; strides, dilation,
@@ -149,6 +150,9 @@ final class KernelTests: XCTestCase {
         VectorKernels.usePortable(true)
         XCTAssertEqual(VectorKernels.instructionSet, "portable")
         VectorKernels.usePortable(false)
-        XCTAssertTrue(["AVX2+FMA", "portable"].contains(VectorKernels.instructionSet))
+        XCTAssertTrue(["AVX-512", "AVX2+FMA", "portable"].contains(VectorKernels.instructionSet))
+        VectorKernels.limit(to: .avx2)
+        XCTAssertLessThanOrEqual(VectorKernels.level, .avx2)
+        VectorKernels.limit(to: nil)
     }
 }

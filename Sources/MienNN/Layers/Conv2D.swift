@@ -112,3 +112,7 @@ extension Conv2D {
         return result
     }
 }
+
+extension Conv2D {
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 2 * positions(of: output) * kernel.count }
+}

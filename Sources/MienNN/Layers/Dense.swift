@@ -149,3 +149,7 @@ extension Dense {
         return result
     }
 }
+
+extension Dense {
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 2 * positions(of: output) * kernel.count }
+}

@@ -14,7 +14,7 @@ public struct DepthwiseConv2D: Layer {
     /// `[inputChannels · depthMultiplier]`.
     public var bias: Tensor?
     /// Zeros around the input before the window, `((top, bottom), (left, right))`: a
-    /// ZeroPadding2D folded in for execution (`optimizedForInference(foldingZeroPadding:)`),
+    /// ZeroPadding2D folded in for execution (`optimizedForInference(forRunning:)`),
     /// which saves writing and reading a padded copy. Not a Keras option: export refuses it.
     public var inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0))
     public var hasInputPadding: Bool { inputPadding.0 != (0, 0) || inputPadding.1 != (0, 0) }
@@ -94,4 +94,8 @@ extension DepthwiseConv2D {
         }
         return result
     }
+}
+
+extension DepthwiseConv2D {
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 2 * positions(of: output) * depthwiseKernel.count }
 }

@@ -168,3 +168,7 @@ extension GroupedConv2D {
         return result
     }
 }
+
+extension GroupedConv2D {
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 2 * positions(of: output) * kernel.count }
+}

@@ -117,3 +117,7 @@ extension SeparableConv2D {
         return g
     }
 }
+
+extension SeparableConv2D {
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int { 2 * positions(of: output) * (depthwiseKernel.count + pointwiseKernel.count) }
+}

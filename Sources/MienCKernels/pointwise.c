@@ -1,0 +1,116 @@
+// The matrix product of 1×1 convolutions and of the fused MBConv block: activations times
+// weights packed once at load, with bias, clamp and residual add applied in registers.
+//
+// Why not sgemm: OpenBLAS packs both operands again on every call and runs the thin
+// K = 16…40 products of a mobile network's early layers poorly; and a separate pass for the
+// bias, the activation and the residual Add reads and writes the whole tensor again. Here
+// the weights are packed once (panels of 16 columns); each tile of MR rows packs its rows of
+// A (k-major, so the inner loop reads one broadcast per row) and runs every panel with it.
+// The tile shapes follow the register count: 12×32 with AVX-512 (24 of its 32 registers
+// accumulate), 6×16 with AVX2 (12 of 16), 3×16 for the portable SSE build.
+#include "MienCKernels.h"
+#include "dispatch.h"
+#include "vector16.h"
+
+#include <string.h>
+
+long mien_packed_weights_size(int k, int n) {
+    const long panels = ((long)n + 15) / 16;
+    return panels * 16 + panels * 16 * (long)k;
+}
+
+void mien_pack_weights(const float *w, const float *bias, int k, int n, float *packed) {
+    const long panels = ((long)n + 15) / 16;
+    for (long j = 0; j < panels * 16; j++) packed[j] = (bias && j < n) ? bias[j] : 0;
+    float *p = packed + panels * 16;
+    for (long panel = 0; panel < panels; panel++)
+        for (long l = 0; l < k; l++)
+            for (long c = 0; c < 16; c++) {
+                const long column = panel * 16 + c;
+                *p++ = column < n ? w[l * n + column] : 0;
+            }
+}
+
+// One MR × (16·NP) tile of the product: rows `a` (`lda` floats apart) times NP weight panels
+// from `bp` (`panel` floats apart), starting from the tile's 16·NP `bias` values. Rows past
+// `rows` repeat the last row and columns past `cols` are computed, but neither is stored.
+// The rows are read in place: packing them (as sgemm does) cost as much as the product for
+// the one- and two-panel products of a mobile network's projections.
+#define GEMM_TILE(NAME, MR, NP, TARGET)                                                 \
+    TARGET static void NAME(const float *restrict a, long lda, const float *restrict bp, long panel, \
+                            int k, const float *restrict bias, int rows, int cols, float lower,      \
+                            float upper, const float *restrict residual, long ldr, float *restrict y, \
+                            long ldy) {                                                          \
+        v16 acc[MR][NP];                                                                        \
+        const float *ar[MR];                                                                    \
+        for (int r = 0; r < (MR); r++) ar[r] = a + (r < rows ? r : rows - 1) * lda;            \
+        for (int p = 0; p < (NP); p++) {                                                        \
+            const v16 b = load16(bias + 16 * p);                                                \
+            for (int r = 0; r < (MR); r++) acc[r][p] = b;                                       \
+        }                                                                                       \
+        for (int l = 0; l < k; l++) {                                                           \
+            v16 b[NP];                                                                          \
+            _Pragma("clang loop unroll(full)")                                                 \
+            for (int p = 0; p < (NP); p++) b[p] = load16(bp + p * panel + (long)l * 16);       \
+            _Pragma("clang loop unroll(full)")                                                 \
+            for (int r = 0; r < (MR); r++) {                                                    \
+                const v16 x = splat16(ar[r][l]);                                                \
+                _Pragma("clang loop unroll(full)")                                             \
+                for (int p = 0; p < (NP); p++) acc[r][p] += x * b[p];                           \
+            }                                                                                   \
+        }                                                                                       \
+        const v16 lo = splat16(lower), hi = splat16(upper);                                    \
+        for (int r = 0; r < (MR); r++) {                                                        \
+            if (r >= rows) break;                                                               \
+            for (int p = 0; p < (NP); p++) {                                                    \
+                const v16 v = clamp16(acc[r][p], lo, hi);                                       \
+                store16_tail(y + r * ldy + 16 * p, v, cols - 16 * p,                           \
+                             residual ? residual + r * ldr + 16 * p : 0);                      \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+// The product over all rows, MR at a time, each tile of rows running every panel (NP at a
+// time, then one) while its rows are in L1.
+#define GEMM_DRIVER(NAME, MR, NP, TILE, TILE1, TARGET)                                         \
+    TARGET static void NAME(const float *a, long lda, int m, int k, const float *packed, int n,   \
+                            float lower, float upper, const float *residual, long ldr, float *y,  \
+                            long ldy) {                                                           \
+        const int panels = (n + 15) / 16;                                                         \
+        const float *bias = packed, *w = packed + (long)panels * 16;                              \
+        const long panel = (long)k * 16;                                                          \
+        for (int i = 0; i < m; i += (MR)) {                                                       \
+            const int rows = m - i < (MR) ? m - i : (MR);                                         \
+            const float *ai = a + (long)i * lda;                                                  \
+            const float *res = residual ? residual + (long)i * ldr : 0;                          \
+            float *out = y + (long)i * ldy;                                                       \
+            int j = 0;                                                                            \
+            for (; j + (NP) <= panels; j += (NP))                                                 \
+                TILE(ai, lda, w + j * panel, panel, k, bias + 16 * j, rows, n - 16 * j, lower,    \
+                     upper, res ? res + 16 * j : 0, ldr, out + 16 * j, ldy);                      \
+            for (; j < panels; j++)                                                               \
+                TILE1(ai, lda, w + j * panel, panel, k, bias + 16 * j, rows, n - 16 * j, lower,   \
+                      upper, res ? res + 16 * j : 0, ldr, out + 16 * j, ldy);                     \
+        }                                                                                         \
+    }
+
+GEMM_TILE(gemm_tile_portable, 3, 1, )
+GEMM_DRIVER(gemm_packed_portable, 3, 1, gemm_tile_portable, gemm_tile_portable, )
+#if defined(__x86_64__)
+GEMM_TILE(gemm_tile_avx2, 6, 1, MIEN_TARGET_AVX2)
+GEMM_DRIVER(gemm_packed_avx2, 6, 1, gemm_tile_avx2, gemm_tile_avx2, MIEN_TARGET_AVX2)
+GEMM_TILE(gemm_tile_avx512, 8, 2, MIEN_TARGET_AVX512)
+GEMM_TILE(gemm_tile1_avx512, 8, 1, MIEN_TARGET_AVX512)
+GEMM_DRIVER(gemm_packed_avx512, 8, 2, gemm_tile_avx512, gemm_tile1_avx512, MIEN_TARGET_AVX512)
+#endif
+
+MIEN_DISPATCHED3(gemm_packed,
+                 (const float *a, long lda, int m, int k, const float *packed, int n, float lower,
+                  float upper, const float *residual, long ldr, float *y, long ldy),
+                 (a, lda, m, k, packed, n, lower, upper, residual, ldr, y, ldy))
+
+void mien_gemm_packed(const float *a, long lda, int m, int k, const float *packed, int n,
+                      float lower, float upper, const float *residual, long ldr, float *y, long ldy) {
+    if (m <= 0 || n <= 0) return;
+    gemm_packed_dispatch(a, lda, m, k, packed, n, lower, upper, residual, ldr, y, ldy);
+}

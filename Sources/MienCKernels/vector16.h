@@ -1,0 +1,33 @@
+// Sixteen floats, the unit of the packed kernels: one AVX-512 register, two AVX2 ones, four
+// SSE ones, depending on the target each function is compiled for.
+#ifndef MIEN_VECTOR16_H
+#define MIEN_VECTOR16_H
+
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+// `x` in every lane. Adding to -0, the additive identity, compiles to one broadcast; adding
+// to +0 would first compute 0 + x in case x is -0.
+#define splat16(x) ((v16){-0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, \
+                          -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f} + (x))
+#define load16(p) (*(const v16 *)(p))
+#define clamp16(x, lower, upper) __builtin_elementwise_min(__builtin_elementwise_max((x), (lower)), (upper))
+
+// Stores the first `count` (at most 16) values of `v` at `y`, each plus `residual[i]` when
+// `residual` is not NULL. A macro: functions taking v16 by value change ABI per target.
+#define store16_tail(y, v, count, residual)                                        \
+    do {                                                                           \
+        const float *res_ = (residual);                                            \
+        float *y_ = (y);                                                           \
+        const int count_ = (count);                                                \
+        if (count_ >= 16) {                                                        \
+            *(v16 *)y_ = res_ ? (v) + load16(res_) : (v);                          \
+        } else {                                                                   \
+            float t_[16];                                                          \
+            memcpy(t_, &(v), sizeof t_);                                           \
+            for (int i_ = 0; i_ < count_; i_++) y_[i_] = t_[i_] + (res_ ? res_[i_] : 0.0f); \
+        }                                                                          \
+    } while (0)
+
+#endif
