@@ -13,52 +13,98 @@
 
 #include <stddef.h>
 
+// Channels [c, channels) of one output pixel of the depthwise convolution, over the taps
+// [ky0, ky1) × [kx0, kx1) of its window, which starts at input column `ix0`.
+static inline __attribute__((always_inline)) void
+depthwise_pixel(const float *const *rows, int ky0, int ky1, int kx0, int kx1, int kw, int ix0, int c,
+                int channels, const float *restrict w, const float *restrict bias, float lower, float upper,
+                float *restrict o) {
+    const v16 lo = splat16(lower), hi = splat16(upper);
+    // Four independent accumulators while there are 64 channels left.
+    for (; c + 64 <= channels; c += 64) {
+        v16 acc[4];
+        for (int v = 0; v < 4; v++) acc[v] = load16(bias + c + 16 * v);
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++) {
+                const float *xp = rows[ky] + (ptrdiff_t)(ix0 + kx) * channels + c;
+                const float *wp = w + (ptrdiff_t)(ky * kw + kx) * channels + c;
+                for (int v = 0; v < 4; v++) acc[v] += load16(xp + 16 * v) * load16(wp + 16 * v);
+            }
+        for (int v = 0; v < 4; v++) *(v16 *)(o + c + 16 * v) = clamp16(acc[v], lo, hi);
+    }
+    for (; c + 16 <= channels; c += 16) {
+        v16 acc = load16(bias + c);
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++)
+                acc += load16(rows[ky] + (ptrdiff_t)(ix0 + kx) * channels + c)
+                     * load16(w + (ptrdiff_t)(ky * kw + kx) * channels + c);
+        *(v16 *)(o + c) = clamp16(acc, lo, hi);
+    }
+    for (; c < channels; c++) {
+        float acc = bias[c];
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++)
+                acc += rows[ky][(ptrdiff_t)(ix0 + kx) * channels + c] * w[(ptrdiff_t)(ky * kw + kx) * channels + c];
+        o[c] = clamp1(acc, lower, upper);
+    }
+}
+
+// Channels [0, 16·blocks) of `count` output pixels whose K×K windows (K constant: 3, 5)
+// lie inside the image, the first starting at input column `ix0`. Channel block by channel
+// block, so that the block's K·K weights stay in registers across the pixels and each
+// multiply-add loads only its input.
+static inline __attribute__((always_inline)) void
+depthwise_interior(const float *const *rows, const int K, int ix0, int count, int sw, int channels, int blocks,
+                   const float *restrict w, const float *restrict bias, float lower, float upper,
+                   float *restrict out) {
+    const v16 lo = splat16(lower), hi = splat16(upper);
+    for (int block = 0; block < blocks; block++) {
+        const int c = 16 * block;
+        v16 wk[25];
+        for (int t = 0; t < K * K; t++) wk[t] = load16(w + (ptrdiff_t)t * channels + c);
+        const v16 b = load16(bias + c);
+        for (int i = 0; i < count; i++) {
+            const ptrdiff_t at = (ptrdiff_t)(ix0 + i * sw) * channels + c;
+            v16 acc = b;
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++)
+                    acc += load16(rows[ky] + at + (ptrdiff_t)kx * channels) * wk[ky * K + kx];
+            *(v16 *)(out + (ptrdiff_t)i * channels + c) = clamp16(acc, lo, hi);
+        }
+    }
+}
+
 // One output row of the depthwise convolution from the `kernel_height` input rows of its
 // window (`rows[ky]` is NULL where the window leaves the image), with bias and clamp.
 static inline __attribute__((always_inline)) void
 depthwise_row_body(const float *const *rows, const mien_mbconv *b, const float *restrict w,
                    const float *restrict bias, float *restrict out) {
-    const int channels = b->expanded, kw = b->kernel_width;
-    const v16 lo = splat16(b->depthwise_lower), hi = splat16(b->depthwise_upper);
+    const int channels = b->expanded, kh = b->kernel_height, kw = b->kernel_width, sw = b->stride_width;
+    const float lower = b->depthwise_lower, upper = b->depthwise_upper;
+    // The rows inside the image are consecutive: [ky0, ky1).
+    int ky0 = 0, ky1 = kh;
+    while (ky0 < ky1 && !rows[ky0]) ky0++;
+    while (ky1 > ky0 && !rows[ky1 - 1]) ky1--;
+    // Output columns [first, end) whose windows lie inside the image's columns.
+    int first = (b->pad_left + sw - 1) / sw, end = (b->width - kw + b->pad_left) / sw + 1;
+    if (end > b->output_width) end = b->output_width;
+    const int fast = ky0 == 0 && ky1 == kh && kh == kw && (kw == 3 || kw == 5) && first < end;
+    if (!fast) first = end = b->output_width;
+    const int blocks = channels / 16;
+    if (fast) {
+        const int ix0 = first * sw - b->pad_left;
+        float *o = out + (ptrdiff_t)first * channels;
+        if (kw == 3) depthwise_interior(rows, 3, ix0, end - first, sw, channels, blocks, w, bias, lower, upper, o);
+        else depthwise_interior(rows, 5, ix0, end - first, sw, channels, blocks, w, bias, lower, upper, o);
+    }
     for (int ox = 0; ox < b->output_width; ox++) {
-        const int ix0 = ox * b->stride_width - b->pad_left;
+        const int ix0 = ox * sw - b->pad_left;
+        const int interior = ox >= first && ox < end;
         int kx0, kx1;
         taps_inside(ix0, kw, 1, b->width, &kx0, &kx1);
-        float *o = out + (ptrdiff_t)ox * channels;
-        int c = 0;
-        // Four independent accumulators per pixel while there are 64 channels left.
-        for (; c + 64 <= channels; c += 64) {
-            v16 acc[4];
-            for (int v = 0; v < 4; v++) acc[v] = load16(bias + c + 16 * v);
-            for (int ky = 0; ky < b->kernel_height; ky++) {
-                if (!rows[ky]) continue;
-                for (int kx = kx0; kx < kx1; kx++) {
-                    const float *xp = rows[ky] + (ptrdiff_t)(ix0 + kx) * channels + c;
-                    const float *wp = w + (ptrdiff_t)(ky * kw + kx) * channels + c;
-                    for (int v = 0; v < 4; v++) acc[v] += load16(xp + 16 * v) * load16(wp + 16 * v);
-                }
-            }
-            for (int v = 0; v < 4; v++) *(v16 *)(o + c + 16 * v) = clamp16(acc[v], lo, hi);
-        }
-        for (; c + 16 <= channels; c += 16) {
-            v16 acc = load16(bias + c);
-            for (int ky = 0; ky < b->kernel_height; ky++) {
-                if (!rows[ky]) continue;
-                for (int kx = kx0; kx < kx1; kx++)
-                    acc += load16(rows[ky] + (ptrdiff_t)(ix0 + kx) * channels + c)
-                         * load16(w + (ptrdiff_t)(ky * kw + kx) * channels + c);
-            }
-            *(v16 *)(o + c) = clamp16(acc, lo, hi);
-        }
-        for (; c < channels; c++) {
-            float acc = bias[c];
-            for (int ky = 0; ky < b->kernel_height; ky++) {
-                if (!rows[ky]) continue;
-                for (int kx = kx0; kx < kx1; kx++)
-                    acc += rows[ky][(ptrdiff_t)(ix0 + kx) * channels + c] * w[(ptrdiff_t)(ky * kw + kx) * channels + c];
-            }
-            o[c] = clamp1(acc, b->depthwise_lower, b->depthwise_upper);
-        }
+        // Interior pixels have their channels past the last full block left.
+        depthwise_pixel(rows, ky0, ky1, kx0, kx1, kw, ix0, interior ? 16 * blocks : 0, channels, w, bias,
+                        lower, upper, out + (ptrdiff_t)ox * channels);
     }
 }
 

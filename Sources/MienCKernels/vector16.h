@@ -12,7 +12,14 @@ typedef float v16 __attribute__((vector_size(64), aligned(4)));
 #define splat16(x) ((v16){-0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, \
                           -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f} + (x))
 #define load16(p) (*(const v16 *)(p))
-#define clamp16(x, lower, upper) __builtin_elementwise_min(__builtin_elementwise_max((x), (lower)), (upper))
+typedef int i16 __attribute__((vector_size(64), aligned(4)));
+
+// `x` clamped to [lower, upper], NaN staying NaN (as Keras's ReLU6 keeps it). Written as
+// compare-and-select so that it compiles to one max and one min instruction each;
+// __builtin_elementwise_max/min add a NaN fix-up per call.
+#define select16(mask, a, b) ((v16)((((i16)(a)) & (mask)) | (((i16)(b)) & ~(mask))))
+#define clamp16(x, lower, upper) clamp16_hi(select16((x) < (lower), (lower), (x)), (upper))
+#define clamp16_hi(y, upper) select16((y) > (upper), (upper), (y))
 
 // Stores the first `count` (at most 16) values of `v` at `y`, each plus `residual[i]` when
 // `residual` is not NULL. A macro: functions taking v16 by value change ABI per target.

@@ -71,6 +71,15 @@ public struct Rescaling: Layer {
         let s = scale.count == 1 ? [Float](repeating: scale[0], count: channels) : scale
         let o = offset.count == 1 ? [Float](repeating: offset[0], count: channels) : offset
         guard channels > 0 else { return x }
+        if s.allSatisfy({ $0 == s[0] }), o.allSatisfy({ $0 == o[0] }) {
+            // One scale and offset (the usual `1/255` or `1/127.5, -1`): a single loop that vectorizes.
+            let (scale, offset) = (s[0], o[0])
+            x.scalars.withUnsafeMutableBufferPointer { b in
+                guard let p = b.baseAddress else { return }
+                for i in 0..<b.count { p[i] = p[i] * scale + offset }
+            }
+            return x
+        }
         x.scalars.withUnsafeMutableBufferPointer { b in
             var start = 0
             while start < b.count {
