@@ -44,8 +44,10 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
         v16 acc[MR][NP];                                                                        \
         const float *ar[MR];                                                                    \
         for (int r = 0; r < (MR); r++) ar[r] = a + (r < rows ? r : rows - 1) * lda;            \
+        _Pragma("clang loop unroll(full)")                                                     \
         for (int p = 0; p < (NP); p++) {                                                        \
             const v16 b = load16(bias + 16 * p);                                                \
+            _Pragma("clang loop unroll(full)")                                                 \
             for (int r = 0; r < (MR); r++) acc[r][p] = b;                                       \
         }                                                                                       \
         for (int l = 0; l < k; l++) {                                                           \
@@ -60,8 +62,11 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
             }                                                                                   \
         }                                                                                       \
         const v16 lo = splat16(lower), hi = splat16(upper);                                    \
+        /* Unrolled, so that every accumulator keeps a constant index and its register. */      \
+        _Pragma("clang loop unroll(full)")                                                     \
         for (int r = 0; r < (MR); r++) {                                                        \
-            if (r >= rows) break;                                                               \
+            if (r >= rows) continue;                                                            \
+            _Pragma("clang loop unroll(full)")                                                 \
             for (int p = 0; p < (NP); p++) {                                                    \
                 const v16 v = clamp16(acc[r][p], lo, hi);                                       \
                 store16_tail(y + r * ldy + 16 * p, v, cols - 16 * p,                           \

@@ -24,6 +24,9 @@ extension KerasLayers {
         }
         let channelsLast: JSON = "channels_last"
         switch layer {
+        case let l as any InputPaddedLayer where l.hasInputPadding:
+            throw KerasError(.unsupportedOption, file: "model_config", layer: l.name,
+                             "a folded-in ZeroPadding2D (inputPadding) has no Keras form; export the graph before folding")
         case let l as InputLayer:
             return ("InputLayer", ["batch_input_shape": .array(l.shape.map { dim in dim.map { JSON($0) } ?? .null }),
                                    "dtype": "float32", "sparse": false])
@@ -38,9 +41,6 @@ extension KerasLayers {
                                "padding": .string(l.padding.rawValue), "data_format": channelsLast,
                                "groups": JSON(l.groups),
                                "use_bias": .bool(l.bias != nil), "activation": try name(l.activation)])
-        case let l as DepthwiseConv2D where l.hasInputPadding:
-            throw KerasError(.unsupportedOption, file: "model_config", layer: l.name,
-                             "a folded-in ZeroPadding2D (inputPadding) has no Keras form; export the graph before folding")
         case let l as DepthwiseConv2D:
             return ("DepthwiseConv2D", ["kernel_size": JSON(l.kernelSize), "strides": JSON(l.strides),
                                         "dilation_rate": JSON(l.dilation), "padding": .string(l.padding.rawValue),

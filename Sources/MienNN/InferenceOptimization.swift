@@ -8,8 +8,8 @@ extension Graph {
     ///
     /// With `forRunning`, it also makes rewrites that Keras cannot express, so a graph
     /// meant for export must not use it and one meant to run should: a ZeroPadding2D that
-    /// feeds only a `valid` DepthwiseConv2D becomes that layer's `inputPadding` (no padded
-    /// copy of the input), and each inverted-residual block becomes one
+    /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
+    /// padded copy of the input), and each inverted-residual block becomes one
     /// `InvertedResidualBlock` (its expanded activation never written to memory).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         var layers = self.layers
@@ -42,7 +42,7 @@ extension Graph {
             let layer = layers[node.layer]
             if layer.isIdentityAtInference, node.inputs.count == 1 {
                 replacement[index] = replacement[node.inputs[0]]
-            } else if forRunning, var conv = layer as? DepthwiseConv2D, node.inputs.count == 1,
+            } else if forRunning, var conv = layer as? any InputPaddedLayer, node.inputs.count == 1,
                       conv.padding == .valid, !conv.hasInputPadding, callsPerLayer[node.layer] == 1 {
                 let source = replacement[node.inputs[0]]
                 guard !inputNodes.contains(source), consumers[node.inputs[0]] == 1, consumers[source] == 1,

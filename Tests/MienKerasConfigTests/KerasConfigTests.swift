@@ -50,7 +50,7 @@ final class KerasConfigTests: XCTestCase {
         XCTAssertEqual(try KerasLayers.kerasName(.hardSigmoidKeras2, kerasMajor: 2, layer: "x"), "hard_sigmoid")
     }
 
-    /// A ZeroPadding2D folded into a depthwise layer for execution has no Keras form: the
+    /// A ZeroPadding2D folded into a convolution for execution has no Keras form: the
     /// writer refuses it, naming the layer, instead of writing a layer without its padding.
     func testFoldedPaddingIsRefused() {
         var dw = DepthwiseConv2D(name: "dw", inputChannels: 2, kernelSize: (3, 3), strides: (2, 2))
@@ -58,6 +58,12 @@ final class KerasConfigTests: XCTestCase {
         dw.inputPadding = ((0, 1), (0, 1))
         XCTAssertThrowsError(try KerasLayers.config(of: dw, kerasMajor: 3)) { error in
             XCTAssertEqual((error as? KerasError)?.layer, "dw")
+        }
+        var conv = Conv2D(name: "stem", inputChannels: 3, filters: 4, kernelSize: (3, 3), strides: (2, 2))
+        XCTAssertNoThrow(try KerasLayers.config(of: conv, kerasMajor: 2))
+        conv.inputPadding = ((1, 1), (1, 1))
+        XCTAssertThrowsError(try KerasLayers.config(of: conv, kerasMajor: 2)) { error in
+            XCTAssertEqual((error as? KerasError)?.layer, "stem")
         }
     }
 

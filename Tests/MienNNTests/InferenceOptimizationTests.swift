@@ -136,4 +136,22 @@ final class InferenceOptimizationTests: XCTestCase {
         let x = random([2, 8, 8, 3], seed: 5)
         if let bad = mismatch(try folded.forward([x]), try original.forward([x]), tolerance) { XCTFail("\(bad)") }
     }
+
+    /// EfficientNet's stem: ZeroPadding2D → Conv2D (valid, stride 2) becomes one Conv2D with
+    /// the zeros as its own; same output.
+    func testZeroPaddingFoldsIntoTheStemConvolution() throws {
+        let layers: [any Layer] = [
+            InputLayer(name: "in", shape: [nil, 9, 8, 3]),
+            ZeroPadding2D(name: "pad", padding: ((0, 1), (0, 1))),
+            try randomized(Conv2D(name: "stem", inputChannels: 3, filters: 5, kernelSize: (3, 3), strides: (2, 2),
+                                  activation: .relu6), seed: 3),
+        ]
+        let nodes = (0..<3).map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
+        let original = try Graph(name: "s", layers: layers, nodes: nodes, inputNodes: [0], outputNode: 2)
+        let folded = try original.optimizedForInference(forRunning: true)
+        XCTAssertEqual(folded.layers.map(\.name), ["in", "stem"])
+        XCTAssertEqual(folded.outputShape, original.outputShape)
+        let x = random([2, 9, 8, 3], seed: 6)
+        if let bad = mismatch(try folded.forward([x]), try original.forward([x]), tolerance) { XCTFail("\(bad)") }
+    }
 }

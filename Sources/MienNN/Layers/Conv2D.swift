@@ -1,5 +1,5 @@
 /// Keras's `Conv2D` (channels_last, `groups` = 1): HWIO kernel, optional bias and activation.
-public struct Conv2D: KernelAndBiasLayer {
+public struct Conv2D: KernelAndBiasLayer, InputPaddedLayer {
     public var name: String
     public var kerasClass: String { "Conv2D" }
     public var trainable: Bool = true
@@ -11,6 +11,7 @@ public struct Conv2D: KernelAndBiasLayer {
     /// `[kh, kw, inputChannels, filters]`.
     public var kernel: Tensor
     public var bias: Tensor?
+    public var inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0))
 
     public init(name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int),
                 strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -28,15 +29,34 @@ public struct Conv2D: KernelAndBiasLayer {
     public var filters: Int { kernel.shape[3] }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        try convolvedShape(inputShapes, inputChannels: kernel.shape[2], outputChannels: filters,
+        try convolvedShape(paddedShapes(inputShapes), inputChannels: kernel.shape[2], outputChannels: filters,
                            kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, channels: kernel.shape[2])
+                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
         return convolve(x, kernel: kernel, geometry: g, bias: bias, activation: activation)
+    }
+}
+
+/// A window layer that can take the zeros of a ZeroPadding2D before it as its own
+/// (`optimizedForInference(forRunning: true)`), which saves writing and reading a padded
+/// copy of its input. Not a Keras option: export refuses a layer that has them.
+public protocol InputPaddedLayer: Layer {
+    var padding: Padding { get }
+    /// Zeros around the input before the window, `((top, bottom), (left, right))`.
+    var inputPadding: ((Int, Int), (Int, Int)) { get set }
+}
+
+extension InputPaddedLayer {
+    public var hasInputPadding: Bool { inputPadding.0 != (0, 0) || inputPadding.1 != (0, 0) }
+
+    /// The input shapes after the folded-in zeros.
+    func paddedShapes(_ inputShapes: [Shape]) throws -> [Shape] {
+        hasInputPadding ? [try ZeroPadding2D(name: name, padding: inputPadding).outputShape(for: inputShapes)]
+                        : inputShapes
     }
 }
 
@@ -90,7 +110,7 @@ extension Conv2D {
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
         let x = try single(inputs)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, channels: kernel.shape[2])
+                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
         let z = convolve(x, kernel: kernel, geometry: g, bias: bias)
         let (y, keep) = activation.trainingOutput(z, lastAxis: filters)
         return TrainingForward(y, tape: Tape([x] + keep))
@@ -99,7 +119,7 @@ extension Conv2D {
     public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
         let x = try tape.tensor(0, layer: name)
         let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, channels: kernel.shape[2])
+                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
         try requireGradient(outputGradient, shaped: [g.batch, g.outputHeight, g.outputWidth, filters])
         let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 1, layer: name)
         let (dx, dk) = convolutionBackward(dz, input: x, kernel: kernel, geometry: g,

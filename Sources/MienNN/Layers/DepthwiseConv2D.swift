@@ -1,6 +1,6 @@
 /// Keras's `DepthwiseConv2D` (channels_last): each input channel is filtered by its own
 /// `depthMultiplier` kernels; output channel `c·M + m` comes from input channel `c`.
-public struct DepthwiseConv2D: Layer {
+public struct DepthwiseConv2D: InputPaddedLayer {
     public var name: String
     public var kerasClass: String { "DepthwiseConv2D" }
     public var trainable: Bool = true
@@ -13,11 +13,8 @@ public struct DepthwiseConv2D: Layer {
     public var depthwiseKernel: Tensor
     /// `[inputChannels · depthMultiplier]`.
     public var bias: Tensor?
-    /// Zeros around the input before the window, `((top, bottom), (left, right))`: a
-    /// ZeroPadding2D folded in for execution (`optimizedForInference(forRunning:)`),
-    /// which saves writing and reading a padded copy. Not a Keras option: export refuses it.
+    /// A ZeroPadding2D folded in for execution (see `InputPaddedLayer`).
     public var inputPadding: ((Int, Int), (Int, Int)) = ((0, 0), (0, 0))
-    public var hasInputPadding: Bool { inputPadding.0 != (0, 0) || inputPadding.1 != (0, 0) }
 
     public init(name: String, inputChannels: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 dilation: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
@@ -51,8 +48,7 @@ public struct DepthwiseConv2D: Layer {
     }
 
     public func outputShape(for inputShapes: [Shape]) throws -> Shape {
-        let padded = try ZeroPadding2D(name: name, padding: inputPadding).outputShape(for: inputShapes)
-        return try convolvedShape([padded], inputChannels: inputChannels, outputChannels: outputChannels,
+        try convolvedShape(paddedShapes(inputShapes), inputChannels: inputChannels, outputChannels: outputChannels,
                            kernelSize: kernelSize, strides: strides, dilation: dilation, padding: padding)
     }
 

@@ -25,7 +25,7 @@ public struct InvertedResidualBlock: Layer {
     /// activations that are clamps (linear, ReLU, ReLU6).
     public init?(expand: Conv2D?, depthwise: DepthwiseConv2D, project: Conv2D, residual: Bool) {
         func isPointwise(_ c: Conv2D) -> Bool {
-            c.kernelSize == (1, 1) && c.strides == (1, 1) && c.activation.clampRange != nil
+            c.kernelSize == (1, 1) && c.strides == (1, 1) && !c.hasInputPadding && c.activation.clampRange != nil
         }
         guard isPointwise(project), expand.map(isPointwise) ?? true,
               depthwise.depthMultiplier == 1, depthwise.dilation == (1, 1),
