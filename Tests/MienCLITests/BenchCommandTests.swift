@@ -20,7 +20,7 @@ final class BenchCommandTests: XCTestCase {
         // EfficientNet-Lite0 at 32×32: 2 × (multiply-adds) ≈ 0.8 GFLOP × (32/224)².
         XCTAssertEqual(json["gflops_per_image"] as? Double ?? 0, 0.768 * 32 * 32 / (224 * 224), accuracy: 0.002)
 
-        XCTAssertTrue((json["kernels"] as? String ?? "").contains("depthwise"))
+        XCTAssertTrue((json["kernels"] as? String ?? "").contains("Mien "))
         XCTAssertNil(json["profile"])
 
         // --batch-size 1: one image's latency, median and p99 (nearest rank: never below the median).
@@ -42,7 +42,8 @@ final class BenchCommandTests: XCTestCase {
         let layers = try XCTUnwrap(profile["layers"] as? [[String: Any]])
         let classes = try XCTUnwrap(profile["classes"] as? [[String: Any]])
         XCTAssertTrue(layers.contains { $0["layer"] as? String == "stem_conv" })
-        XCTAssertTrue(classes.contains { $0["keras_class"] as? String == "DepthwiseConv2D" })
+        // The inverted-residual blocks run fused, as `mien predict` runs them.
+        XCTAssertTrue(classes.contains { $0["keras_class"] as? String == "InvertedResidualBlock" })
         XCTAssertEqual(layers.compactMap { $0["share"] as? Double }.reduce(0, +), 1, accuracy: 1e-6)
         let text = try runMien(["bench", backbone, "--input-size", "32", "--batch-size", "2", "--seconds", "0.01",
                                 "--threads", "1", "--profile"])
