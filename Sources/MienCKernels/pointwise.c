@@ -75,8 +75,10 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
         }                                                                                       \
     }
 
-// The product over all rows, MR at a time, each tile of rows running every panel (NP at a
-// time, then one) while its rows are in L1.
+// The product, a group of NP panels (then single panels) at a time, each over all rows, MR
+// at a time: the group's weights (k·16·NP floats) stay in cache while the rows stream past.
+// (Rows outer, panels inner re-read all the weights from L3 for every MR rows once they
+// outgrow L2: 64×1152 → 192 ran at 74 GFLOP/s, 256 rows at 55.)
 #define GEMM_DRIVER(NAME, MR, NP, TILE, TILE1, TARGET)                                         \
     TARGET static void NAME(const float *a, long lda, int m, int k, const float *packed, int n,   \
                             float lower, float upper, const float *residual, long ldr, float *y,  \
@@ -84,18 +86,19 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
         const int panels = (n + 15) / 16;                                                         \
         const float *bias = packed, *w = packed + (long)panels * 16;                              \
         const long panel = (long)k * 16;                                                          \
-        for (int i = 0; i < m; i += (MR)) {                                                       \
-            const int rows = m - i < (MR) ? m - i : (MR);                                         \
-            const float *ai = a + (long)i * lda;                                                  \
-            const float *res = residual ? residual + (long)i * ldr : 0;                          \
-            float *out = y + (long)i * ldy;                                                       \
-            int j = 0;                                                                            \
-            for (; j + (NP) <= panels; j += (NP))                                                 \
-                TILE(ai, lda, w + j * panel, panel, k, bias + 16 * j, rows, n - 16 * j, lower,    \
-                     upper, res ? res + 16 * j : 0, ldr, out + 16 * j, ldy);                      \
-            for (; j < panels; j++)                                                               \
-                TILE1(ai, lda, w + j * panel, panel, k, bias + 16 * j, rows, n - 16 * j, lower,   \
-                      upper, res ? res + 16 * j : 0, ldr, out + 16 * j, ldy);                     \
+        for (int j = 0; j < panels;) {                                                            \
+            const int group = j + (NP) <= panels ? (NP) : 1;                                      \
+            for (int i = 0; i < m; i += (MR)) {                                                   \
+                const int rows = m - i < (MR) ? m - i : (MR);                                     \
+                const float *res = residual ? residual + (long)i * ldr + 16 * j : 0;             \
+                if (group == (NP))                                                                \
+                    TILE(a + (long)i * lda, lda, w + j * panel, panel, k, bias + 16 * j, rows,    \
+                         n - 16 * j, lower, upper, res, ldr, y + (long)i * ldy + 16 * j, ldy);   \
+                else                                                                              \
+                    TILE1(a + (long)i * lda, lda, w + j * panel, panel, k, bias + 16 * j, rows,   \
+                          n - 16 * j, lower, upper, res, ldr, y + (long)i * ldy + 16 * j, ldy);  \
+            }                                                                                     \
+            j += group;                                                                           \
         }                                                                                         \
     }
 
