@@ -1,5 +1,6 @@
 #include "MienCKernels.h"
 #include "dispatch.h"
+#include "vector16.h"
 #include "window.h"
 
 #include <stddef.h>
@@ -106,10 +107,99 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
     }
 }
 
-MIEN_DISPATCHED(conv2d_direct,
-                (const float *x, const float *kernel, const float *bias, float *y,
-                 const mien_window *window, int filters, float lower, float upper),
-                (x, kernel, bias, y, window, filters, lower, upper))
+#define CONV2D_DIRECT_PARAMS                                                                        \
+    (const float *x, const float *kernel, const float *bias, float *y, const mien_window *window, \
+     int filters, float lower, float upper)
+#define CONV2D_DIRECT_ARGS (x, kernel, bias, y, window, filters, lower, upper)
+static void conv2d_direct_portable CONV2D_DIRECT_PARAMS { conv2d_direct_body CONV2D_DIRECT_ARGS; }
+
+#if defined(__x86_64__)
+MIEN_TARGET_AVX2 static void conv2d_direct_avx2 CONV2D_DIRECT_PARAMS { conv2d_direct_body CONV2D_DIRECT_ARGS; }
+
+// AVX-512, 32 filters (the stem): `P` adjacent output pixels of one row at once, two v16
+// of filters each, so that each weight vector is loaded once per tap and channel for P
+// pixels (2 loads, P broadcasts, 2·P FMAs) instead of once per pixel, with 2·P independent
+// accumulators to hide the FMA latency. Taps [ky0, ky1) × [kx0, kx1) of the windows
+// starting at image[origin + p·pixelStep]. `K` (kernel width) and `C` (channels) are
+// constants in the 3×3 RGB specialization, so that a kernel row's taps unroll.
+static inline __attribute__((always_inline)) void
+conv32_pixels(const int P, const int K, const int C, const float *restrict image, ptrdiff_t origin,
+              ptrdiff_t pixelStep, ptrdiff_t tapStep, ptrdiff_t rowStep, int ky0, int ky1, int kx0, int kx1,
+              const float *restrict w, const float *restrict bias, float *restrict out, float lower, float upper) {
+    v16 acc[8][2]; // P ≤ 8; a fixed size, since acc[P] would be a variable-length array
+    for (int p = 0; p < P; p++)
+        for (int v = 0; v < 2; v++) acc[p][v] = bias ? load16(bias + 16 * v) : splat16(0.0f);
+    for (int ky = ky0; ky < ky1; ky++)
+        for (int kx = kx0; kx < kx1; kx++)
+            for (int c = 0; c < C; c++) {
+                const float *wp = w + ((ptrdiff_t)(ky * K + kx) * C + c) * 32;
+                const v16 w0 = load16(wp), w1 = load16(wp + 16);
+                // One offset, not a chain of pointer steps that may leave the image (padding).
+                const float *xp = image + (origin + ky * rowStep + kx * tapStep + c);
+                for (int p = 0; p < P; p++) {
+                    const v16 b = splat16(xp[p * pixelStep]);
+                    acc[p][0] += b * w0;
+                    acc[p][1] += b * w1;
+                }
+            }
+    const v16 lo = splat16(lower), hi = splat16(upper);
+    for (int p = 0; p < P; p++)
+        for (int v = 0; v < 2; v++) *(v16 *)(out + 32 * p + 16 * v) = clamp16(acc[p][v], lo, hi);
+}
+
+static inline __attribute__((always_inline)) void
+conv2d_direct32(const int K, const int C, const float *restrict x, const float *restrict kernel,
+                const float *restrict bias, float *restrict y, const mien_window *g, float lower, float upper) {
+    const ptrdiff_t row = (ptrdiff_t)g->width * C;
+    const ptrdiff_t pixelStep = (ptrdiff_t)g->stride_width * C, tapStep = (ptrdiff_t)g->dilation_width * C;
+    const ptrdiff_t rowStep = row * g->dilation_height;
+    const int ow = g->output_width;
+    // Output columns [first, end) have their whole window inside the image's columns.
+    int first = 0, end = ow;
+    while (first < ow && first * g->stride_width - g->pad_left < 0) first++;
+    while (end > first && (end - 1) * g->stride_width - g->pad_left + (K - 1) * g->dilation_width >= g->width) end--;
+    for (int n = 0; n < g->batch; n++) {
+        const float *image = x + (ptrdiff_t)n * g->height * row;
+        for (int oy = 0; oy < g->output_height; oy++) {
+            const int iy0 = oy * g->stride_height - g->pad_top;
+            int ky0, ky1;
+            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * ow * 32;
+#define PIXELS(P, OX, KX0, KX1)                                                                                   \
+    conv32_pixels(P, K, C, image, (ptrdiff_t)iy0 * row + (ptrdiff_t)((OX) * g->stride_width - g->pad_left) * C, \
+                  pixelStep, tapStep, rowStep, ky0, ky1, KX0, KX1, kernel, bias, outRow + (ptrdiff_t)(OX) * 32,  \
+                  lower, upper)
+            for (int ox = 0; ox < ow; ox++) {
+                if (ox == first) {
+                    // Interior pixels: eight at a time (16 accumulators), then 4, then the last 1–3.
+                    for (; ox + 8 <= end; ox += 8) PIXELS(8, ox, 0, K);
+                    if (ox + 4 <= end) { PIXELS(4, ox, 0, K); ox += 4; }
+                    switch (end - ox) {
+                    case 3: PIXELS(3, ox, 0, K); break;
+                    case 2: PIXELS(2, ox, 0, K); break;
+                    case 1: PIXELS(1, ox, 0, K); break;
+                    }
+                    ox = end;
+                    if (ox >= ow) break;
+                }
+                int kx0, kx1;
+                taps_inside(ox * g->stride_width - g->pad_left, K, g->dilation_width, g->width, &kx0, &kx1);
+                PIXELS(1, ox, kx0, kx1);
+            }
+#undef PIXELS
+        }
+    }
+}
+
+MIEN_TARGET_AVX512 static void conv2d_direct_avx512 CONV2D_DIRECT_PARAMS {
+    if (filters != 32) conv2d_direct_body CONV2D_DIRECT_ARGS;
+    else if (window->kernel_width == 3 && window->channels == 3)
+        conv2d_direct32(3, 3, x, kernel, bias, y, window, lower, upper);
+    else
+        conv2d_direct32(window->kernel_width, window->channels, x, kernel, bias, y, window, lower, upper);
+}
+#endif
+MIEN_DISPATCHED3(conv2d_direct, CONV2D_DIRECT_PARAMS, CONV2D_DIRECT_ARGS)
 
 void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, float *y,
                         const mien_window *window, int filters, float lower, float upper) {

@@ -83,26 +83,35 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Inputs of fewer than 8 channels take the direct kernel: 32 filters (two pixels at a
-    /// time inside the image), and counts that leave 8-wide and scalar remainders.
+    /// Inputs of fewer than 8 channels take the direct kernel: 32 filters (several pixels at
+    /// a time inside the image: the AVX-512 build's groups of 8, 4, 3, 2 and 1, its 3×3 RGB
+    /// and general builds, edges on either side, dilation, the stem's extra zero row and
+    /// column of `same` at stride 2), and counts that leave 8-wide and scalar remainders.
     func testDirectConvolutionMatchesDefinition() throws {
-        let cases: [(channels: Int, filters: Int, kernel: Int, stride: Int, padding: Padding, activation: Activation)] = [
-            (3, 32, 3, 2, .valid, .relu6),
-            (3, 32, 3, 1, .same, .linear),
-            (1, 13, 3, 2, .same, .relu),
-            (4, 40, 5, 1, .valid, .sigmoid),
+        let cases: [(channels: Int, filters: Int, kernel: Int, stride: Int, dilation: Int, padding: Padding,
+                     activation: Activation, width: Int)] = [
+            (3, 32, 3, 2, 1, .valid, .relu6, 12),
+            (3, 32, 3, 1, 1, .same, .linear, 13),
+            (3, 32, 3, 2, 1, .same, .relu6, 12),
+            (3, 32, 3, 1, 1, .valid, .relu, 12),
+            (1, 32, 5, 1, 1, .same, .relu, 12),
+            (2, 32, 2, 1, 1, .valid, .linear, 12),
+            (3, 32, 3, 1, 2, .same, .relu6, 12),
+            (1, 13, 3, 2, 1, .same, .relu, 12),
+            (4, 40, 5, 1, 1, .valid, .sigmoid, 12),
         ]
         for (i, c) in cases.enumerated() {
             var layer = Conv2D(name: "conv", inputChannels: c.channels, filters: c.filters,
                                kernelSize: (c.kernel, c.kernel), strides: (c.stride, c.stride),
-                               padding: c.padding, activation: c.activation)
+                               dilation: (c.dilation, c.dilation), padding: c.padding, activation: c.activation)
             let kernel = randomTensor([c.kernel, c.kernel, c.channels, c.filters], seed: UInt64(i))
             let bias = randomTensor([c.filters], seed: UInt64(100 + i))
             try layer.setParameter("kernel", to: kernel)
             try layer.setParameter("bias", to: bias)
-            let x = randomTensor([2, 13, 12, c.channels], seed: UInt64(200 + i))
+            let x = randomTensor([2, 13, c.width, c.channels], seed: UInt64(200 + i))
             let g = try XCTUnwrap(WindowGeometry(input: x.shape, kernel: (c.kernel, c.kernel),
-                                                 strides: (c.stride, c.stride), padding: c.padding))
+                                                 strides: (c.stride, c.stride), dilation: (c.dilation, c.dilation),
+                                                 padding: c.padding))
             var expected = reference(x, g, outChannels: c.filters) { pixel, ky, kx, o in
                 (0..<c.channels).reduce(Float(0)) { sum, ch in
                     sum + x.scalars[pixel + ch]
