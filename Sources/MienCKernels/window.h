@@ -8,8 +8,14 @@
 // is two SSE instructions.
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-// A macro, not a function: a function taking v8 by value changes the ABI with AVX (-Wpsabi).
-#define clamp8(x, lower, upper) __builtin_elementwise_min(__builtin_elementwise_max((x), (lower)), (upper))
+typedef int i8v __attribute__((vector_size(32), aligned(4)));
+
+// `x` clamped to [lower, upper], NaN staying NaN as in Keras (and as clamp16 does): compare
+// and select, one max and one min instruction. A macro, not a function: a function taking
+// v8 by value changes the ABI with AVX (-Wpsabi).
+#define select8(mask, a, b) ((v8)((((i8v)(a)) & (mask)) | (((i8v)(b)) & ~(mask))))
+#define clamp8(x, lower, upper) clamp8_hi(select8((x) < (lower), (lower), (x)), (upper))
+#define clamp8_hi(y, upper) select8((y) > (upper), (upper), (y))
 
 static inline __attribute__((always_inline)) float clamp1(float x, float lower, float upper) {
     return x < lower ? lower : (x > upper ? upper : x);

@@ -149,4 +149,19 @@ final class InvertedResidualBlockTests: XCTestCase {
         // Unless asked, the graph keeps its Keras layers (it may be exported).
         XCTAssertFalse(try chain.optimizedForInference().layers.contains { $0 is InvertedResidualBlock })
     }
+
+    /// A NaN in the input stays NaN through every build's clamps, where the layers one by one
+    /// give NaN (Keras's ReLU6 keeps it), and nowhere else.
+    func testNaNStaysNaN() throws {
+        let c: BlockCase = ((6, 6), 16, 32, 16, 3, 1, .same, ((0, 0), (0, 0)), .relu6, true)
+        let original = try block(c, seed: 11)
+        let fused = try original.optimizedForInference(forRunning: true)
+        var x = randomTensor([1, 6, 6, 16], seed: 12)
+        x.scalars[0] = .nan
+        let expected = try original.forward([x]).scalars.map(\.isNaN)
+        XCTAssertTrue(expected.contains(true))
+        try everyBuild { build in
+            XCTAssertEqual(try fused.forward([x]).scalars.map(\.isNaN), expected, build)
+        }
+    }
 }
