@@ -13,6 +13,7 @@ typedef float v16 __attribute__((vector_size(64), aligned(4)));
                           -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f} + (x))
 #define load16(p) (*(const v16 *)(p))
 typedef int i16 __attribute__((vector_size(64), aligned(4)));
+typedef float v8h __attribute__((vector_size(32), aligned(4)));
 
 // `x` clamped to [lower, upper], NaN staying NaN (as Keras's ReLU6 keeps it). Written as
 // compare-and-select so that it compiles to one max and one min instruction each;
@@ -31,9 +32,22 @@ typedef int i16 __attribute__((vector_size(64), aligned(4)));
         if (count_ >= 16) {                                                        \
             *(v16 *)y_ = res_ ? (v) + load16(res_) : (v);                          \
         } else {                                                                   \
+            /* A half-vector store first: 24- and 40-channel outputs end in 8. */  \
             float t_[16];                                                          \
             memcpy(t_, &(v), sizeof t_);                                           \
-            for (int i_ = 0; i_ < count_; i_++) y_[i_] = t_[i_] + (res_ ? res_[i_] : 0.0f); \
+            int i_ = 0;                                                            \
+            if (count_ >= 8) {                                                     \
+                v8h h_;                                                            \
+                memcpy(&h_, t_, sizeof h_);                                        \
+                if (res_) {                                                        \
+                    v8h r_;                                                        \
+                    memcpy(&r_, res_, sizeof r_);                                  \
+                    h_ += r_;                                                      \
+                }                                                                  \
+                memcpy(y_, &h_, sizeof h_);                                        \
+                i_ = 8;                                                            \
+            }                                                                      \
+            for (; i_ < count_; i_++) y_[i_] = t_[i_] + (res_ ? res_[i_] : 0.0f);  \
         }                                                                          \
     } while (0)
 
