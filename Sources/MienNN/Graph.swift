@@ -319,13 +319,24 @@ extension Graph {
             needed.formUnion(nodes[index].inputs)
         }
         needed.formUnion(inputNodes)
-        let kept = nodes.indices.filter { needed.contains($0) }
+        return try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { needed.contains($0) },
+                             output: output)
+    }
+
+    /// A graph like this one (name, class, inputs, `trainable`) of the nodes `kept` (indices
+    /// into `nodes`, in order; each calls one of `layers`), with only the layers they call.
+    /// Every kept node's inputs and the output (`outputNode` unless `output` is given) go
+    /// through `source` first: the node that now stands for them.
+    func compacted(layers: [any Layer], nodes: [Node], kept: [Int], output: Int? = nil,
+                   source: (Int) -> Int = { $0 }) throws -> Graph {
         let newIndex = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
-        let usedLayers = layers.indices.filter { i in kept.contains { nodes[$0].layer == i } }
-        let layerIndex = Dictionary(uniqueKeysWithValues: usedLayers.enumerated().map { ($1, $0) })
-        var graph = try Graph(name: name, kerasClass: kerasClass, layers: usedLayers.map { layers[$0] },
-                              nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[$0]! }) },
-                              inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[output]!)
+        let usedLayers = Set(kept.map { nodes[$0].layer })
+        let keptLayers = layers.indices.filter { usedLayers.contains($0) }
+        let layerIndex = Dictionary(uniqueKeysWithValues: keptLayers.enumerated().map { ($1, $0) })
+        var graph = try Graph(
+            name: name, kerasClass: kerasClass, layers: keptLayers.map { layers[$0] },
+            nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[source($0)]! }) },
+            inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[source(output ?? outputNode)]!)
         graph.trainable = trainable
         return graph
     }

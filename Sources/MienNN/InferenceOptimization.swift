@@ -74,17 +74,8 @@ extension Graph {
         }
 
         // Keep the nodes still referenced, in order, and the layers they call.
-        let kept = nodes.indices.filter { replacement[$0] == $0 }
-        let newIndex = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
-        let usedLayers = Set(kept.map { nodes[$0].layer })
-        let keptLayers = layers.indices.filter { usedLayers.contains($0) }
-        let layerIndex = Dictionary(uniqueKeysWithValues: keptLayers.enumerated().map { ($1, $0) })
-        var graph = try Graph(
-            name: name, kerasClass: kerasClass, layers: keptLayers.map { layers[$0] },
-            nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!,
-                                   inputs: nodes[$0].inputs.map { newIndex[replacement[$0]]! }) },
-            inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[replacement[outputNode]]!)
-        graph.trainable = trainable
+        let graph = try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { replacement[$0] == $0 },
+                                  source: { replacement[$0] })
         return forRunning ? try graph.fusingInvertedResiduals() : graph
     }
 
@@ -133,17 +124,7 @@ extension Graph {
             removed.formUnion([dw, index, expandNode].compactMap { $0 }.filter { $0 != last })
         }
         guard !removed.isEmpty || self.layers.contains(where: { $0 is Graph }) else { return self }
-        let kept = nodes.indices.filter { !removed.contains($0) }
-        let newIndex = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
-        let usedLayers = Set(kept.map { nodes[$0].layer })
-        let keptLayers = layers.indices.filter { usedLayers.contains($0) }
-        let layerIndex = Dictionary(uniqueKeysWithValues: keptLayers.enumerated().map { ($1, $0) })
-        var graph = try Graph(
-            name: name, kerasClass: kerasClass, layers: keptLayers.map { layers[$0] },
-            nodes: kept.map { Node(layer: layerIndex[nodes[$0].layer]!, inputs: nodes[$0].inputs.map { newIndex[$0]! }) },
-            inputNodes: inputNodes.map { newIndex[$0]! }, outputNode: newIndex[outputNode]!)
-        graph.trainable = trainable
-        return graph
+        return try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { !removed.contains($0) })
     }
 
     /// `layer` with `activation` as its own, when it has none yet and can carry one.
