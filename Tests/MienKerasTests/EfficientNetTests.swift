@@ -24,11 +24,9 @@ final class EfficientNetTests: XCTestCase {
         // What `mien predict` runs (BatchNormalization folded, blocks fused), in every build
         // of the kernels the CPU can run.
         let running = try model.graph.optimizedForInference(forRunning: true)
-        for level in VectorKernels.available {
-            VectorKernels.limit(to: level)
-            defer { VectorKernels.limit(to: nil) }
+        try everyKernelBuild { build in
             if let bad = mismatch(try running.forward(try golden.inputs), expected, Self.tolerance) {
-                XCTFail("\(file) on \(fixture), optimized for running, \(level.name): \(bad)")
+                XCTFail("\(file) on \(fixture), optimized for running, \(build): \(bad)")
             }
         }
         let counts = try golden.parameterCounts

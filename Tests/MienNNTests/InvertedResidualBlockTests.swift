@@ -14,14 +14,6 @@ final class InvertedResidualBlockTests: XCTestCase {
 
     override func tearDown() { VectorKernels.limit(to: nil) }
 
-    func everyBuild(_ body: (String) throws -> Void) rethrows {
-        for level in VectorKernels.available {
-            VectorKernels.limit(to: level)
-            try body(level.name)
-        }
-        VectorKernels.limit(to: nil)
-    }
-
     /// Row counts around the tile heights (3, 6, 8), column counts around the 16-wide panels
     /// (1, 15, 17, 33, 40), rows read with a stride wider than k, a clamp and a residual.
     func testPackedProductMatchesDefinition() throws {
@@ -33,7 +25,7 @@ final class InvertedResidualBlockTests: XCTestCase {
             (9, 64, 33, 64, -.infinity ... .infinity, true),
             (17, 3, 15, 9, 0...6, false),
         ]
-        try everyBuild { build in
+        try everyKernelBuild { build in
             for (i, c) in cases.enumerated() {
                 let a = randomTensor([c.m * c.lda], seed: UInt64(10 * i + 1)).scalars
                 let w = randomTensor([c.k * c.n], seed: UInt64(10 * i + 2)).scalars
@@ -115,7 +107,7 @@ final class InvertedResidualBlockTests: XCTestCase {
             for batch in [1, 3] {
                 let x = randomTensor([batch, c.size.0, c.size.1, c.channels], seed: UInt64(100 * i + batch))
                 let expected = try original.forward([x])
-                try everyBuild { build in
+                try everyKernelBuild { build in
                     let y = try fused.forward([x])
                     XCTAssertEqual(y.shape, expected.shape)
                     if let bad = mismatch(y, expected, tolerance) { XCTFail("\(build), case \(i), batch \(batch): \(bad)") }
@@ -160,7 +152,7 @@ final class InvertedResidualBlockTests: XCTestCase {
         x.scalars[0] = .nan
         let expected = try original.forward([x]).scalars.map(\.isNaN)
         XCTAssertTrue(expected.contains(true))
-        try everyBuild { build in
+        try everyKernelBuild { build in
             XCTAssertEqual(try fused.forward([x]).scalars.map(\.isNaN), expected, build)
         }
     }

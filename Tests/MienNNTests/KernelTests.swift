@@ -37,14 +37,6 @@ final class KernelTests: XCTestCase {
         return y
     }
 
-    func bothBuilds(_ body: (String) throws -> Void) rethrows {
-        for level in VectorKernels.available {
-            VectorKernels.limit(to: level)
-            try body(VectorKernels.instructionSet)
-        }
-        VectorKernels.limit(to: nil)
-    }
-
     /// Channel counts that exercise the 32-wide, 8-wide and scalar parts; strides, dilation,
     /// `same` (odd pixel at the bottom/right), `valid`, a folded-in ZeroPadding2D, and a clamp.
     func testDepthwiseMatchesDefinition() throws {
@@ -74,7 +66,7 @@ final class KernelTests: XCTestCase {
             }
             for j in expected.indices { expected[j] += bias.scalars[j % c.channels] }
             c.activation.apply(&expected, lastAxis: c.channels)
-            try bothBuilds { build in
+            try everyKernelBuild { build in
                 let y = try layer.forward([x])
                 XCTAssertEqual(y.shape, [2, g.outputHeight, g.outputWidth, c.channels])
                 XCTAssertEqual(try layer.outputShape(for: [x.shape.map { $0 }]), y.shape.map { $0 })
@@ -120,7 +112,7 @@ final class KernelTests: XCTestCase {
             }
             for j in expected.indices { expected[j] += bias.scalars[j % c.filters] }
             c.activation.apply(&expected, lastAxis: c.filters)
-            try bothBuilds { build in
+            try everyKernelBuild { build in
                 let y = try layer.forward([x])
                 XCTAssertEqual(y.shape, [2, g.outputHeight, g.outputWidth, c.filters])
                 if let bad = mismatch(y.scalars, expected, tolerance) { XCTFail("case \(i), \(build): \(bad)") }
