@@ -79,7 +79,11 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
 // at a time: the group's weights (k·16·NP floats) stay in cache while the rows stream past.
 // (Rows outer, panels inner re-read all the weights from L3 for every MR rows once they
 // outgrow L2: 64×1152 → 192 ran at 74 GFLOP/s, 256 rows at 55.)
-#define GEMM_DRIVER(NAME, MR, NP, TILE, TILE1, TARGET)                                         \
+//
+// Rows left over after the full MR-row tiles run in tiles of MR/2 rows, then one row at a
+// time (`TILE_HALF…`, `TILE_ROW…`): a tile computes all its rows whatever it stores, so
+// the 9 pixels of a 3×3 map in 8 + 1-row tiles cost as much as 16.
+#define GEMM_DRIVER(NAME, MR, NP, TILE, TILE1, TILE_HALF, TILE_HALF1, TILE_ROW, TILE_ROW1, TARGET) \
     TARGET static void NAME(const float *a, long lda, int m, int k, const float *packed, int n,   \
                             float lower, float upper, const float *residual, long ldr, float *y,  \
                             long ldy) {                                                           \
@@ -88,28 +92,47 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
         const long panel = (long)k * 16;                                                          \
         for (int j = 0; j < panels;) {                                                            \
             const int group = j + (NP) <= panels ? (NP) : 1;                                      \
-            for (int i = 0; i < m; i += (MR)) {                                                   \
-                const int rows = m - i < (MR) ? m - i : (MR);                                     \
-                const float *res = residual ? residual + (long)i * ldr + 16 * j : 0;             \
-                if (group == (NP))                                                                \
-                    TILE(a + (long)i * lda, lda, w + j * panel, panel, k, bias + 16 * j, rows,    \
-                         n - 16 * j, lower, upper, res, ldr, y + (long)i * ldy + 16 * j, ldy);   \
-                else                                                                              \
-                    TILE1(a + (long)i * lda, lda, w + j * panel, panel, k, bias + 16 * j, rows,   \
-                          n - 16 * j, lower, upper, res, ldr, y + (long)i * ldy + 16 * j, ldy);  \
+            const float *wj = w + j * panel, *bj = bias + 16 * j;                                 \
+            for (int i = 0; i < m;) {                                                             \
+                const int left = m - i;                                                           \
+                const int rows = left >= (MR) ? (MR) : left >= (MR) / 2 ? (MR) / 2 : 1;         \
+                const float *ai = a + (long)i * lda, *res = residual ? residual + (long)i * ldr + 16 * j : 0; \
+                float *yi = y + (long)i * ldy + 16 * j;                                           \
+                const int cols = n - 16 * j;                                                      \
+                if (rows == (MR)) {                                                               \
+                    if (group == (NP)) TILE(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                    else TILE1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                } else if (rows > 1) {                                                            \
+                    if (group == (NP)) TILE_HALF(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                    else TILE_HALF1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                } else {                                                                          \
+                    if (group == (NP)) TILE_ROW(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                    else TILE_ROW1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
+                }                                                                                 \
+                i += rows;                                                                        \
             }                                                                                     \
             j += group;                                                                           \
         }                                                                                         \
     }
 
 GEMM_TILE(gemm_tile_portable, 3, 1, )
-GEMM_DRIVER(gemm_packed_portable, 3, 1, gemm_tile_portable, gemm_tile_portable, )
+GEMM_TILE(gemm_row_portable, 1, 1, )
+GEMM_DRIVER(gemm_packed_portable, 3, 1, gemm_tile_portable, gemm_tile_portable, gemm_row_portable,
+            gemm_row_portable, gemm_row_portable, gemm_row_portable, )
 #if defined(__x86_64__)
 GEMM_TILE(gemm_tile_avx2, 6, 1, MIEN_TARGET_AVX2)
-GEMM_DRIVER(gemm_packed_avx2, 6, 1, gemm_tile_avx2, gemm_tile_avx2, MIEN_TARGET_AVX2)
+GEMM_TILE(gemm_half_avx2, 3, 1, MIEN_TARGET_AVX2)
+GEMM_TILE(gemm_row_avx2, 1, 1, MIEN_TARGET_AVX2)
+GEMM_DRIVER(gemm_packed_avx2, 6, 1, gemm_tile_avx2, gemm_tile_avx2, gemm_half_avx2, gemm_half_avx2,
+            gemm_row_avx2, gemm_row_avx2, MIEN_TARGET_AVX2)
 GEMM_TILE(gemm_tile_avx512, 8, 2, MIEN_TARGET_AVX512)
 GEMM_TILE(gemm_tile1_avx512, 8, 1, MIEN_TARGET_AVX512)
-GEMM_DRIVER(gemm_packed_avx512, 8, 2, gemm_tile_avx512, gemm_tile1_avx512, MIEN_TARGET_AVX512)
+GEMM_TILE(gemm_half_avx512, 4, 2, MIEN_TARGET_AVX512)
+GEMM_TILE(gemm_half1_avx512, 4, 1, MIEN_TARGET_AVX512)
+GEMM_TILE(gemm_row_avx512, 1, 2, MIEN_TARGET_AVX512)
+GEMM_TILE(gemm_row1_avx512, 1, 1, MIEN_TARGET_AVX512)
+GEMM_DRIVER(gemm_packed_avx512, 8, 2, gemm_tile_avx512, gemm_tile1_avx512, gemm_half_avx512, gemm_half1_avx512,
+            gemm_row_avx512, gemm_row1_avx512, MIEN_TARGET_AVX512)
 #endif
 
 MIEN_DISPATCHED3(gemm_packed,
