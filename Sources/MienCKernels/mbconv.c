@@ -181,3 +181,34 @@ void mien_mbconv_rows(const mien_mbconv *b, const float *x, float *y, int first_
                          y + (ptrdiff_t)oy0 * outRow, b->out_channels);
     }
 }
+
+long mien_mbconv_images_scratch_size(const mien_mbconv *b, int images) {
+    const long filtered = (long)images * b->output_height * b->output_width * b->expanded;
+    return (b->expand ? (long)images * b->height * b->width * b->expanded : 0) + filtered;
+}
+
+void mien_mbconv_images(const mien_mbconv *b, const float *x, float *y, int images, float *scratch) {
+    const ptrdiff_t inImage = (ptrdiff_t)b->height * b->width;
+    const ptrdiff_t outImage = (ptrdiff_t)b->output_height * b->output_width;
+    float *expanded = scratch;
+    float *filtered = scratch + (b->expand ? images * inImage * b->expanded : 0);
+    if (b->expand)
+        mien_gemm_packed(x, b->in_channels, (int)(images * inImage), b->in_channels, b->expand, b->expanded,
+                         b->expand_lower, b->expand_upper, 0, 0, expanded, b->expanded);
+    const float *source = b->expand ? expanded : x;   // `expanded` channels either way
+    const float *rows[64];
+    for (int image = 0; image < images; image++) {
+        const float *first = source + image * inImage * b->expanded;
+        for (int oy = 0; oy < b->output_height; oy++) {
+            const int iy0 = oy * b->stride_height - b->pad_top;
+            for (int ky = 0; ky < b->kernel_height; ky++) {
+                const int iy = iy0 + ky;
+                rows[ky] = iy < 0 || iy >= b->height ? 0 : first + (ptrdiff_t)iy * b->width * b->expanded;
+            }
+            depthwise_row_dispatch(rows, b, b->depthwise, b->depthwise_bias,
+                                   filtered + ((ptrdiff_t)image * outImage + (ptrdiff_t)oy * b->output_width) * b->expanded);
+        }
+    }
+    mien_gemm_packed(filtered, b->expanded, (int)(images * outImage), b->expanded, b->project, b->out_channels,
+                     b->project_lower, b->project_upper, b->residual ? x : 0, b->out_channels, y, b->out_channels);
+}

@@ -82,6 +82,13 @@ long mien_mbconv_scratch_size(const mien_mbconv *block);
 void mien_mbconv_rows(const mien_mbconv *block, const float *x, float *y, int first_row, int last_row,
                       float *scratch);
 
+/// The block on `images` whole images at once (`x`, `y` as in `mien_mbconv_rows`, one image
+/// after another), with every tensor in `scratch` (`mien_mbconv_images_scratch_size`
+/// floats): for small maps (7×7, 3×3), where one image's rows are too few for the 1×1
+/// products to reuse their weights, so that several images share each pass over them.
+long mien_mbconv_images_scratch_size(const mien_mbconv *block, int images);
+void mien_mbconv_images(const mien_mbconv *block, const float *x, float *y, int images, float *scratch);
+
 /// The instruction sets of the kernels' builds.
 enum { MIEN_LEVEL_PORTABLE = 0, MIEN_LEVEL_AVX2 = 1, MIEN_LEVEL_AVX512 = 2 };
 

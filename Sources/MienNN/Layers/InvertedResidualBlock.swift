@@ -152,8 +152,23 @@ public struct InvertedResidualBlock: Layer {
                     }
                     return
                 }
-                var scratch = Self.scratch(scratchSize)
                 var b = block
+                let pixels = g.outputHeight * g.outputWidth
+                if g.batch > 1, pixels < Self.productRows {
+                    // Small maps: several images per pass, so that each weight read serves
+                    // about `productRows` rows of the 1×1 products instead of one image's few.
+                    let group = min(g.batch, max(1, Self.productRows * 2 / pixels))
+                    var scratch = Self.scratch(mien_mbconv_images_scratch_size(&b, Int32(group)))
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for first in stride(from: 0, to: g.batch, by: group) {
+                            let count = min(group, g.batch - first)
+                            mien_mbconv_images(&b, xs.baseAddress! + first * inImage, ys.baseAddress! + first * outImage,
+                                               Int32(count), s.baseAddress)
+                        }
+                    }
+                    return
+                }
+                var scratch = Self.scratch(scratchSize)
                 scratch.withUnsafeMutableBufferPointer { s in
                     for n in 0..<g.batch {
                         mien_mbconv_rows(&b, xs.baseAddress! + n * inImage, ys.baseAddress! + n * outImage,
@@ -163,6 +178,9 @@ public struct InvertedResidualBlock: Layer {
             }
         }
     }
+
+    /// The output pixels a band of `mbconv.c` aims at (`mien_mbconv_band_rows`).
+    static let productRows = 64
 
     /// Working memory for one kernel call; not zeroed, since the kernel writes before it reads.
     private static func scratch(_ count: Int) -> [Float] {
