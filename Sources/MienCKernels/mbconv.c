@@ -127,7 +127,10 @@ int mien_mbconv_band_rows(const mien_mbconv *b) {
 
 // Input rows the ring holds: every row the depthwise window of one band reads.
 static int ring_rows(const mien_mbconv *b) {
-    return (mien_mbconv_band_rows(b) - 1) * b->stride_height + b->kernel_height;
+    // At most the image's rows (then none is ever overwritten), whatever the stride: a
+    // hostile stride must not size the ring.
+    const long rows = (long)(mien_mbconv_band_rows(b) - 1) * b->stride_height + b->kernel_height;
+    return rows < b->height ? (int)rows : (b->height > 0 ? b->height : 1);
 }
 
 long mien_mbconv_scratch_size(const mien_mbconv *b) {

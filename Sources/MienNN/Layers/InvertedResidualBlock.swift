@@ -157,7 +157,10 @@ public struct InvertedResidualBlock: Layer {
                 if g.batch > 1, pixels < Self.productRows {
                     // Small maps: several images per pass, so that each weight read serves
                     // about `productRows` rows of the 1×1 products instead of one image's few.
-                    let group = min(g.batch, max(1, Self.productRows * 2 / pixels))
+                    var group = min(g.batch, max(1, Self.productRows * 2 / pixels))
+                    // Bounded memory (16 MB) whatever the model says: a large input with a
+                    // large stride also makes a small map.
+                    while group > 1, mien_mbconv_images_scratch_size(&b, Int32(group)) > 1 << 22 { group /= 2 }
                     var scratch = Self.scratch(mien_mbconv_images_scratch_size(&b, Int32(group)))
                     scratch.withUnsafeMutableBufferPointer { s in
                         for first in stride(from: 0, to: g.batch, by: group) {
