@@ -129,7 +129,8 @@ public struct InvertedResidualBlock: Layer {
         return output
     }
 
-    /// Runs the kernel over every image: on the calling thread, or for a single image with
+    /// Runs the kernel over every image on the calling thread: image by image in bands of
+    /// rows, or several small maps per pass; or, for a single image with
     /// `IntraImageParallelism` allowing it, its rows split across cores.
     private func run(_ block: inout mien_mbconv, x: Tensor, into output: inout Tensor, geometry g: WindowGeometry) {
         let scratchSize = mien_mbconv_scratch_size(&block)
