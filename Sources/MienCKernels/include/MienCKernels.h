@@ -55,7 +55,8 @@ void mien_gemm_packed(const float *a, long lda, int m, int k, const float *packe
 /// optional 1×1 expansion, a depthwise convolution (depth multiplier 1, dilation 1), a 1×1
 /// projection and an optional residual add of the block's input, each with its bias and
 /// clamp activation. Weights are packed by `mien_pack_weights` (the depthwise kernel is
-/// `[kernel_height, kernel_width, expanded]` as Keras stores it, with a bias of `expanded`).
+/// `[kernel_height, kernel_width, expanded]` as Keras stores it, with a bias of `expanded`,
+/// never NULL). `kernel_height` is at most 64; callers check (`InvertedResidualBlock`).
 typedef struct {
     int height, width, in_channels;      // the block's input image
     int expanded, out_channels;          // expanded == in_channels when there is no expansion
