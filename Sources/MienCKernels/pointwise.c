@@ -31,6 +31,11 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
             }
 }
 
+// Every tile has this signature, so the driver picks one per block of rows.
+typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, int k, const float *bias,
+                        int rows, int cols, float lower, float upper, const float *residual, long ldr,
+                        float *y, long ldy);
+
 // One MR × (16·NP) tile of the product: rows `a` (`lda` floats apart) times NP weight panels
 // from `bp` (`panel` floats apart), starting from the tile's 16·NP `bias` values. Rows past
 // `rows` repeat the last row and columns past `cols` are computed, but neither is stored.
@@ -97,18 +102,11 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
                 const int left = m - i;                                                           \
                 const int rows = left >= (MR) ? (MR) : left >= (MR) / 2 ? (MR) / 2 : 1;         \
                 const float *ai = a + (long)i * lda, *res = residual ? residual + (long)i * ldr + 16 * j : 0; \
-                float *yi = y + (long)i * ldy + 16 * j;                                           \
-                const int cols = n - 16 * j;                                                      \
-                if (rows == (MR)) {                                                               \
-                    if (group == (NP)) TILE(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                    else TILE1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                } else if (rows > 1) {                                                            \
-                    if (group == (NP)) TILE_HALF(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                    else TILE_HALF1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                } else {                                                                          \
-                    if (group == (NP)) TILE_ROW(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                    else TILE_ROW1(ai, lda, wj, panel, k, bj, rows, cols, lower, upper, res, ldr, yi, ldy); \
-                }                                                                                 \
+                const tile_fn tile = rows == (MR) ? (group == (NP) ? TILE : TILE1)                  \
+                                   : rows > 1 ? (group == (NP) ? TILE_HALF : TILE_HALF1)            \
+                                   : (group == (NP) ? TILE_ROW : TILE_ROW1);                        \
+                tile(ai, lda, wj, panel, k, bj, rows, n - 16 * j, lower, upper, res, ldr,           \
+                     y + (long)i * ldy + 16 * j, ldy);                                              \
                 i += rows;                                                                        \
             }                                                                                     \
             j += group;                                                                           \

@@ -104,7 +104,7 @@ extension Graph {
             var input = nodes[dw].inputs[0]
             var expandNode: Int?
             if consumers[input] == 1, let e = sole(input, as: Conv2D.self), e.kernelSize == (1, 1),
-               InvertedResidualBlock(expand: e, depthwise: depthwise, project: project, residual: false) != nil {
+               InvertedResidualBlock.fits(expand: e, depthwise: depthwise, project: project, residual: false) {
                 expandNode = input
                 input = nodes[input].inputs[0]
             }

@@ -20,20 +20,9 @@ public struct InvertedResidualBlock: Layer {
     private let packedProject: [Float]
     private let depthwiseBias: [Float]
 
-    /// Nil when the layers do not form a block the kernel computes: 1×1 stride-1 expand and
-    /// project convolutions, a depthwise convolution with multiplier 1 and dilation 1, and
-    /// activations that are clamps (linear, ReLU, ReLU6).
+    /// Nil when the layers do not form a block the kernel computes (see `fits`).
     public init?(expand: Conv2D?, depthwise: DepthwiseConv2D, project: Conv2D, residual: Bool) {
-        func isPointwise(_ c: Conv2D) -> Bool {
-            c.kernelSize == (1, 1) && c.strides == (1, 1) && !c.hasInputPadding && c.activation.clampRange != nil
-        }
-        guard isPointwise(project), expand.map(isPointwise) ?? true,
-              depthwise.depthMultiplier == 1, depthwise.dilation == (1, 1),
-              depthwise.activation.clampRange != nil, depthwise.kernelSize.0 <= 64,
-              project.kernel.shape[2] == depthwise.outputChannels,
-              expand.map({ $0.filters == depthwise.inputChannels }) ?? true else { return nil }
-        let inputChannels = expand?.kernel.shape[2] ?? depthwise.inputChannels
-        guard !residual || inputChannels == project.filters else { return nil }
+        guard Self.fits(expand: expand, depthwise: depthwise, project: project, residual: residual) else { return nil }
         self.name = project.name
         self.expand = expand
         self.depthwise = depthwise
@@ -42,6 +31,23 @@ public struct InvertedResidualBlock: Layer {
         packedExpand = expand.map(Self.pack)
         packedProject = Self.pack(project)
         depthwiseBias = depthwise.bias?.scalars ?? [Float](repeating: 0, count: depthwise.outputChannels)
+    }
+
+    /// Whether the layers form a block the kernel computes: 1×1 stride-1 expand and project
+    /// convolutions, a depthwise convolution with multiplier 1 and dilation 1, activations
+    /// that are clamps (linear, ReLU, ReLU6), and for `residual` as many outputs as inputs.
+    /// Checked before any weight is packed.
+    public static func fits(expand: Conv2D?, depthwise: DepthwiseConv2D, project: Conv2D, residual: Bool) -> Bool {
+        func isPointwise(_ c: Conv2D) -> Bool {
+            c.kernelSize == (1, 1) && c.strides == (1, 1) && !c.hasInputPadding && c.activation.clampRange != nil
+        }
+        let inputChannels = expand?.kernel.shape[2] ?? depthwise.inputChannels
+        return isPointwise(project) && (expand.map(isPointwise) ?? true)
+            && depthwise.depthMultiplier == 1 && depthwise.dilation == (1, 1)
+            && depthwise.activation.clampRange != nil && depthwise.kernelSize.0 <= 64
+            && project.kernel.shape[2] == depthwise.outputChannels
+            && (expand.map { $0.filters == depthwise.inputChannels } ?? true)
+            && (!residual || inputChannels == project.filters)
     }
 
     /// A 1×1 convolution's `[1, 1, k, n]` kernel and bias in `mien_pack_weights`'s layout.
