@@ -49,28 +49,85 @@ depthwise_pixel(const float *const *rows, int ky0, int ky1, int kx0, int kx1, in
     }
 }
 
-// Channels [0, 16·blocks) of `count` output pixels whose K×K windows (K constant: 3, 5)
-// lie inside the image, the first starting at input column `ix0`. Channel block by channel
-// block, so that the block's K·K weights stay in registers across the pixels and each
-// multiply-add loads only its input.
+// P output pixels (P constant, at most 8) of one 16-channel block, over K×K windows with
+// stride S (K, S constant). Window column j of the first window reads, in row ky,
+// `rows[ky] + at + j·pixel`; only the columns j in [jlo, jhi) and the rows that are not NULL
+// lie inside the image (the others read zeros, so they are skipped: two branches that go the
+// same way for every channel block; `checked` 0 when every row and column is inside). `w`: the block's weights, tap t at `w + t·channels`.
+// Why this shape: independent accumulators hide the FMA latency (one window alone is a
+// chain of K·K dependent multiply-adds), and the P windows of a row overlap, so each input
+// vector is loaded once and serves every window that covers it.
 static inline __attribute__((always_inline)) void
-depthwise_interior(const float *const *rows, const int K, int ix0, int count, int sw, int channels, int blocks,
-                   const float *restrict w, const float *restrict bias, float lower, float upper,
-                   float *restrict out) {
-    const v16 lo = splat16(lower), hi = splat16(upper);
-    for (int block = 0; block < blocks; block++) {
-        const int c = 16 * block;
-        v16 wk[25];
-        for (int t = 0; t < K * K; t++) wk[t] = load16(w + (ptrdiff_t)t * channels + c);
-        const v16 b = load16(bias + c);
-        for (int i = 0; i < count; i++) {
-            const ptrdiff_t at = (ptrdiff_t)(ix0 + i * sw) * channels + c;
-            v16 acc = b;
-            for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++)
-                    acc += load16(rows[ky] + at + (ptrdiff_t)kx * channels) * wk[ky * K + kx];
-            *(v16 *)(out + (ptrdiff_t)i * channels + c) = clamp16(acc, lo, hi);
+depthwise_pixels(const float *const *rows, const int K, const int S, const int P, const int checked, ptrdiff_t at,
+                 int jlo, int jhi,
+                 ptrdiff_t pixel, const float *restrict w, int channels, const float *restrict bias, float lower,
+                 float upper, float *restrict out) {
+    // Below 4 pixels, even and odd rows of the window add into separate accumulators.
+    const int sets = P < 4 ? 2 : 1;
+    v16 acc[2][8];
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        acc[0][p] = load16(bias);
+        acc[1][p] = splat16(0.0f);
+    }
+#pragma unroll
+    for (int ky = 0; ky < K; ky++) {
+        if (checked && !rows[ky]) continue;
+        v16 wr[5];
+#pragma unroll
+        for (int kx = 0; kx < K; kx++) wr[kx] = load16(w + (ptrdiff_t)(ky * K + kx) * channels);
+#pragma unroll
+        for (int j = 0; j < (P - 1) * S + K; j++) {
+            if (checked && (j < jlo || j >= jhi)) continue;
+            const v16 x = load16(rows[ky] + (at + j * pixel));
+#pragma unroll
+            for (int p = 0; p < P; p++)
+                if (j - p * S >= 0 && j - p * S < K) acc[ky % sets][p] += x * wr[j - p * S];
         }
+    }
+    const v16 lo = splat16(lower), hi = splat16(upper);
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        const v16 sum = sets == 2 ? acc[0][p] + acc[1][p] : acc[0][p];
+        *(v16 *)(out + (ptrdiff_t)p * channels) = clamp16(sum, lo, hi);
+    }
+}
+
+// One output row's P pixels from column `ox`, channel blocks [c0, c1).
+#define DEPTHWISE_GROUP(P)                                                                                \
+    do {                                                                                                  \
+        const int jlo = b->pad_left - ox * S, jhi = b->width + b->pad_left - ox * S;                      \
+        const ptrdiff_t at = (ptrdiff_t)(ox * S - b->pad_left) * channels;                                \
+        float *o = out + (ptrdiff_t)ox * channels;                                                        \
+        if (allRows && jlo <= 0 && jhi >= ((P) - 1) * S + K)                                              \
+            for (int c = c0; c < c1; c += 16)                                                             \
+                depthwise_pixels(rows, K, S, P, 0, at + c, jlo, jhi, channels, w + c, channels, bias + c, \
+                                 lower, upper, o + c);                                                    \
+        else                                                                                              \
+            for (int c = c0; c < c1; c += 16)                                                             \
+                depthwise_pixels(rows, K, S, P, 1, at + c, jlo, jhi, channels, w + c, channels, bias + c, \
+                                 lower, upper, o + c);                                                    \
+        ox += P;                                                                                          \
+    } while (0)
+
+// Channels [0, 16·blocks) of a whole output row for K×K windows and stride S (K, S
+// constant: 3 or 5, 1 or 2); `rows[ky]` is NULL where the window leaves the image. Groups of
+// 8, 4, 2, 1 pixels; chunks of 4 channel blocks, so that the chunk's part of the K input
+// rows stays in L1 across the row.
+static inline __attribute__((always_inline)) void
+depthwise_row_fast(const float *const *rows, const mien_mbconv *b, const int K, const int S, int blocks,
+                   const float *restrict w, const float *restrict bias, float *restrict out) {
+    const int channels = b->expanded, ow = b->output_width;
+    const float lower = b->depthwise_lower, upper = b->depthwise_upper;
+    int allRows = 1;
+    for (int ky = 0; ky < K; ky++) allRows &= rows[ky] != 0;
+    for (int c0 = 0; c0 < 16 * blocks; c0 += 64) {
+        const int c1 = c0 + 64 < 16 * blocks ? c0 + 64 : 16 * blocks;
+        int ox = 0;
+        while (ox + 8 <= ow) DEPTHWISE_GROUP(8);
+        if (ox + 4 <= ow) DEPTHWISE_GROUP(4);
+        if (ox + 2 <= ow) DEPTHWISE_GROUP(2);
+        if (ox < ow) DEPTHWISE_GROUP(1);
     }
 }
 
@@ -80,31 +137,27 @@ static inline __attribute__((always_inline)) void
 depthwise_row_body(const float *const *rows, const mien_mbconv *b, const float *restrict w,
                    const float *restrict bias, float *restrict out) {
     const int channels = b->expanded, kh = b->kernel_height, kw = b->kernel_width, sw = b->stride_width;
-    const float lower = b->depthwise_lower, upper = b->depthwise_upper;
+    const int ow = b->output_width;
+    const int fast = kh == kw && (kw == 3 || kw == 5) && (sw == 1 || sw == 2);
+    const int blocks = channels / 16;
+    if (fast) {
+        if (kw == 3 && sw == 1) depthwise_row_fast(rows, b, 3, 1, blocks, w, bias, out);
+        else if (kw == 3) depthwise_row_fast(rows, b, 3, 2, blocks, w, bias, out);
+        else if (sw == 1) depthwise_row_fast(rows, b, 5, 1, blocks, w, bias, out);
+        else depthwise_row_fast(rows, b, 5, 2, blocks, w, bias, out);
+        if (16 * blocks == channels) return;
+    }
     // The rows inside the image are consecutive: [ky0, ky1).
     int ky0 = 0, ky1 = kh;
     while (ky0 < ky1 && !rows[ky0]) ky0++;
     while (ky1 > ky0 && !rows[ky1 - 1]) ky1--;
-    // Output columns [first, end) whose windows lie inside the image's columns.
-    int first = (b->pad_left + sw - 1) / sw, end = (b->width - kw + b->pad_left) / sw + 1;
-    if (end > b->output_width) end = b->output_width;
-    const int fast = ky0 == 0 && ky1 == kh && kh == kw && (kw == 3 || kw == 5) && first < end;
-    if (!fast) first = end = b->output_width;
-    const int blocks = channels / 16;
-    if (fast) {
-        const int ix0 = first * sw - b->pad_left;
-        float *o = out + (ptrdiff_t)first * channels;
-        if (kw == 3) depthwise_interior(rows, 3, ix0, end - first, sw, channels, blocks, w, bias, lower, upper, o);
-        else depthwise_interior(rows, 5, ix0, end - first, sw, channels, blocks, w, bias, lower, upper, o);
-    }
-    for (int ox = 0; ox < b->output_width; ox++) {
+    for (int ox = 0; ox < ow; ox++) {
         const int ix0 = ox * sw - b->pad_left;
-        const int interior = ox >= first && ox < end;
         int kx0, kx1;
         taps_inside(ix0, kw, 1, b->width, &kx0, &kx1);
-        // Interior pixels have their channels past the last full block left.
-        depthwise_pixel(rows, ky0, ky1, kx0, kx1, kw, ix0, interior ? 16 * blocks : 0, channels, w, bias,
-                        lower, upper, out + (ptrdiff_t)ox * channels);
+        // After the fast path, only the channels past its last full block are left.
+        depthwise_pixel(rows, ky0, ky1, kx0, kx1, kw, ix0, fast ? 16 * blocks : 0, channels, w, bias,
+                        b->depthwise_lower, b->depthwise_upper, out + (ptrdiff_t)ox * channels);
     }
 }
 

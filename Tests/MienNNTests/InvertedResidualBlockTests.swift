@@ -88,7 +88,8 @@ final class InvertedResidualBlockTests: XCTestCase {
 
     /// MobileNetV2's and EfficientNet's shapes (expansion 6, stride 2 behind a ZeroPadding2D,
     /// 5×5 `same`, no expansion in the first block) and awkward ones: channel counts off the
-    /// 16-wide vectors, odd sizes (`same` puts the odd pixel bottom/right), one output row.
+    /// 16-wide vectors, odd sizes (`same` puts the odd pixel bottom/right), one output row,
+    /// rows of several pixel groups, an image narrower than the window.
     func testBlockEqualsTheLayersItReplaces() throws {
         let cases: [BlockCase] = [
             ((12, 12), 16, 96, 16, 3, 1, .same, ((0, 0), (0, 0)), .relu6, true),
@@ -98,6 +99,9 @@ final class InvertedResidualBlockTests: XCTestCase {
             ((7, 7), 5, 20, 5, 3, 1, .same, ((0, 0), (0, 0)), .relu, true),
             ((8, 6), 3, 70, 7, 5, 2, .same, ((0, 0), (0, 0)), .linear, false),
             ((1, 9), 8, 17, 9, 3, 1, .same, ((0, 0), (0, 0)), .relu6, false),
+            // Rows of 8 + 2 + 1 output pixels; a window wider than the image.
+            ((5, 21), 16, 48, 16, 5, 2, .same, ((0, 0), (0, 0)), .relu6, false),
+            ((3, 3), 16, 32, 16, 5, 1, .same, ((0, 0), (0, 0)), .relu6, true),
         ]
         for (i, c) in cases.enumerated() {
             let original = try block(c, seed: UInt64(100 * i))
