@@ -4,15 +4,23 @@
 // Why not sgemm: OpenBLAS packs both operands again on every call and runs the thin
 // K = 16…40 products of a mobile network's early layers poorly; and a separate pass for the
 // bias, the activation and the residual Add reads and writes the whole tensor again. Here
-// the weights are packed once (panels of 16 columns); each tile of MR rows packs its rows of
-// A (k-major, so the inner loop reads one broadcast per row) and runs every panel with it.
-// The tile shapes follow the register count: 12×32 with AVX-512 (24 of its 32 registers
-// accumulate), 6×16 with AVX2 (12 of 16), 3×16 for the portable SSE build.
+// the weights are packed once (panels of 16 columns) and the rows of A are read in place,
+// one broadcast per row and k. The tile shapes follow the register count: 8×32 with
+// AVX-512 (16 of its 32 registers accumulate), 6×16 with AVX2 (12 of 16), 3×16 for the
+// portable SSE build.
 #include "MienCKernels.h"
 #include "dispatch.h"
 #include "vector16.h"
 
+#include <math.h>
 #include <string.h>
+
+// Products with k > 192 run over parts of k of at most 128, so that a group's weights for
+// one part (128 · 32 floats, 16 KB) stay in L1 while every row tile uses them; the partial
+// sums wait in `y`. With 49×1152 → 320 this took 0.41 → 0.36 ms; with k ≤ 192 the weights
+// fit anyway and the extra passes over `y` cost more than they save (3136×144 → 40:
+// 0.43 → 0.56 ms).
+enum { KC_SPLIT = 192, KC = 128 };
 
 long mien_packed_weights_size(int k, int n) {
     const long panels = ((long)n + 15) / 16;
@@ -37,7 +45,8 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
                         float *y, long ldy);
 
 // One MR × (16·NP) tile of the product: rows `a` (`lda` floats apart) times NP weight panels
-// from `bp` (`panel` floats apart), starting from the tile's 16·NP `bias` values. Rows past
+// from `bp` (`panel` floats apart), starting from the tile's 16·NP `bias` values, or, when
+// `bias` is NULL, from what `y` holds (the sum over the earlier part of k). Rows past
 // `rows` repeat the last row and columns past `cols` are computed, but neither is stored.
 // The rows are read in place: packing them (as sgemm does) cost as much as the product for
 // the one- and two-panel products of a mobile network's projections.
@@ -49,11 +58,19 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
         v16 acc[MR][NP];                                                                        \
         const float *ar[MR];                                                                    \
         for (int r = 0; r < (MR); r++) ar[r] = a + (r < rows ? r : rows - 1) * lda;            \
-        _Pragma("clang loop unroll(full)")                                                     \
-        for (int p = 0; p < (NP); p++) {                                                        \
-            const v16 b = load16(bias + 16 * p);                                                \
+        if (bias) {                                                                             \
             _Pragma("clang loop unroll(full)")                                                 \
-            for (int r = 0; r < (MR); r++) acc[r][p] = b;                                       \
+            for (int p = 0; p < (NP); p++) {                                                    \
+                const v16 b = load16(bias + 16 * p);                                            \
+                _Pragma("clang loop unroll(full)")                                             \
+                for (int r = 0; r < (MR); r++) acc[r][p] = b;                                   \
+            }                                                                                   \
+        } else {                                                                                \
+            _Pragma("clang loop unroll(full)")                                                 \
+            for (int r = 0; r < (MR); r++)                                                      \
+                _Pragma("clang loop unroll(full)")                                             \
+                for (int p = 0; p < (NP); p++)                                                  \
+                    load16_tail(acc[r][p], y + (r < rows ? r : rows - 1) * ldy + 16 * p, cols - 16 * p); \
         }                                                                                       \
         for (int l = 0; l < k; l++) {                                                           \
             v16 b[NP];                                                                          \
@@ -95,21 +112,26 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
         const int panels = (n + 15) / 16;                                                         \
         const float *bias = packed, *w = packed + (long)panels * 16;                              \
         const long panel = (long)k * 16;                                                          \
-        for (int j = 0; j < panels;) {                                                            \
-            const int group = j + (NP) <= panels ? (NP) : 1;                                      \
-            const float *wj = w + j * panel, *bj = bias + 16 * j;                                 \
+        const int parts = k > KC_SPLIT ? (k + KC - 1) / KC : 1, kc = (k + parts - 1) / parts;                \
+        for (int j = 0; j < panels;)                                                              \
+        for (int l0 = 0; l0 < k; l0 += kc) {                                                      \
+            const int group = j + (NP) <= panels ? (NP) : 1, kk = k - l0 < kc ? k - l0 : kc;     \
+            const int last = l0 + kk == k;                                                        \
+            const float *wj = w + j * panel + (long)l0 * 16, *bj = l0 ? 0 : bias + 16 * j;        \
+            const float lo = last ? lower : -INFINITY, hi = last ? upper : INFINITY;              \
             for (int i = 0; i < m;) {                                                             \
                 const int left = m - i;                                                           \
                 const int rows = left >= (MR) ? (MR) : left >= (MR) / 2 ? (MR) / 2 : 1;         \
-                const float *ai = a + (long)i * lda, *res = residual ? residual + (long)i * ldr + 16 * j : 0; \
+                const float *ai = a + (long)i * lda + l0;                                         \
+                const float *res = residual && last ? residual + (long)i * ldr + 16 * j : 0;      \
                 const tile_fn tile = rows == (MR) ? (group == (NP) ? TILE : TILE1)                  \
                                    : rows > 1 ? (group == (NP) ? TILE_HALF : TILE_HALF1)            \
                                    : (group == (NP) ? TILE_ROW : TILE_ROW1);                        \
-                tile(ai, lda, wj, panel, k, bj, rows, n - 16 * j, lower, upper, res, ldr,           \
+                tile(ai, lda, wj, panel, kk, bj, rows, n - 16 * j, lo, hi, res, ldr,                \
                      y + (long)i * ldy + 16 * j, ldy);                                              \
                 i += rows;                                                                        \
             }                                                                                     \
-            j += group;                                                                           \
+            if (last) j += group;                                                                 \
         }                                                                                         \
     }
 

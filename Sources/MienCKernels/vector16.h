@@ -22,6 +22,20 @@ typedef float v8h __attribute__((vector_size(32), aligned(4)));
 #define clamp16(x, lower, upper) clamp16_hi(select16((x) < (lower), (lower), (x)), (upper))
 #define clamp16_hi(y, upper) select16((y) > (upper), (upper), (y))
 
+// `v` = the `count` floats at `p` (all 16 when count ≥ 16), zeros after them: a tail read
+// never passes the end of a row.
+#define load16_tail(v, p, count)                                                   \
+    do {                                                                           \
+        const int n_ = (count);                                                    \
+        if (n_ >= 16) {                                                            \
+            (v) = load16(p);                                                       \
+        } else {                                                                   \
+            float t_[16] = {0};                                                    \
+            if (n_ > 0) memcpy(t_, (p), sizeof(float) * (size_t)n_);               \
+            memcpy(&(v), t_, sizeof t_);                                           \
+        }                                                                          \
+    } while (0)
+
 // Stores the first `count` (at most 16) values of `v` at `y`, each plus `residual[i]` when
 // `residual` is not NULL. A macro: functions taking v16 by value change ABI per target.
 #define store16_tail(y, v, count, residual)                                        \

@@ -15,7 +15,8 @@ final class InvertedResidualBlockTests: XCTestCase {
     override func tearDown() { VectorKernels.limit(to: nil) }
 
     /// Row counts around the tile heights (3, 6, 8), column counts around the 16-wide panels
-    /// (1, 15, 17, 33, 40), rows read with a stride wider than k, a clamp and a residual.
+    /// (1, 15, 17, 33, 40), rows read with a stride wider than k, a clamp and a residual, k
+    /// split into parts.
     func testPackedProductMatchesDefinition() throws {
         let cases: [(m: Int, k: Int, n: Int, lda: Int, clamp: ClosedRange<Float>, residual: Bool)] = [
             (1, 1, 1, 1, -.infinity ... .infinity, false),
@@ -24,6 +25,9 @@ final class InvertedResidualBlockTests: XCTestCase {
             (25, 5, 40, 5, -0.5...0.5, true),
             (9, 64, 33, 64, -.infinity ... .infinity, true),
             (17, 3, 15, 9, 0...6, false),
+            // k over 192 runs in parts whose partial sums wait in y: 300 = 3 × 100, 1152 = 9 × 128.
+            (11, 300, 40, 310, 0...6, true),
+            (9, 1152, 17, 1152, -.infinity ... .infinity, false),
         ]
         try everyKernelBuild { build in
             for (i, c) in cases.enumerated() {

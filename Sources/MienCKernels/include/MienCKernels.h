@@ -48,6 +48,7 @@ void mien_pack_weights(const float *w, const float *bias, int k, int n, float *p
 /// `mien_pack_weights`, with the bias, a clamp activation (ReLU, ReLU6, ±∞ for none) and a
 /// residual add (`residual` may be NULL) applied while each tile is still in registers.
 /// A 1×1 convolution over NHWC pixels is this product with no copy of the activations.
+/// `y` must not overlap `a` or `residual`: with k > 192 it holds partial sums.
 void mien_gemm_packed(const float *a, long lda, int m, int k, const float *packed, int n,
                       float lower, float upper, const float *residual, long ldr, float *y, long ldy);
 
