@@ -21,6 +21,12 @@
 // fit anyway and the extra passes over `y` cost more than they save (3136×144 → 40:
 // 0.43 → 0.56 ms).
 enum { KC_SPLIT = 192, KC = 128 };
+// And over blocks of rows whose k columns fit in half of L2 (512 KB), so that each block is
+// read from L2 for every panel group: one pass of the rows per group streamed the whole
+// activation from memory 40 times for a 3136×320 → 1280 product.
+#ifndef A_BLOCK_BYTES
+#define A_BLOCK_BYTES (512 * 1024)
+#endif
 
 long mien_packed_weights_size(int k, int n) {
     const long panels = ((long)n + 15) / 16;
@@ -97,10 +103,11 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
         }                                                                                       \
     }
 
-// The product, a group of NP panels (then single panels) at a time, each over all rows, MR
-// at a time: the group's weights (k·16·NP floats) stay in cache while the rows stream past.
-// (Rows outer, panels inner re-read all the weights from L3 for every MR rows once they
-// outgrow L2: 64×1152 → 192 ran at 74 GFLOP/s, 256 rows at 55.)
+// The product, block of rows by block of rows (see A_BLOCK_BYTES); within a block, a group
+// of NP panels (then single panels) at a time, part of k by part of k, each over the
+// block's rows MR at a time: the group's weights for the part stay in L1 while the rows
+// pass. (Row tiles outer, panels inner re-read all the weights from L3 for every MR rows
+// once they outgrow L2: 64×1152 → 192 ran at 74 GFLOP/s, 256 rows at 55.)
 //
 // Rows left over after the full MR-row tiles run in tiles of MR/2 rows, then one row at a
 // time (`TILE_HALF…`, `TILE_ROW…`): a tile computes all its rows whatever it stores, so
@@ -112,26 +119,32 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
         const int panels = (n + 15) / 16;                                                         \
         const float *bias = packed, *w = packed + (long)panels * 16;                              \
         const long panel = (long)k * 16;                                                          \
-        const int parts = k > KC_SPLIT ? (k + KC - 1) / KC : 1, kc = (k + parts - 1) / parts;                \
-        for (int j = 0; j < panels;)                                                              \
-        for (int l0 = 0; l0 < k; l0 += kc) {                                                      \
-            const int group = j + (NP) <= panels ? (NP) : 1, kk = k - l0 < kc ? k - l0 : kc;     \
-            const int last = l0 + kk == k;                                                        \
-            const float *wj = w + j * panel + (long)l0 * 16, *bj = l0 ? 0 : bias + 16 * j;        \
-            const float lo = last ? lower : -INFINITY, hi = last ? upper : INFINITY;              \
-            for (int i = 0; i < m;) {                                                             \
-                const int left = m - i;                                                           \
-                const int rows = left >= (MR) ? (MR) : left >= (MR) / 2 ? (MR) / 2 : 1;         \
-                const float *ai = a + (long)i * lda + l0;                                         \
-                const float *res = residual && last ? residual + (long)i * ldr + 16 * j : 0;      \
-                const tile_fn tile = rows == (MR) ? (group == (NP) ? TILE : TILE1)                  \
-                                   : rows > 1 ? (group == (NP) ? TILE_HALF : TILE_HALF1)            \
-                                   : (group == (NP) ? TILE_ROW : TILE_ROW1);                        \
-                tile(ai, lda, wj, panel, kk, bj, rows, n - 16 * j, lo, hi, res, ldr,                \
-                     y + (long)i * ldy + 16 * j, ldy);                                              \
-                i += rows;                                                                        \
+        const int parts = k > KC_SPLIT ? (k + KC - 1) / KC : 1, kc = (k + parts - 1) / parts;     \
+        /* Blocks of rows whose k columns fit in A_BLOCK_BYTES (at least MR rows). */             \
+        long mc = (A_BLOCK_BYTES / 4 / (k > 0 ? k : 1)) / (MR) * (MR);                            \
+        if (mc < (MR)) mc = (MR);                                                                 \
+        for (int i0 = 0; i0 < m; i0 += (int)mc) {                                                 \
+            const int i1 = m - i0 < mc ? m : i0 + (int)mc;                                       \
+            for (int j = 0; j < panels;)                                                          \
+            for (int l0 = 0; l0 < k; l0 += kc) {                                                  \
+                const int group = j + (NP) <= panels ? (NP) : 1, kk = k - l0 < kc ? k - l0 : kc; \
+                const int last = l0 + kk == k;                                                    \
+                const float *wj = w + j * panel + (long)l0 * 16, *bj = l0 ? 0 : bias + 16 * j;    \
+                const float lo = last ? lower : -INFINITY, hi = last ? upper : INFINITY;          \
+                for (int i = i0; i < i1;) {                                                       \
+                    const int left = i1 - i;                                                      \
+                    const int rows = left >= (MR) ? (MR) : left >= (MR) / 2 ? (MR) / 2 : 1;     \
+                    const float *ai = a + (long)i * lda + l0;                                     \
+                    const float *res = residual && last ? residual + (long)i * ldr + 16 * j : 0;  \
+                    const tile_fn tile = rows == (MR) ? (group == (NP) ? TILE : TILE1)              \
+                                       : rows > 1 ? (group == (NP) ? TILE_HALF : TILE_HALF1)        \
+                                       : (group == (NP) ? TILE_ROW : TILE_ROW1);                    \
+                    tile(ai, lda, wj, panel, kk, bj, rows, n - 16 * j, lo, hi, res, ldr,            \
+                         y + (long)i * ldy + 16 * j, ldy);                                          \
+                    i += rows;                                                                    \
+                }                                                                                 \
+                if (last) j += group;                                                             \
             }                                                                                     \
-            if (last) j += group;                                                                 \
         }                                                                                         \
     }
 

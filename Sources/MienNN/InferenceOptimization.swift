@@ -9,8 +9,9 @@ extension Graph {
     /// With `forRunning`, it also makes rewrites that Keras cannot express, so a graph
     /// meant for export must not use it and one meant to run should: a ZeroPadding2D that
     /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
-    /// padded copy of the input), and each inverted-residual block becomes one
-    /// `InvertedResidualBlock` (its expanded activation never written to memory).
+    /// padded copy of the input), each inverted-residual block becomes one
+    /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
+    /// other 1×1 convolutions become `PackedPointwiseConv2D` (weights packed once).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
@@ -76,7 +77,7 @@ extension Graph {
         // Keep the nodes still referenced, in order, and the layers they call.
         let graph = try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { replacement[$0] == $0 },
                                   source: { replacement[$0] })
-        return forRunning ? try graph.fusingInvertedResiduals() : graph
+        return forRunning ? try graph.fusingInvertedResiduals().packingPointwiseConvolutions() : graph
     }
 
     /// This graph with every `[1×1 Conv2D] → DepthwiseConv2D → 1×1 Conv2D [→ Add]` chain
@@ -125,6 +126,19 @@ extension Graph {
         }
         guard !removed.isEmpty || self.layers.contains(where: { $0 is Graph }) else { return self }
         return try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { !removed.contains($0) })
+    }
+
+    /// This graph with each 1×1 stride-1 Conv2D that has a clamp activation replaced by a
+    /// `PackedPointwiseConv2D` (the same function on weights packed once), recursively.
+    func packingPointwiseConvolutions() throws -> Graph {
+        var changed = false
+        let layers = try self.layers.map { layer -> any Layer in
+            if let nested = layer as? Graph { changed = true; return try nested.packingPointwiseConvolutions() }
+            guard let conv = layer as? Conv2D, let packed = PackedPointwiseConv2D(conv) else { return layer }
+            changed = true
+            return packed
+        }
+        return changed ? try compacted(layers: layers, nodes: nodes, kept: Array(nodes.indices)) : self
     }
 
     /// `layer` with `activation` as its own, when it has none yet and can carry one.

@@ -14,7 +14,9 @@ import XCTest
 /// output; the model files sit next to it (the small ones, committed) or in `models/`
 /// (git-ignored, made by the script). Each model file is imported with
 /// `KerasModel(contentsOf:)` and must reproduce Keras within 1e-4 of the output's largest
-/// magnitude. A model that fails does not stop the others: every file is tried, one line
+/// magnitude, or within twice Keras's own float32 rounding (its output against the same model
+/// in float64, stored with the fixture) where that is larger: InceptionV3's Keras 3 output is
+/// 6.1e-5 from exact, and Mien's, summing in another order, 1.0e-4 from Keras's. A model that fails does not stop the others: every file is tried, one line
 /// per file is printed (`applications NAME V FORMAT maxerr=… relerr=…`, for the README),
 /// and the test fails at the end with the list of failures and their errors.
 final class ApplicationsTests: XCTestCase {
@@ -90,9 +92,10 @@ final class ApplicationsTests: XCTestCase {
             guard output.shape == expected.shape else {
                 return .failed("output shape \(output.shape), Keras's \(expected.shape)")
             }
+            let tolerance = Tolerance(relative: max(Self.tolerance.relative, Float(2 * (test.kerasFloat32Error ?? 0))))
             // What `mien predict` runs: BatchNormalization folded, blocks fused.
             let running = try model.graph.optimizedForInference(forRunning: true).forward(try golden.inputs)
-            if let bad = mismatch(running, expected, Self.tolerance) {
+            if let bad = mismatch(running, expected, tolerance) {
                 return .failed("optimized for running: \(bad)")
             }
             let scale = expected.scalars.reduce(Float(0)) { max($0, abs($1)) }
@@ -102,7 +105,7 @@ final class ApplicationsTests: XCTestCase {
                 maxError = error.isNaN ? .nan : max(maxError, error)
             }
             let relative = maxError / max(scale, .leastNormalMagnitude)
-            if let bad = mismatch(output, expected, Self.tolerance) {
+            if let bad = mismatch(output, expected, tolerance) {
                 return .failed("relerr=\(relative): \(bad)")
             }
             return .passed(maxError: maxError, relativeError: relative)

@@ -28,8 +28,8 @@ public struct InvertedResidualBlock: Layer {
         self.depthwise = depthwise
         self.project = project
         self.residual = residual
-        packedExpand = expand.map(Self.pack)
-        packedProject = Self.pack(project)
+        packedExpand = expand?.packedForProduct()
+        packedProject = project.packedForProduct()
         depthwiseBias = depthwise.bias?.scalars ?? [Float](repeating: 0, count: depthwise.outputChannels)
     }
 
@@ -48,20 +48,6 @@ public struct InvertedResidualBlock: Layer {
             && project.kernel.shape[2] == depthwise.outputChannels
             && (expand.map { $0.filters == depthwise.inputChannels } ?? true)
             && (!residual || inputChannels == project.filters)
-    }
-
-    /// A 1×1 convolution's `[1, 1, k, n]` kernel and bias in `mien_pack_weights`'s layout.
-    static func pack(_ conv: Conv2D) -> [Float] {
-        let (k, n) = (conv.kernel.shape[2], conv.kernel.shape[3])
-        var packed = [Float](repeating: 0, count: mien_packed_weights_size(Int32(k), Int32(n)))
-        conv.kernel.scalars.withUnsafeBufferPointer { w in
-            withOptionalPointer(conv.bias?.scalars) { b in
-                packed.withUnsafeMutableBufferPointer {
-                    mien_pack_weights(w.baseAddress, b, Int32(k), Int32(n), $0.baseAddress)
-                }
-            }
-        }
-        return packed
     }
 
     public var parameters: [Parameter] {

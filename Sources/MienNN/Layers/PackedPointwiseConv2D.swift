@@ -1,0 +1,90 @@
+import MienCKernels
+
+/// A 1×1, stride-1 `Conv2D` with a clamp activation (linear, ReLU, ReLU6) run at inference
+/// on weights packed once: the packed product reads the NHWC pixels in place and applies
+/// the bias and the clamp in registers (see `pointwise.c`), where `cblas_sgemm` packed both
+/// operands again on every call and a second pass added the bias and the activation.
+///
+/// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each such
+/// Conv2D left outside an `InvertedResidualBlock` (EfficientNet's `top_conv`, MobileNet's
+/// pointwise convolutions, a head's 1×1 layers).
+public struct PackedPointwiseConv2D: Layer {
+    public var name: String
+    public var kerasClass: String { "PackedPointwiseConv2D" }
+    public var trainable: Bool = false
+    public let conv: Conv2D
+    private let packed: [Float]
+
+    /// Nil unless `conv` is 1×1, stride 1, without folded padding, with a clamp activation.
+    public init?(_ conv: Conv2D) {
+        guard Self.fits(conv) else { return nil }
+        name = conv.name
+        self.conv = conv
+        packed = conv.packedForProduct()
+    }
+
+    static func fits(_ conv: Conv2D) -> Bool {
+        conv.kernelSize == (1, 1) && conv.strides == (1, 1) && !conv.hasInputPadding && conv.activation.clampRange != nil
+    }
+
+    public var parameters: [Parameter] {
+        conv.parameters.map { Parameter($0.name, $0.value, trainable: false) }
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape { try conv.outputShape(for: inputShapes) }
+
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int {
+        try conv.flopsPerImage(inputs: inputs, output: output)
+    }
+
+    public func forward(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try single(inputs)
+        let (k, n) = (conv.kernel.shape[2], conv.filters)
+        guard x.rank == 4, x.shape[3] == k else {
+            throw LayerError(layer: name, "got input of shape \(x.shape), expected [batch, height, width, \(k)]")
+        }
+        var output = Tensor(uninitialized: [x.shape[0], x.shape[1], x.shape[2], n])
+        let pixels = x.shape[0] * x.shape[1] * x.shape[2]
+        guard output.count > 0 else { return output }
+        let range = conv.activation.clampRange!
+        // One image's rows split across cores, as InvertedResidualBlock does.
+        let parts = IntraImageParallelism.parts(rows: x.shape[1], images: x.shape[0], work: pixels * k * n)
+        x.scalars.withUnsafeBufferPointer { xs in
+            output.scalars.withUnsafeMutableBufferPointer { ys in
+                packed.withUnsafeBufferPointer { w in
+                    let (x, y, w) = (xs.baseAddress!, ys.baseAddress!, w.baseAddress!)
+                    // Pixels [first, end), in calls of at most 2^30 rows (the kernel counts in Int32).
+                    func product(_ first: Int, _ end: Int) {
+                        for start in stride(from: first, to: end, by: 1 << 30) {
+                            let rows = min(1 << 30, end - start)
+                            mien_gemm_packed(x + start * k, k, Int32(rows), Int32(k), w, Int32(n),
+                                             range.lowerBound, range.upperBound, nil, 0, y + start * n, n)
+                        }
+                    }
+                    if parts > 1 {
+                        IntraImageParallelism.run(parts) { part in product(part * pixels / parts, (part + 1) * pixels / parts) }
+                    } else {
+                        product(0, pixels)
+                    }
+                }
+            }
+        }
+        return output
+    }
+}
+
+extension Conv2D {
+    /// A 1×1 convolution's `[1, 1, k, n]` kernel and bias in `mien_pack_weights`'s layout.
+    func packedForProduct() -> [Float] {
+        let (k, n) = (kernel.shape[2], kernel.shape[3])
+        var packed = [Float](repeating: 0, count: mien_packed_weights_size(Int32(k), Int32(n)))
+        kernel.scalars.withUnsafeBufferPointer { w in
+            withOptionalPointer(bias?.scalars) { b in
+                packed.withUnsafeMutableBufferPointer {
+                    mien_pack_weights(w.baseAddress, b, Int32(k), Int32(n), $0.baseAddress)
+                }
+            }
+        }
+        return packed
+    }
+}
