@@ -51,16 +51,16 @@ depthwise_pixel(const float *const *rows, int ky0, int ky1, int kx0, int kx1, in
 
 // P output pixels (P constant, at most 8) of one 16-channel block, over K×K windows with
 // stride S (K, S constant). Window column j of the first window reads, in row ky,
-// `rows[ky] + at + j·pixel`; only the columns j in [jlo, jhi) and the rows that are not NULL
-// lie inside the image (the others read zeros, so they are skipped: two branches that go the
-// same way for every channel block; `checked` 0 when every row and column is inside). `w`: the block's weights, tap t at `w + t·channels`.
+// `rows[ky] + at + j·channels`. Unless `checked` is 0 (every row and column inside the
+// image), only the columns j in [jlo, jhi) and the rows that are not NULL are read: the
+// others are zeros, so they are skipped, by branches that go the same way for every channel
+// block. `w`: the block's weights, tap t at `w + t·channels`.
 // Why this shape: independent accumulators hide the FMA latency (one window alone is a
 // chain of K·K dependent multiply-adds), and the P windows of a row overlap, so each input
 // vector is loaded once and serves every window that covers it.
 static inline __attribute__((always_inline)) void
 depthwise_pixels(const float *const *rows, const int K, const int S, const int P, const int checked, ptrdiff_t at,
-                 int jlo, int jhi,
-                 ptrdiff_t pixel, const float *restrict w, int channels, const float *restrict bias, float lower,
+                 int jlo, int jhi, const float *restrict w, int channels, const float *restrict bias, float lower,
                  float upper, float *restrict out) {
     // Below 4 pixels, even and odd rows of the window add into separate accumulators.
     const int sets = P < 4 ? 2 : 1;
@@ -79,7 +79,7 @@ depthwise_pixels(const float *const *rows, const int K, const int S, const int P
 #pragma unroll
         for (int j = 0; j < (P - 1) * S + K; j++) {
             if (checked && (j < jlo || j >= jhi)) continue;
-            const v16 x = load16(rows[ky] + (at + j * pixel));
+            const v16 x = load16(rows[ky] + (at + (ptrdiff_t)j * channels));
 #pragma unroll
             for (int p = 0; p < P; p++)
                 if (j - p * S >= 0 && j - p * S < K) acc[ky % sets][p] += x * wr[j - p * S];
@@ -101,12 +101,12 @@ depthwise_pixels(const float *const *rows, const int K, const int S, const int P
         float *o = out + (ptrdiff_t)ox * channels;                                                        \
         if (allRows && jlo <= 0 && jhi >= ((P) - 1) * S + K)                                              \
             for (int c = c0; c < c1; c += 16)                                                             \
-                depthwise_pixels(rows, K, S, P, 0, at + c, jlo, jhi, channels, w + c, channels, bias + c, \
-                                 lower, upper, o + c);                                                    \
+                depthwise_pixels(rows, K, S, P, 0, at + c, jlo, jhi, w + c, channels, bias + c, lower,    \
+                                 upper, o + c);                                                           \
         else                                                                                              \
             for (int c = c0; c < c1; c += 16)                                                             \
-                depthwise_pixels(rows, K, S, P, 1, at + c, jlo, jhi, channels, w + c, channels, bias + c, \
-                                 lower, upper, o + c);                                                    \
+                depthwise_pixels(rows, K, S, P, 1, at + c, jlo, jhi, w + c, channels, bias + c, lower,    \
+                                 upper, o + c);                                                           \
         ox += P;                                                                                          \
     } while (0)
 
