@@ -146,7 +146,8 @@ typedef void (*tile_fn)(const float *a, long lda, const float *bp, long panel, i
         for (int i0 = 0; i0 < m; i0 += (int)mc) {                                                 \
             const int i1 = m - i0 < mc ? m : i0 + (int)mc;                                       \
             for (int j = 0; j < panels;)                                                          \
-            for (int l0 = 0; l0 < k; l0 += kc) {                                                  \
+            /* One part even when k = 0: the bias, clamped, plus the residual. */                 \
+            for (int l0 = 0, once = 1; once || l0 < k; once = 0, l0 += kc) {                     \
                 const int group = j + (NP) <= panels ? (NP) : 1, kk = k - l0 < kc ? k - l0 : kc; \
                 const int last = l0 + kk == k;                                                    \
                 const float *wj = w + j * panel + (long)l0 * 16, *bj = l0 ? 0 : bias + 16 * j;    \

@@ -28,6 +28,8 @@ final class InvertedResidualBlockTests: XCTestCase {
             // k over 192 runs in parts whose partial sums wait in y: 300 = 3 × 100, 1152 = 9 × 128.
             (11, 300, 40, 310, 0...6, true),
             (9, 1152, 17, 1152, -.infinity ... .infinity, false),
+            // k = 0: the bias, clamped, plus the residual.
+            (3, 0, 17, 1, 0...6, true),
         ]
         everyKernelBuild { build in
             for (i, c) in cases.enumerated() {
