@@ -67,9 +67,8 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
     for (int n = 0; n < g->batch; n++) {
         const float *image = x + (ptrdiff_t)n * g->height * row;
         for (int oy = 0; oy < g->output_height; oy++) {
-            const int iy0 = oy * g->stride_height - g->pad_top;
             int ky0, ky1;
-            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            const int iy0 = window_rows(g, oy, &ky0, &ky1);
             float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * g->output_width * filters;
             for (int ox = 0; ox < g->output_width; ox++) {
                 const int ix0 = ox * g->stride_width - g->pad_left;
@@ -161,9 +160,8 @@ conv2d_direct32(const int K, const int C, const float *restrict x, const float *
     for (int n = 0; n < g->batch; n++) {
         const float *image = x + (ptrdiff_t)n * g->height * row;
         for (int oy = 0; oy < g->output_height; oy++) {
-            const int iy0 = oy * g->stride_height - g->pad_top;
             int ky0, ky1;
-            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            const int iy0 = window_rows(g, oy, &ky0, &ky1);
             float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * ow * 32;
 #define PIXELS(P, OX, KX0, KX1)                                                                                   \
     conv32_pixels(P, K, C, image, (ptrdiff_t)iy0 * row + (ptrdiff_t)((OX) * g->stride_width - g->pad_left) * C, \

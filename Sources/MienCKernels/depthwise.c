@@ -35,9 +35,8 @@ depthwise_conv2d_body(const float *restrict x, const float *restrict kernel, con
         const float *image = x + (ptrdiff_t)n * g->height * row;
         for (int oy = 0; oy < g->output_height; oy++) {
             // The taps inside the image: out-of-image taps are zero and simply skipped.
-            const int iy0 = oy * g->stride_height - g->pad_top;
             int ky0, ky1;
-            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            const int iy0 = window_rows(g, oy, &ky0, &ky1);
             float *outRow = y + ((ptrdiff_t)n * g->output_height + oy) * g->output_width * channels;
             for (int ox = 0; ox < g->output_width; ox++) {
                 const int ix0 = ox * g->stride_width - g->pad_left;
@@ -83,9 +82,8 @@ depthwise_backward_body(const float *restrict x, const float *restrict kernel, c
     for (int n = first; n < last; n++) {
         const ptrdiff_t image = (ptrdiff_t)n * g->height * row;
         for (int oy = 0; oy < g->output_height; oy++) {
-            const int iy0 = oy * g->stride_height - g->pad_top;
             int ky0, ky1;
-            taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, &ky0, &ky1);
+            const int iy0 = window_rows(g, oy, &ky0, &ky1);
             for (int ox = 0; ox < g->output_width; ox++) {
                 const int ix0 = ox * g->stride_width - g->pad_left;
                 int kx0, kx1;

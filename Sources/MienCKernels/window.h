@@ -1,7 +1,9 @@
 // What the window kernels (depthwise.c, conv.c) share: the vector type, the clamp of the
-// epilogue, and which taps of a window fall inside the image.
+// epilogue, and which taps and rows of a window fall inside the image.
 #ifndef MIEN_WINDOW_H
 #define MIEN_WINDOW_H
+
+#include "MienCKernels.h"
 
 // Eight floats; unaligned, since rows start at any channel offset. Under the AVX2 target
 // each operation is one instruction (and `acc += a * b` one FMA); under the baseline it
@@ -30,6 +32,14 @@ taps_inside(int origin, int kernel, int dilation, int size, int *first, int *end
     while (b > a && origin + (b - 1) * dilation >= size) b--;
     *first = a;
     *end = b;
+}
+
+// The first input row of output row `oy`'s window (negative in the padding); the kernel rows
+// that read inside the image in [*ky0, *ky1).
+static inline __attribute__((always_inline)) int window_rows(const mien_window *g, int oy, int *ky0, int *ky1) {
+    const int iy0 = oy * g->stride_height - g->pad_top;
+    taps_inside(iy0, g->kernel_height, g->dilation_height, g->height, ky0, ky1);
+    return iy0;
 }
 
 #endif
