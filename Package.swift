@@ -9,7 +9,8 @@ let package = Package(
         .executable(name: "mien", targets: ["mien"]),
         // Run `.mien` models: tensors, layers, the `.mien` reader and the Predictor, image
         // decoding. No libhdf5, no CSV.
-        .library(name: "MienInference", targets: ["MienNN", "MienKerasConfig", "MienImages", "MienModelFile", "MienFiles"]),
+        .library(name: "MienInference", targets: ["MienNN", "MienKerasConfig", "MienImages", "MienModelFile", "MienFiles",
+                                                  "MienFaceDetection"]),
         // Import and export Keras files (`.h5`, `.weights.h5`, `.keras`) through libhdf5.
         .library(name: "MienKeras", targets: ["MienKeras", "MienHDF5"]),
         // Train: heads, fine-tuning, fit/evaluate, FER-2013 folders.
@@ -56,6 +57,8 @@ let package = Package(
         .target(name: "MienModelFile", dependencies: ["MienNN", "MienKerasConfig", "MienImages", "MienFiles"]),
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
         .target(name: "MienImages", dependencies: ["MienCJPEG", "MienCPNG", "MienFiles"]),
+        // Faces in photos: MTCNN (three `.mien` networks) and the FER-2013-style crop.
+        .target(name: "MienFaceDetection", dependencies: ["MienNN", "MienImages", "MienModelFile"]),
         .target(name: "MienFaces", dependencies: ["MienImages", "MienNN", "MienFiles", .product(name: "CSV", package: "CSV.swift")]),
         // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
         .target(name: "MienCharts"),
@@ -63,7 +66,7 @@ let package = Package(
         .target(name: "MienReport", dependencies: ["MienCharts", "MienTraining", "MienFaces", "MienImages", "MienModelFile"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienModelFile", "MienImages", "MienFaces",
+            "MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienModelFile", "MienImages", "MienFaces", "MienFaceDetection",
             "MienTraining", "MienReport", "MienFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -81,6 +84,7 @@ let package = Package(
         .testTarget(name: "MienCLITests", dependencies: ["mien", "MienTestSupport"]),
         .testTarget(name: "MienChartsTests", dependencies: ["MienCharts", "MienTestSupport"]),
         .testTarget(name: "MienReportTests", dependencies: ["MienReport", "MienTraining", "MienFaces", "MienModelFile", "MienTestSupport"]),
+        .testTarget(name: "MienFaceDetectionTests", dependencies: ["MienFaceDetection", "MienKeras", "MienImages", "MienNN", "MienTestSupport"]),
         .testTarget(name: "MienFacesTests", dependencies: ["MienFaces", "MienNN", "MienTestSupport"]),
         .testTarget(name: "MienModelFileTests", dependencies: ["MienModelFile", "MienNN", "MienKerasConfig", "MienKeras", "MienImages", "MienTestSupport"]),
 

@@ -225,18 +225,23 @@ public enum KerasLayers {
 
     static func prelu(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {
         let shape = try input(c, shapes)
-        var alphaShape = try shape.dropFirst().map { dim -> Int in
-            guard let dim else { throw c.fail("PReLU needs a fully known input shape, got \(shape.kerasDescription)") }
-            return dim
-        }
+        // As in Keras: an axis may be unknown (MTCNN's P-Net takes any image size) only if
+        // the slopes are shared along it.
+        var alphaShape: [Int?] = Array(shape.dropFirst())
         if c.has("shared_axes") {
             for axis in try c.ints("shared_axes") {
                 guard axis >= 1, axis <= alphaShape.count else { throw c.fail("shared axis \(axis) out of range") }
                 alphaShape[axis - 1] = 1
             }
         }
-        try c.reserve([alphaShape])
-        return PReLU(name: c.name, alphaShape: alphaShape)
+        let known = try alphaShape.map { dim -> Int in
+            guard let dim else {
+                throw c.fail("PReLU needs a known size on every axis that is not shared, got \(shape.kerasDescription)")
+            }
+            return dim
+        }
+        try c.reserve([known])
+        return PReLU(name: c.name, alphaShape: known)
     }
 
     static func softmax(_ c: LayerConfig, _ shapes: [Shape]) throws -> any Layer {

@@ -57,6 +57,16 @@ final class ConfigValidationTests: XCTestCase {
                       saying: ["50000-byte file"])
     }
 
+    /// PReLU on an input of unknown height and width (MTCNN's P-Net): built when its slopes
+    /// are shared along the unknown axes, refused (as by Keras) when one of them is not.
+    func testPReLUNeedsKnownUnsharedAxes() throws {
+        let graph = try ModelBuilder(file: "m.h5", kerasMajor: 3)
+            .buildModel(sequential("PReLU", ["shared_axes": [1, 2]], input: [nil, nil, 3]))
+        XCTAssertEqual(try graph.forward([Tensor(shape: [1, 5, 7, 3], repeating: -1)]).shape, [1, 5, 7, 3])
+        assertRefused("PReLU", ["shared_axes": [1]], input: [nil, nil, 3],
+                      saying: ["PReLU needs a known size on every axis that is not shared", "(None, None, None, 3)"])
+    }
+
     /// Shapes: empty or negative axes, and activations above the limit, whether declared
     /// by the input or produced by a layer (UpSampling2D 2000, ZeroPadding2D 100000).
     func testShapesAreChecked() {

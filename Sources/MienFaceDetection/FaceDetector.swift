@@ -1,0 +1,252 @@
+import Dispatch
+import Foundation
+import MienImages
+import MienModelFile
+import MienNN
+
+/// The settings of MTCNN's three stages; the defaults are the `mtcnn` package's except the
+/// smallest face (see `minFaceSize`).
+public struct FaceDetectorOptions: Sendable, Equatable {
+    /// The smallest face side, in pixels, the image pyramid looks for. `mtcnn` defaults to
+    /// 20; 40 skips the two largest pyramid levels (two thirds of P-Net's work on a 640×480
+    /// frame), and a face the emotion model can read is larger than that.
+    public var minFaceSize: Int = 40
+    /// Each pyramid level is this fraction of the previous one.
+    public var scaleFactor: Float = 0.709
+    /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net).
+    public var thresholds: [Float] = [0.6, 0.7, 0.8]
+
+    public init(minFaceSize: Int = 40, scaleFactor: Float = 0.709, thresholds: [Float] = [0.6, 0.7, 0.8]) {
+        self.minFaceSize = minFaceSize
+        self.scaleFactor = scaleFactor
+        self.thresholds = thresholds
+    }
+
+    /// Ranges a caller (or a command-line option) must respect; a message names the setting.
+    public func validate() throws {
+        guard (12...16_384).contains(minFaceSize) else {
+            throw FaceDetectionError(path: "minFaceSize", "must be 12...16384 pixels, got \(minFaceSize)")
+        }
+        guard scaleFactor.isFinite, scaleFactor >= 0.1, scaleFactor <= 0.95 else {
+            throw FaceDetectionError(path: "scaleFactor", "must be 0.1...0.95, got \(scaleFactor)")
+        }
+        guard thresholds.count == 3, thresholds.allSatisfy({ $0.isFinite && $0 >= 0 && $0 < 1 }) else {
+            throw FaceDetectionError(path: "thresholds", "must be three scores in 0..<1, got \(thresholds)")
+        }
+    }
+}
+
+/// MTCNN (Zhang et al. 2016), the face detector of the `fer` and `mtcnn` packages: a
+/// proposal network (P-Net) slides over an image pyramid, a refinement network (R-Net)
+/// re-scores each proposal's 24×24 crop, and an output network (O-Net) gives the final
+/// box and five landmarks from a 48×48 crop. The networks are the `mtcnn` 1.0.0 package's
+/// trained weights (MIT licence), converted by `tools/make_mtcnn.py` to Keras `.h5` and then
+/// to `.mien`, and run by Mien's own layers. The stages follow the package (thresholds, box
+/// regression, squaring), with greedy non-maximum suppression as in the MTCNN paper.
+public final class FaceDetector: Sendable {
+    public let options: FaceDetectorOptions
+    let pnet: Graph
+    let rnet: Graph
+    let onet: Graph
+
+    /// The networks' file names in a weights folder (`Weights/` holds them).
+    public static let fileNames = ["mtcnn_pnet.mien", "mtcnn_rnet.mien", "mtcnn_onet.mien"]
+
+    /// The detector from `folder`'s `mtcnn_{pnet,rnet,onet}.mien`.
+    public convenience init(folder: String, options: FaceDetectorOptions = FaceDetectorOptions()) throws {
+        let graphs = try Self.fileNames.map { name -> Graph in
+            let path = (folder as NSString).appendingPathComponent(name)
+            return try MienFile.read(contentsOf: path).fullGraph()
+        }
+        try self.init(pnet: graphs[0], rnet: graphs[1], onet: graphs[2], options: options)
+    }
+
+    /// The detector from its three networks: P-Net `[N, H, W, 3] → [N, H', W', 6]`, R-Net
+    /// `[N, 24, 24, 3] → [N, 6]`, O-Net `[N, 48, 48, 3] → [N, 16]` (box offsets, then for
+    /// O-Net ten landmark coordinates, then the two softmax scores).
+    public init(pnet: Graph, rnet: Graph, onet: Graph, options: FaceDetectorOptions = FaceDetectorOptions()) throws {
+        try options.validate()
+        func check(_ graph: Graph, _ name: String, input: Shape, output: Shape) throws {
+            let shape = try graph.outputShape(for: [input])
+            guard shape.count == output.count, zip(shape, output).allSatisfy({ $1 == nil || $0 == $1 }) else {
+                throw FaceDetectionError(path: name, "expected an output \(output.kerasDescription) for input \(input.kerasDescription), got \(shape.kerasDescription)")
+            }
+        }
+        try check(pnet, Self.fileNames[0], input: [1, 12, 12, 3], output: [1, 1, 1, 6])
+        try check(rnet, Self.fileNames[1], input: [nil, 24, 24, 3], output: [nil, 6])
+        try check(onet, Self.fileNames[2], input: [nil, 48, 48, 3], output: [nil, 16])
+        self.pnet = try pnet.optimizedForInference(forRunning: true)
+        self.rnet = try rnet.optimizedForInference(forRunning: true)
+        self.onet = try onet.optimizedForInference(forRunning: true)
+        self.options = options
+    }
+
+    /// The faces in `image`, most confident first; an empty list when there are none.
+    public func detect(_ image: Image, cores: Int = BatchRunner.cores) throws -> [DetectedFace] {
+        guard image.width >= 12, image.height >= 12 else { return [] }
+        let plane = Plane(image)
+        var boxes = try proposals(plane, cores: cores)
+        boxes = try refine(plane, boxes, cores: cores)
+        return try output(plane, boxes, cores: cores)
+    }
+
+    /// A candidate: corners in pixels, score, and (after O-Net) ten landmark coordinates.
+    struct Candidate {
+        var x1, y1, x2, y2, score: Float
+        var landmarks: [Float] = []
+        var area: Float { (x2 - x1) * (y2 - y1) }
+
+        /// The square of the larger side around the same centre (`mtcnn`'s `resize_to_square`).
+        var squared: Candidate {
+            let w = x2 - x1, h = y2 - y1, side = max(w, h)
+            var c = self
+            c.x1 = x1 + w * 0.5 - side * 0.5
+            c.y1 = y1 + h * 0.5 - side * 0.5
+            c.x2 = c.x1 + side
+            c.y2 = c.y1 + side
+            return c
+        }
+
+        /// The box moved by a network's offsets, in units of its size (`adjust_bboxes`).
+        func adjusted(_ o: UnsafeBufferPointer<Float>) -> Candidate {
+            let w = x2 - x1 + 1, h = y2 - y1 + 1
+            var c = self
+            c.x1 += o[0] * w
+            c.y1 += o[1] * h
+            c.x2 += o[2] * w
+            c.y2 += o[3] * h
+            return c
+        }
+    }
+
+    /// The pyramid's scales: from 12 / minFaceSize down while the shorter side is ≥ 12.
+    func scales(width: Int, height: Int) -> [Float] {
+        var scale = 12 / Float(options.minFaceSize)
+        var side = Float(min(width, height)) * scale
+        var result: [Float] = []
+        while side >= 12, result.count < 64 {
+            result.append(scale)
+            scale *= options.scaleFactor
+            side *= options.scaleFactor
+        }
+        return result
+    }
+
+    /// P-Net over the pyramid (levels on separate cores), each level's proposals reduced by
+    /// NMS at IoU 0.5, then all at 0.7; squared.
+    func proposals(_ plane: Plane, cores: Int) throws -> [Candidate] {
+        let levels = scales(width: plane.width, height: plane.height)
+        let results = ConcurrentResults<[Candidate]>(count: levels.count)
+        let run: @Sendable (Int) -> Void = { i in
+            results.set(i, Result { try self.proposals(plane, scale: levels[i]) })
+        }
+        if cores > 1, levels.count > 1 {
+            // In order, so the largest level (as much work as all the others) starts first.
+            DispatchQueue.concurrentPerform(iterations: levels.count, execute: run)
+        } else {
+            levels.indices.forEach(run)
+        }
+        var all: [Candidate] = []
+        for i in levels.indices { all += try results.get(i).get() }
+        return Self.suppress(all, threshold: 0.7, byMinimum: false).map(\.squared)
+    }
+
+    func proposals(_ plane: Plane, scale: Float) throws -> [Candidate] {
+        let w = Int(Float(plane.width) * scale), h = Int(Float(plane.height) * scale)
+        guard w >= 12, h >= 12 else { return [] }
+        let level = plane.areaResized(width: w, height: h)
+        let out = try pnet.forward([Tensor(shape: [1, h, w, 3], scalars: level.values)])
+        let (rows, cols) = (out.shape[1], out.shape[2])
+        let threshold = options.thresholds[0]
+        var found: [Candidate] = []
+        out.scalars.withUnsafeBufferPointer { o in
+            for r in 0..<rows {
+                for c in 0..<cols {
+                    let v = UnsafeBufferPointer(rebasing: o[((r * cols + c) * 6)..<((r * cols + c) * 6 + 6)])
+                    guard v[5] > threshold else { continue }
+                    // Cell (r, c) sees the 12×12 window at (2c, 2r); `mtcnn` counts from 1.
+                    let (x1, y1) = (Float(2 * c + 1), Float(2 * r + 1))
+                    let (x2, y2) = (Float(2 * c + 12), Float(2 * r + 12))
+                    found.append(Candidate(x1: (x1 + v[0] * 11) / scale, y1: (y1 + v[1] * 11) / scale,
+                                           x2: (x2 + v[2] * 11) / scale, y2: (y2 + v[3] * 11) / scale, score: v[5]))
+                }
+            }
+        }
+        return Self.suppress(found, threshold: 0.5, byMinimum: false)
+    }
+
+    /// R-Net on each proposal's 24×24 crop: re-scored, moved, NMS at 0.7, squared.
+    func refine(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [Candidate] {
+        var kept: [Candidate] = []
+        try forEachOutput(of: rnet, size: 24, plane, boxes, cores: cores) { box, v in
+            guard v[5] > options.thresholds[1] else { return }
+            var moved = box.adjusted(v)
+            moved.score = v[5]
+            kept.append(moved)
+        }
+        return Self.suppress(kept, threshold: 0.7, byMinimum: false).map(\.squared)
+    }
+
+    /// O-Net on each 48×48 crop: final score, box and landmarks; NMS by the smaller area.
+    func output(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [DetectedFace] {
+        var kept: [Candidate] = []
+        try forEachOutput(of: onet, size: 48, plane, boxes, cores: cores) { box, v in
+            guard v[15] > options.thresholds[2] else { return }
+            let w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
+            var moved = box.adjusted(v)
+            moved.score = v[15]
+            moved.landmarks = (0..<5).map { w * v[4 + $0] + box.x1 - 1 } + (0..<5).map { h * v[9 + $0] + box.y1 - 1 }
+            kept.append(moved)
+        }
+        let maxX = Float(plane.width - 1), maxY = Float(plane.height - 1)
+        return Self.suppress(kept, threshold: 0.7, byMinimum: true).map { c in
+            // Boxes are kept inside the image, as `mtcnn`'s `fit_to_image`; landmarks are not.
+            let x1 = min(max(c.x1, 0), maxX), y1 = min(max(c.y1, 0), maxY)
+            let x2 = min(max(c.x2, 0), maxX), y2 = min(max(c.y2, 0), maxY)
+            let l = c.landmarks
+            func point(_ i: Int) -> FacePoint { FacePoint(x: l[i], y: l[5 + i]) }
+            return DetectedFace(box: FaceBox(x: x1, y: y1, width: x2 - x1, height: y2 - y1), confidence: c.score,
+                                landmarks: FaceLandmarks(leftEye: point(0), rightEye: point(1), nose: point(2),
+                                                         mouthLeft: point(3), mouthRight: point(4)))
+        }
+    }
+
+    /// Runs `network` on the `size`×`size` crops of `boxes` (in batches of at most 256, split
+    /// across cores) and calls `body` with each box and its output row.
+    private func forEachOutput(of network: Graph, size: Int, _ plane: Plane, _ boxes: [Candidate], cores: Int,
+                               _ body: (Candidate, UnsafeBufferPointer<Float>) -> Void) throws {
+        let crop = size * size * Plane.channels
+        for start in stride(from: 0, to: boxes.count, by: 256) {
+            let batch = boxes[start..<min(boxes.count, start + 256)]
+            var input = Tensor(shape: [batch.count, size, size, Plane.channels], repeating: 0)
+            input.scalars.withUnsafeMutableBufferPointer { p in
+                for (i, b) in batch.enumerated() {
+                    plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: p.baseAddress! + i * crop)
+                }
+            }
+            let out = try BatchRunner.forward(network, input, cores: cores)
+            let width = out.shape[1]
+            out.scalars.withUnsafeBufferPointer { o in
+                for (i, b) in batch.enumerated() { body(b, UnsafeBufferPointer(rebasing: o[(i * width)..<((i + 1) * width)])) }
+            }
+        }
+    }
+
+    /// Greedy non-maximum suppression: the most confident box first, then each next one that
+    /// overlaps no kept box by more than `threshold` (IoU, or by `byMinimum` the intersection
+    /// over the smaller area, which drops a box inside another).
+    static func suppress(_ boxes: [Candidate], threshold: Float, byMinimum: Bool) -> [Candidate] {
+        let sorted = boxes.sorted { $0.score > $1.score }
+        var kept: [Candidate] = []
+        for b in sorted {
+            let overlaps = kept.contains { k in
+                let w = min(b.x2, k.x2) - max(b.x1, k.x1), h = min(b.y2, k.y2) - max(b.y1, k.y1)
+                let inter = max(0, w) * max(0, h)
+                let base = byMinimum ? min(b.area, k.area) : b.area + k.area - inter
+                return base > 0 && inter / base > threshold
+            }
+            if !overlaps { kept.append(b) }
+        }
+        return kept
+    }
+}

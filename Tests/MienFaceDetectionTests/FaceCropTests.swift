@@ -1,0 +1,97 @@
+import Foundation
+@testable import MienFaceDetection
+import MienImages
+import MienTestSupport
+import XCTest
+
+/// The FER-2013-style crop of each detected face against the face that was pasted there
+/// (`Tests/Fixtures/mtcnn/photos/face_*.png`: the FER-2013 test face, 48×48, before it was
+/// scaled, turned and pasted by `tools/make_mtcnn.py`).
+final class FaceCropTests: XCTestCase {
+    struct Photos: Decodable {
+        struct Photo: Decodable { var file: String; var faces: [Placed]? }
+        struct Placed: Decodable { var box: [Float]; var angle: Float; var face: String }
+        var photos: [Photo]
+    }
+
+    /// FER-2013's own crops vary (the face's size in them by ~19%, its turn by ~9°), so the
+    /// checks are on medians over the 15 placed faces, with loose bounds on each.
+    func testCropsLandWhereTheFacesWerePlaced() throws {
+        let detector = try FaceDetector(folder: Fixtures.packageRoot.appendingPathComponent("Weights").path)
+        let photos = try JSONDecoder().decode(Photos.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("mtcnn/photos.json"))))
+        var offsets: [Float] = [], sides: [Float] = [], same: [Float] = [], other: [Float] = [], exact: [Float] = []
+        let originals = try photos.photos.flatMap { $0.faces ?? [] }.map {
+            try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\($0.face)"), channels: 1)
+        }
+        var index = 0
+        for photo in photos.photos {
+            guard let placed = photo.faces else { continue }
+            let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
+            let found = try detector.detect(image)
+            for face in placed {
+                let box = FaceBox(x: face.box[0], y: face.box[1], width: face.box[2], height: face.box[3])
+                let detected = try XCTUnwrap(found.max { $0.box.iou(box) < $1.box.iou(box) })
+                var crop = FaceCrop(detected)
+                let (cx, cy) = (box.x + box.width / 2, box.y + box.height / 2)
+                offsets.append(hypot(crop.centerX - cx, crop.centerY - cy) / box.width)
+                sides.append(crop.side / box.width)
+                XCTAssertLessThan(offsets.last!, 0.25, "\(photo.file) \(face.face)")
+                XCTAssertEqual(sides.last!, 1, accuracy: 0.6, "\(photo.file) \(face.face)")
+                // The original is unlevelled: turned as it was pasted (PIL turns counter-
+                // clockwise, so by −angle in image coordinates), the cut should be it.
+                crop.angle = -face.angle * .pi / 180
+                let cut = crop.cut(from: image, size: 48)
+                same.append(correlation(cut, originals[index]))
+                other.append(correlation(cut, originals[(index + 1) % originals.count]))
+                // The cut itself: at the placed square, the original comes back (up to JPEG).
+                let placedSquare = FaceCrop(centerX: cx - 0.5, centerY: cy - 0.5, side: box.width, angle: crop.angle)
+                exact.append(correlation(placedSquare.cut(from: image, size: 48), originals[index]))
+                index += 1
+            }
+        }
+        func median(_ v: [Float]) -> Float { v.sorted()[v.count / 2] }
+        XCTAssertEqual(offsets.count, 15)
+        XCTAssertGreaterThan(exact.min()!, 0.95, "correlation of the placed square's cut with the original")
+        XCTAssertLessThan(median(offsets), 0.08, "median centre offset / side")
+        XCTAssertEqual(median(sides), 1, accuracy: 0.12, "median side / placed side")
+        // A shift of 5% of the side (2.4 pixels of 48) already halves the correlation.
+        XCTAssertGreaterThan(median(same), 0.45, "median correlation with the original face")
+        XCTAssertLessThan(median(other), 0.35, "median correlation with another face")
+    }
+
+    /// Pearson's correlation of two images' pixels.
+    func correlation(_ a: Image, _ b: Image) -> Float {
+        let x = a.pixels.map(Float.init), y = b.pixels.map(Float.init)
+        let (mx, my) = (x.reduce(0, +) / Float(x.count), y.reduce(0, +) / Float(y.count))
+        var (sxy, sxx, syy): (Float, Float, Float) = (0, 0, 0)
+        for (p, q) in zip(x, y) {
+            sxy += (p - mx) * (q - my)
+            sxx += (p - mx) * (p - mx)
+            syy += (q - my) * (q - my)
+        }
+        return sxy / max(sqrt(sxx * syy), 1e-6)
+    }
+
+    /// A crop in a photo's corner repeats the edge pixels; a gray or RGB output of any size.
+    func testCutAtTheEdgeAndSizes() {
+        let image = Image(width: 4, height: 4, channels: 3, pixels: (0..<48).map { UInt8($0 * 5) })
+        let crop = FaceCrop(centerX: 0, centerY: 0, side: 8, angle: 0)
+        let gray = crop.cut(from: image, size: 8)
+        XCTAssertEqual([gray.width, gray.height, gray.channels], [8, 8, 1])
+        XCTAssertEqual(gray.pixels[0], image.grayscale().pixels[0])
+        XCTAssertEqual(crop.cut(from: image, size: 3, channels: 3).pixels.count, 27)
+        XCTAssertEqual(crop.cut(from: image, size: 0).pixels.count, 0)
+    }
+
+    /// Landmarks that coincide: the crop falls back to the box, unturned.
+    func testDegenerateLandmarksUseTheBox() {
+        let p = FacePoint(x: 10, y: 10)
+        let face = DetectedFace(box: FaceBox(x: 0, y: 0, width: 40, height: 52), confidence: 0.9,
+                                landmarks: FaceLandmarks(leftEye: p, rightEye: p, nose: p, mouthLeft: p, mouthRight: p))
+        let crop = FaceCrop(face)
+        XCTAssertEqual(crop.centerX, 20)
+        XCTAssertEqual(crop.centerY, 26)
+        XCTAssertEqual(crop.angle, 0)
+        XCTAssertEqual(crop.side, (40 / 0.799 + 52 / 1.049) / 2, accuracy: 1e-4)
+    }
+}

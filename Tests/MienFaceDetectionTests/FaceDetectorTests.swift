@@ -1,0 +1,129 @@
+import Foundation
+@testable import MienFaceDetection
+import MienImages
+import MienNN
+import MienTestSupport
+import XCTest
+
+/// The detector on photos with known faces (`Tests/Fixtures/mtcnn/photos`, made by
+/// `tools/make_mtcnn.py`: FER-2013 *test* faces pasted at known boxes and angles on
+/// scikit-image's sample photos, and its astronaut photo), against the placed boxes and
+/// against what the `mtcnn` 1.0.0 package finds in the same files.
+final class FaceDetectorTests: XCTestCase {
+    struct Photos: Decodable {
+        struct Photo: Decodable {
+            var file: String
+            var faces: [Placed]?
+            var mtcnn: [Found]
+        }
+        struct Placed: Decodable { var box: [Float]; var angle: Float; var label: String }
+        struct Found: Decodable { var box: [Float]; var confidence: Float; var keypoints: [String: [Float]] }
+        var photos: [Photo]
+    }
+
+    static let weights = Fixtures.packageRoot.appendingPathComponent("Weights").path
+
+    func photos() throws -> Photos {
+        try JSONDecoder().decode(Photos.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("mtcnn/photos.json"))))
+    }
+
+    func box(_ v: [Float]) -> FaceBox { FaceBox(x: v[0], y: v[1], width: v[2], height: v[3]) }
+
+    /// The same faces as the package, with its pyramid (smallest face 20): boxes within IoU
+    /// 0.85, confidences within 0.02, landmarks within 4% of the box's width. The stages
+    /// differ in small ways the tolerances cover: greedy NMS (the package drops a box that
+    /// any earlier box overlaps, even one itself dropped) and crops in pixel coordinates (the
+    /// package divides by the image's size where `crop_and_resize` expects size − 1).
+    func testFindsWhatTheMTCNNPackageFinds() throws {
+        let detector = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(minFaceSize: 20))
+        var compared = 0
+        for photo in try photos().photos {
+            let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
+            let found = try detector.detect(image)
+            XCTAssertEqual(found.count, photo.mtcnn.count, photo.file)
+            for expected in photo.mtcnn {
+                guard let match = found.max(by: { $0.box.iou(box(expected.box)) < $1.box.iou(box(expected.box)) }) else { continue }
+                XCTAssertGreaterThan(match.box.iou(box(expected.box)), 0.85, "\(photo.file): \(match.box) vs \(expected.box)")
+                XCTAssertEqual(match.confidence, expected.confidence, accuracy: 0.02, photo.file)
+                let l = match.landmarks
+                let points = ["left_eye": l.leftEye, "right_eye": l.rightEye, "nose": l.nose,
+                              "mouth_left": l.mouthLeft, "mouth_right": l.mouthRight]
+                for (name, p) in points {
+                    let q = try XCTUnwrap(expected.keypoints[name])
+                    XCTAssertLessThan(hypot(p.x - q[0], p.y - q[1]), 0.04 * expected.box[2], "\(photo.file) \(name)")
+                }
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 15)
+    }
+
+    /// Every placed face is found, at the default settings, and nothing else: a detection
+    /// lies on a placed face when it overlaps its square by IoU ≥ 0.4 (MTCNN's box is the
+    /// face, taller and narrower than FER-2013's square crop around it).
+    func testFindsEveryPlacedFaceAndNothingElse() throws {
+        let detector = try FaceDetector(folder: Self.weights)
+        for photo in try photos().photos {
+            guard let placed = photo.faces else { continue }
+            let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
+            let found = try detector.detect(image)
+            for face in placed {
+                XCTAssertTrue(found.contains { $0.box.iou(box(face.box)) >= 0.4 }, "\(photo.file): missed \(face.box)")
+            }
+            for f in found {
+                XCTAssertTrue(placed.contains { f.box.iou(box($0.box)) >= 0.4 }, "\(photo.file): false positive \(f.box)")
+            }
+        }
+    }
+
+    /// One core or two: the same faces (the pyramid's levels and the crops are independent;
+    /// only the products' float32 summation order may differ with the batch's split).
+    func testOneCoreEqualsTwo() throws {
+        let detector = try FaceDetector(folder: Self.weights)
+        let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/composed_05.jpg"))
+        let (one, two) = (try detector.detect(image, cores: 1), try detector.detect(image, cores: 2))
+        XCTAssertEqual(one.count, two.count)
+        for (a, b) in zip(one, two) {
+            XCTAssertGreaterThan(a.box.iou(b.box), 0.9999)
+            XCTAssertEqual(a.confidence, b.confidence, accuracy: 1e-5)
+        }
+    }
+
+    /// No face: an empty list, for a flat image, noise, and images too small for P-Net.
+    func testNoFaceGivesAnEmptyList() throws {
+        let detector = try FaceDetector(folder: Self.weights)
+        XCTAssertEqual(try detector.detect(Image(width: 640, height: 480, channels: 3,
+                                                 pixels: [UInt8](repeating: 90, count: 640 * 480 * 3))), [])
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<(320 * 240)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        XCTAssertEqual(try detector.detect(Image(width: 320, height: 240, channels: 1, pixels: noise)), [])
+        for (w, h) in [(0, 0), (11, 400), (400, 11), (12, 12)] {
+            XCTAssertEqual(try detector.detect(Image(width: w, height: h, channels: 1, pixels: [UInt8](repeating: 0, count: w * h))), [])
+        }
+    }
+
+    /// TensorFlow's AREA resize (`mtcnn`'s pyramid): the mean over each output pixel's area.
+    func testAreaResizeAveragesCoveredPixels() {
+        // 3 → 2 columns: the first output covers pixel 0 and half of pixel 1.
+        let plane = Plane(width: 3, height: 1, values: [0, 0, 0, 3, 3, 3, 6, 6, 6])
+        let resized = plane.areaResized(width: 2, height: 1)
+        XCTAssertEqual(resized.values[0], (0 * 1 + 3 * 0.5) / 1.5, accuracy: 1e-6)
+        XCTAssertEqual(resized.values[3], (3 * 0.5 + 6 * 1) / 1.5, accuracy: 1e-6)
+    }
+
+    /// Options out of range are refused, naming the setting.
+    func testOptionsAreValidated() {
+        for options in [FaceDetectorOptions(minFaceSize: 5), FaceDetectorOptions(scaleFactor: 1),
+                        FaceDetectorOptions(scaleFactor: .nan), FaceDetectorOptions(thresholds: [0.5, 0.5])] {
+            XCTAssertThrowsError(try options.validate())
+        }
+    }
+
+    /// A weights folder without the networks: one error naming the missing file.
+    func testMissingWeightsNameTheFile() throws {
+        let folder = try makeTemporaryFolder()
+        XCTAssertThrowsError(try FaceDetector(folder: folder.path)) { error in
+            XCTAssertTrue("\(error)".contains("mtcnn_pnet.mien"), "\(error)")
+        }
+    }
+}
