@@ -81,8 +81,15 @@ public final class FaceDetector: Sendable {
         self.options = options
     }
 
-    /// The faces in `image`, most confident first; an empty list when there are none.
-    public func detect(_ image: Image, cores: Int = BatchRunner.cores) throws -> [DetectedFace] {
+    /// The largest photo searched: 2^24 pixels (4096×4096), whose pyramid takes ~300 MB.
+    public static let maxPixels = 1 << 24
+
+    /// The faces in `image` (named `source` in errors), most confident first; an empty list
+    /// when there are none. A photo of more than `maxPixels` is refused.
+    public func detect(_ image: Image, source: String = "image", cores: Int = BatchRunner.cores) throws -> [DetectedFace] {
+        guard image.width * image.height <= Self.maxPixels else {
+            throw FaceDetectionError(path: source, "\(image.width)×\(image.height) is more than the \(Self.maxPixels) pixels (4096×4096) the face detector takes; scale it down")
+        }
         guard image.width >= 12, image.height >= 12 else { return [] }
         let plane = Plane(image)
         var boxes = try proposals(plane, cores: cores)

@@ -26,26 +26,30 @@ struct Plane {
     /// what `mtcnn` builds its pyramid with): each output pixel is the mean of the input
     /// area it covers, partly covered pixels weighted by the part.
     func areaResized(width outWidth: Int, height outHeight: Int) -> Plane {
-        let rows = Self.areaTaps(input: height, output: outHeight)
-        let cols = Self.areaTaps(input: width, output: outWidth)
+        let rows = AreaTaps(input: height, output: outHeight)
+        let cols = AreaTaps(input: width, output: outWidth)
         let c = Self.channels
         // Horizontal pass over every input row, then the vertical one.
         var across = [Float](repeating: 0, count: height * outWidth * c)
         values.withUnsafeBufferPointer { x in
             across.withUnsafeMutableBufferPointer { h in
-                for row in 0..<height {
-                    let input = row * width * c, output = row * outWidth * c
-                    for (j, tap) in cols.enumerated() {
-                        var (r, g, b): (Float, Float, Float) = (0, 0, 0)
-                        for (k, w) in tap.weights.enumerated() {
-                            let p = input + (tap.start + k) * c
-                            r += x[p] * w
-                            g += x[p + 1] * w
-                            b += x[p + 2] * w
+                cols.weights.withUnsafeBufferPointer { weights in
+                    for row in 0..<height {
+                        let input = x.baseAddress! + row * width * c, output = h.baseAddress! + row * outWidth * c
+                        for j in 0..<outWidth {
+                            var (r, g, b): (Float, Float, Float) = (0, 0, 0)
+                            var p = input + cols.start[j] * c
+                            for k in cols.first[j]..<cols.first[j + 1] {
+                                let w = weights[k]
+                                r += p[0] * w
+                                g += p[1] * w
+                                b += p[2] * w
+                                p += c
+                            }
+                            output[j * c] = r
+                            output[j * c + 1] = g
+                            output[j * c + 2] = b
                         }
-                        h[output + j * c] = r
-                        h[output + j * c + 1] = g
-                        h[output + j * c + 2] = b
                     }
                 }
             }
@@ -55,38 +59,38 @@ struct Plane {
         let norm = Float(outHeight) * Float(outWidth) / (Float(height) * Float(width))
         across.withUnsafeBufferPointer { h in
             out.withUnsafeMutableBufferPointer { o in
-                for (i, tap) in rows.enumerated() {
-                    let output = i * rowLength
-                    for (k, w) in tap.weights.enumerated() {
-                        let input = (tap.start + k) * rowLength
-                        for j in 0..<rowLength { o[output + j] += h[input + j] * w }
+                for i in 0..<outHeight {
+                    let output = o.baseAddress! + i * rowLength
+                    var input = h.baseAddress! + rows.start[i] * rowLength
+                    for k in rows.first[i]..<rows.first[i + 1] {
+                        let w = rows.weights[k] * norm
+                        for j in 0..<rowLength { output[j] += input[j] * w }
+                        input += rowLength
                     }
-                    for j in 0..<rowLength { o[output + j] *= norm }
                 }
             }
         }
         return Plane(width: outWidth, height: outHeight, values: out)
     }
 
-    /// For each output index: the first input index it covers and the covered part of each.
-    private static func areaTaps(input: Int, output: Int) -> [(start: Int, weights: [Float])] {
-        let scale = Float(input) / Float(output)
-        return (0..<output).map { o in
-            let lo = Float(o) * scale, hi = Float(o + 1) * scale
-            let start = Int(lo.rounded(.down)), end = Int(hi.rounded(.up))
-            var weights: [Float] = []
-            var first = start
-            for i in start..<max(end, start + 1) {
-                let part = min(Float(i + 1), hi) - max(Float(i), lo)
-                // TensorFlow clamps indices past the edge to the last pixel.
-                if i >= input {
-                    weights[weights.count - 1] += part
-                    continue
+    /// For each output index o: the first input index it covers (`start[o]`) and the covered
+    /// part of each input index from there (`weights[first[o]..<first[o + 1]]`).
+    private struct AreaTaps {
+        var start: [Int] = [], first: [Int] = [0], weights: [Float] = []
+
+        init(input: Int, output: Int) {
+            let scale = Float(input) / Float(output)
+            for o in 0..<output {
+                let lo = Float(o) * scale, hi = Float(o + 1) * scale
+                let begin = Int(lo.rounded(.down)), end = max(Int(hi.rounded(.up)), begin + 1)
+                start.append(begin)
+                for i in begin..<end {
+                    let part = min(Float(i + 1), hi) - max(Float(i), lo)
+                    // TensorFlow clamps indices past the edge to the last pixel.
+                    if i >= input { weights[weights.count - 1] += part } else { weights.append(part) }
                 }
-                if weights.isEmpty { first = i }
-                weights.append(part)
+                first.append(weights.count)
             }
-            return (first, weights)
         }
     }
 

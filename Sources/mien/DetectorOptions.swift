@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import MienFaceDetection
+
+/// Where the face detector's networks are, and how small a face it looks for.
+struct DetectorOptions: ParsableArguments {
+    @Option(help: "A folder holding the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", "))); default: the model's folder, then ./Weights, then the Weights folder of the checkout mien was built in.")
+    var detector: String?
+
+    @Option(parsing: .unconditional, help: "The smallest face to look for, in pixels, 12...16384.")
+    var minFaceSize: Int = 40
+
+    mutating func validate() throws {
+        try OptionCheck.range("--min-face-size", minFaceSize, 12...16_384)
+    }
+
+    /// The folders searched, in order (only `--detector` when it is given).
+    func folders(model: String) -> [String] {
+        if let detector { return [detector] }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // .build/<configuration>/mien → the checkout's Weights/.
+        let checkout = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return [URL(fileURLWithPath: model).deletingLastPathComponent().path, "Weights",
+                checkout.appendingPathComponent("Weights").path]
+    }
+
+    /// The detector from the first folder that holds its networks.
+    func load(model: String) throws -> FaceDetector {
+        let options = FaceDetectorOptions(minFaceSize: minFaceSize)
+        let searched = folders(model: model)
+        for folder in searched {
+            let paths = FaceDetector.fileNames.map { (folder as NSString).appendingPathComponent($0) }
+            if detector != nil || paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+                return try FaceDetector(folder: folder, options: options)
+            }
+        }
+        throw ValidationError("the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", "))) are in none of \(searched.joined(separator: ", ")); give their folder with --detector (Mien's Weights/ holds them)")
+    }
+}

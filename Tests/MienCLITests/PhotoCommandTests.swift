@@ -1,0 +1,109 @@
+import Foundation
+import MienImages
+import MienTestSupport
+import XCTest
+
+/// `mien predict` on ordinary photos: faces found, cut and classified, one result per face;
+/// `--annotate`; crops as before; and the bad inputs, each a one-line error.
+final class PhotoCommandTests: XCTestCase {
+    let model = Fixtures.packageRoot.appendingPathComponent("Weights/fer7.mien").path
+    func photo(_ name: String) -> String { Fixtures.path("mtcnn/photos/\(name)") }
+
+    func json(_ arguments: [String]) throws -> [[String: Any]] {
+        let result = try runMien(["predict"] + arguments)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], result.stdout)
+    }
+
+    /// Three FER-2013 test faces pasted on a photo (`tools/make_mtcnn.py`): three results,
+    /// each at a placed face, each labelled as the same model labels the original crop.
+    func testEachFaceOfAPhotoIsFoundAndClassifiedLikeItsCrop() throws {
+        let placed: [(box: [Double], face: String)] = [([266, 80, 144, 144], "face_05_0.png"),
+                                                        ([64, 28, 88, 88], "face_05_1.png"),
+                                                        ([414, 252, 135, 135], "face_05_2.png")]
+        let output = try json([model, photo("composed_05.jpg")])
+        let faces = try XCTUnwrap(output.first?["faces"] as? [[String: Any]])
+        XCTAssertEqual(faces.count, 3)
+        let crops = try json([model] + placed.map { photo($0.face) })
+        var agree = 0
+        for (i, p) in placed.enumerated() {
+            let match = faces.first { face in
+                let b = face["box"] as? [Double] ?? []
+                return b.count == 4 && abs(b[0] + b[2] / 2 - (p.box[0] + p.box[2] / 2)) < p.box[2] / 4
+                    && abs(b[1] + b[3] / 2 - (p.box[1] + p.box[3] / 2)) < p.box[3] / 4
+            }
+            let face = try XCTUnwrap(match, "no face found at \(p.box)")
+            XCTAssertGreaterThan(face["confidence"] as? Double ?? 0, 0.9)
+            XCTAssertEqual((face["scores"] as? [Double])?.count, 7)
+            XCTAssertEqual((face["landmarks"] as? [String: [Double]])?.keys.sorted(),
+                           ["left_eye", "mouth_left", "mouth_right", "nose", "right_eye"])
+            if face["label"] as? String == crops[i]["label"] as? String { agree += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(agree, 2, "labels of the faces in the photo against their crops")
+    }
+
+    /// `--annotate` writes the photo with boxes drawn (a PNG the size of the photo), and the
+    /// CSV has a row per face with the box and the detector's confidence.
+    func testAnnotateAndCSV() throws {
+        let folder = try makeTemporaryFolder()
+        let out = folder.appendingPathComponent("out.png").path
+        let result = try runMien(["predict", model, photo("composed_02.jpg"), "--annotate", out, "--format", "csv"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.first, "file,face,box_x,box_y,box_width,box_height,confidence,label,score_angry,score_disgust,score_fear,score_happy,score_sad,score_surprise,score_neutral")
+        XCTAssertEqual(lines.count, 4)
+        let drawn = try ImageDecoder.decode(contentsOf: out)
+        let original = try ImageDecoder.decode(contentsOf: photo("composed_02.jpg"))
+        XCTAssertEqual([drawn.width, drawn.height, drawn.channels], [original.width, original.height, 3])
+        let changed = zip(drawn.pixels, original.pixels).filter { abs(Int($0) - Int($1)) > 40 }.count
+        XCTAssertGreaterThan(changed, 1000, "boxes and labels drawn")
+        XCTAssertLessThan(changed, drawn.pixels.count / 4)
+    }
+
+    /// A photo without a face: an empty list, exit 0. `--no-detect`: the old result, the
+    /// whole picture resized as one face. A 48×48 image is a crop (no `faces`), and so is
+    /// anything up to 96×96.
+    func testNoFaceNoDetectAndCrops() throws {
+        let folder = try makeTemporaryFolder()
+        let empty = folder.appendingPathComponent("wall.png").path
+        let wall = Image(width: 320, height: 240, channels: 3, pixels: [UInt8](repeating: 150, count: 320 * 240 * 3))
+        try Data(PNGEncoder.encode(wall)).write(to: URL(fileURLWithPath: empty))
+        XCTAssertEqual((try json([model, empty]).first?["faces"] as? [Any])?.count, 0)
+        let noDetect = try json([model, photo("composed_05.jpg"), "--no-detect"])
+        XCTAssertNil(noDetect.first?["faces"])
+        XCTAssertEqual((noDetect.first?["scores"] as? [Double])?.count, 7)
+        let crop = try json([model, photo("face_05_0.png")])
+        XCTAssertNil(crop.first?["faces"])
+        XCTAssertNotNil(crop.first?["label"])
+        let small = folder.appendingPathComponent("small.png").path
+        try Data(PNGEncoder.encode(Image(width: 96, height: 80, channels: 1, pixels: [UInt8](repeating: 9, count: 96 * 80))))
+            .write(to: URL(fileURLWithPath: small))
+        XCTAssertNil(try json([model, small]).first?["faces"])
+    }
+
+    /// Each refusal: non-zero exit, one line naming the option or file, nothing written.
+    func testBadInputIsRefusedClearly() throws {
+        let folder = try makeTemporaryFolder()
+        let out = folder.appendingPathComponent("out.png").path
+        let cases: [([String], String)] = [
+            ([photo("composed_05.jpg"), photo("composed_06.jpg"), "--annotate", out], "--annotate takes one image"),
+            ([photo("composed_05.jpg"), "--annotate", out, "--no-detect"], "cannot go with --no-detect"),
+            ([photo("face_05_0.png"), "--annotate", out], "taken as a face crop"),
+            ([photo("composed_05.jpg"), "--min-face-size", "5"], "--min-face-size"),
+            ([photo("composed_05.jpg"), "--detector", folder.path], "mtcnn_pnet.mien"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runMien(["predict", model] + arguments)
+            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(arguments) wrote \(out)")
+        }
+        // A photo larger than the detector takes (here 4097×4097 gray, a small PNG).
+        let huge = folder.appendingPathComponent("huge.png").path
+        try Data(PNGEncoder.encode(Image(width: 4097, height: 4097, channels: 1, pixels: [UInt8](repeating: 0, count: 4097 * 4097))))
+            .write(to: URL(fileURLWithPath: huge))
+        let result = try runMien(["predict", model, huge])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("huge.png: 4097×4097 is more than"), result.stderr)
+    }
+}
