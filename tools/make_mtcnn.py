@@ -154,15 +154,14 @@ def backgrounds():
         yield name, Image.fromarray(getattr(data, name)()).convert("RGB").resize((640, 480), Image.BILINEAR)
 
 
-def make_photos(fer2013, out, count, seed=2026):
-    """Photos with known faces: FER-2013 test faces on real backgrounds, and one real photo."""
-    from mtcnn import MTCNN
-    detector = MTCNN()
+def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True):
+    """`count` 640×480 photos, each with 1–3 FER-2013 *test* faces (56–180 pixels, turned by up
+    to ±15° in every other photo) pasted where they do not overlap, on scikit-image's sample
+    photos. Returns one record per photo: its file and each face's box, angle and label."""
     rng = np.random.RandomState(seed)
     classes = sorted(os.listdir(os.path.join(fer2013, "test")))
     files = [(c, os.path.join(fer2013, "test", c, f)) for c in classes
              for f in sorted(os.listdir(os.path.join(fer2013, "test", c)))]
-    photos_dir = os.path.join(out, "photos")
     os.makedirs(photos_dir, exist_ok=True)
     records = []
     bgs = list(backgrounds())
@@ -183,12 +182,22 @@ def make_photos(fer2013, out, count, seed=2026):
             img, mask = rotate_face(np.asarray(Image.open(path).convert("L")), size, angle)
             photo.paste(img, (x, y), mask)
             face_name = f"face_{i:02d}_{len(faces)}.png"
-            Image.open(path).convert("L").save(os.path.join(photos_dir, face_name))
+            if save_faces:
+                Image.open(path).convert("L").save(os.path.join(photos_dir, face_name))
             faces.append({"box": box, "angle": angle, "label": label, "source": os.path.relpath(path, fer2013),
                           "face": face_name})
         name = f"composed_{i:02d}.jpg"
         photo.save(os.path.join(photos_dir, name), quality=92)
         records.append({"file": name, "background": bg_name, "faces": faces})
+    return records
+
+
+def make_photos(fer2013, out, count):
+    """The fixture photos, scikit-image's astronaut, and the `mtcnn` package's detections."""
+    from mtcnn import MTCNN
+    detector = MTCNN()
+    photos_dir = os.path.join(out, "photos")
+    records = compose_photos(fer2013, photos_dir, count)
     import skimage.data as data
     Image.fromarray(data.astronaut()).save(os.path.join(photos_dir, "astronaut.jpg"), quality=92)
     records.append({"file": "astronaut.jpg", "background": "scikit-image astronaut (NASA, public domain)",

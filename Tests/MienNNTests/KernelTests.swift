@@ -75,7 +75,7 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Inputs of fewer than 8 channels take the direct kernel: 32 filters (several pixels at
+    /// Inputs of fewer than 8 channels (or up to 16, with at most 32 filters) take the direct kernel: 32 filters (several pixels at
     /// a time inside the image: the AVX-512 build's groups of 8, 4, 3, 2 and 1, its 3×3 RGB
     /// and general builds, edges on either side, dilation, the stem's extra zero row and
     /// column of `same` at stride 2), and counts that leave 8-wide and scalar remainders.
@@ -91,15 +91,24 @@ final class KernelTests: XCTestCase {
             (3, 32, 3, 1, 2, .same, .relu6, 12),
             (1, 13, 3, 2, 1, .same, .relu, 12),
             (4, 40, 5, 1, 1, .valid, .sigmoid, 12),
+            // Fewer than 32 filters are padded to 32 and copied out (MTCNN's 10 and 16), also
+            // from 8–16 channels; 40 filters pad to 8s; no bias.
+            (3, 10, 3, 1, 1, .valid, .linear, 12),
+            (10, 16, 3, 1, 1, .valid, .linear, 11),
+            (16, 32, 3, 1, 1, .valid, .linear, 13),
+            (12, 6, 2, 2, 1, .same, .relu, 12),
+            (5, 44, 3, 1, 1, .same, .linear, 12),
         ]
         for (i, c) in cases.enumerated() {
+            let useBias = i != 12
             var layer = Conv2D(name: "conv", inputChannels: c.channels, filters: c.filters,
                                kernelSize: (c.kernel, c.kernel), strides: (c.stride, c.stride),
-                               dilation: (c.dilation, c.dilation), padding: c.padding, activation: c.activation)
+                               dilation: (c.dilation, c.dilation), padding: c.padding, useBias: useBias,
+                               activation: c.activation)
             let kernel = randomTensor([c.kernel, c.kernel, c.channels, c.filters], seed: UInt64(i))
-            let bias = randomTensor([c.filters], seed: UInt64(100 + i))
+            let bias = useBias ? randomTensor([c.filters], seed: UInt64(100 + i)) : Tensor(zeros: [c.filters])
             try layer.setParameter("kernel", to: kernel)
-            try layer.setParameter("bias", to: bias)
+            if useBias { try layer.setParameter("bias", to: bias) }
             let x = randomTensor([2, 13, c.width, c.channels], seed: UInt64(200 + i))
             let g = try XCTUnwrap(WindowGeometry(input: x.shape, kernel: (c.kernel, c.kernel),
                                                  strides: (c.stride, c.stride), dilation: (c.dilation, c.dilation),

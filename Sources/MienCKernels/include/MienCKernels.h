@@ -34,6 +34,10 @@ void mien_depthwise_conv2d_backward(const float *x, const float *kernel, const f
 void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, float *y,
                         const mien_window *window, int filters, float lower, float upper);
 
+/// PReLU with one slope per channel: each of `rows` rows of `channels` values in `x`
+/// becomes `v > 0 ? v : v · alpha[c]`, in place.
+void mien_prelu_channels(float *x, long rows, int channels, const float *alpha);
+
 /// Floats that `mien_pack_weights` writes for a `[k, n]` weight matrix: its bias and its
 /// columns in panels of 16, each zero-padded.
 long mien_packed_weights_size(int k, int n);

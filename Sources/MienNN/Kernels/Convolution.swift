@@ -66,17 +66,19 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
         kernel.scalars.withUnsafeBufferPointer { w in
             output.scalars.withUnsafeMutableBufferPointer { y in
                 withOptionalPointer(bias?.scalars) { b in
-                    if g.channels < directConvolutionMaxChannels, !g.isPointwise {
+                    if !g.isPointwise, g.channels < directConvolutionMaxChannels
+                        || (g.channels <= directSmallFiltersMaxChannels && filters <= 32) {
                         var window = g.cWindow
                         let bounds = activation.clampRange ?? -Float.infinity...Float.infinity
-                        if filters % 8 == 0 {
+                        if filters % 8 == 0 && filters >= 32 {
                             mien_conv2d_direct(x.baseAddress, w.baseAddress, b, y.baseAddress, &window, Int32(filters),
                                                bounds.lowerBound, bounds.upperBound)
                         } else {
-                            // The kernel runs 8 filters per vector and the rest one at a time
-                            // (MTCNN's 10 filters ran at 1.4 GFLOP/s): zero filters pad it to a
-                            // multiple of 8, and the real ones are copied out.
-                            let padded = (filters + 7) / 8 * 8
+                            // The kernel's fast path takes 32 filters (4 vectors per pixel), and
+                            // others ran one vector of 8 at a time and the rest one by one:
+                            // MTCNN's 10 filters at 1.4 GFLOP/s. Zero filters pad it to 32 (or
+                            // a multiple of 8 above), and the real ones are copied out.
+                            let padded = filters < 32 ? 32 : (filters + 7) / 8 * 8
                             let (kernelPadded, biasPadded) = paddedFilters(w, bias: b, filters: filters, to: padded)
                             var wide = [Float](unsafeUninitializedCapacity: y.count / filters * padded) { _, n in
                                 n = y.count / filters * padded
@@ -87,8 +89,11 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
                                                        &wide, &window, Int32(padded), bounds.lowerBound, bounds.upperBound)
                                 }
                             }
-                            for pixel in 0..<(y.count / filters) {
-                                for f in 0..<filters { y[pixel * filters + f] = wide[pixel * padded + f] }
+                            wide.withUnsafeBufferPointer { from in
+                                for pixel in 0..<(y.count / filters) {
+                                    (y.baseAddress! + pixel * filters).update(from: from.baseAddress! + pixel * padded,
+                                                                              count: filters)
+                                }
                             }
                         }
                         if activation.clampRange == nil { activation.apply(y, lastAxis: filters) }
@@ -136,6 +141,12 @@ private func paddedFilters(_ w: UnsafeBufferPointer<Float>, bias: UnsafePointer<
     if let bias { for f in 0..<filters { b[f] = bias[f] } }
     return (kernel, b)
 }
+
+/// And inputs with up to this many channels when there are at most 32 filters, which the
+/// direct kernel's 32-filter path computes in registers: MTCNN's P-Net (10 → 16 and 16 → 32
+/// channels, 3×3) took 3.3 and 5.5 ms at 192×192 through im2col and sgemm, 0.8 and 1.0 ms
+/// directly (`mien bench --profile`).
+let directSmallFiltersMaxChannels = 16
 
 /// Inputs with fewer channels than this (a stem on RGB or gray pixels) are convolved
 /// directly: with K = kh·kw·C of 27, the im2col copy and a thin sgemm ran the Lite0 stem at

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""FER on ordinary photos, Mien against the `fer` package, side by side on the same photos.
+
+Photos are composed as in tools/make_mtcnn.py: 640×480, each with 1–3 FER-2013 *test* faces
+(56–180 pixels, turned by up to ±15° in every other photo) pasted at known boxes on
+scikit-image's sample photos; nothing here is trained on. For each engine:
+
+  * detection: recall (a placed face is found when a box's centre is inside its square and
+    the box is 0.25–1.5 of its side wide) and false positives per 100 photos;
+  * emotion accuracy on the faces found, against FER-2013's labels; for Mien also on the
+    original 48×48 crops (the same model, no detection), which the photo accuracy should
+    stay within 1 point of;
+  * speed: one 640×480 frame with one face, decode to labels, one at a time, median and
+    p99; the engines alternate in rounds.
+
+Mien runs as its users run it (`mien predict MODEL photo.jpg`, `--timing` for latency);
+`fer` 25.10.3 as its README shows (`FER().detect_emotions(cv2.imread(path))`, OpenCV's Haar
+cascade; its MTCNN mode needs PyTorch and is not measured here).
+
+    swift build -c release --product mien
+    pip install fer==25.10.3 --no-deps opencv-contrib-python-headless==4.12.0.88
+    python3 tools/bench_faces.py --fer2013 ../shared/fer2013 --mien .build/release/mien \
+        --model Weights/fer7.mien [--photos 100] [--rounds 3] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from make_mtcnn import compose_photos  # noqa: E402
+
+FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def matches(box, placed):
+    """A detection lies on a placed face when its centre is inside the face's square and its
+    width is 0.25–1.5 of the square's side. (Not IoU: a detector's box is the face, which in
+    a FER-2013 crop fills anything from half of the square to all of it.)"""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return (placed[0] <= cx <= placed[0] + placed[2] and placed[1] <= cy <= placed[1] + placed[3]
+            and 0.25 * placed[2] <= box[2] <= 1.5 * placed[2])
+
+
+def score(records, found):
+    """Recall, false positives per 100 photos and emotion accuracy of matched faces."""
+    placed = matched = correct = false_positives = 0
+    for record, faces in zip(records, found):
+        used = set()
+        for face in record["faces"]:
+            placed += 1
+            hit = next((i for i, f in enumerate(faces) if i not in used and matches(f["box"], face["box"])), None)
+            if hit is not None:
+                used.add(hit)
+                matched += 1
+                correct += faces[hit]["label"] == face["label"]
+        false_positives += len(faces) - len(used)
+    return {"faces": placed, "recall": matched / placed, "false_positives_per_100_photos": 100 * false_positives / len(records),
+            "emotion_accuracy": correct / max(matched, 1)}
+
+
+def run_mien(args, paths):
+    out = subprocess.run([args.mien, "predict", args.model, *paths, "--format", "json"], check=True,
+                         capture_output=True, text=True).stdout
+    return [[{"box": f["box"], "label": f["label"]} for f in r.get("faces", [])] for r in json.loads(out)]
+
+
+def mien_crops_accuracy(args, folder, records):
+    faces = [f for r in records for f in r["faces"]]
+    out = subprocess.run([args.mien, "predict", args.model, *[os.path.join(folder, f["face"]) for f in faces],
+                          "--format", "json", "--no-detect"], check=True, capture_output=True, text=True).stdout
+    return float(np.mean([r["label"] == f["label"] for r, f in zip(json.loads(out), faces)]))
+
+
+def run_fer(detector, paths):
+    import cv2
+    found = []
+    for path in paths:
+        faces = detector.detect_emotions(cv2.imread(path))
+        found.append([{"box": [float(v) for v in f["box"]],
+                       "label": max(f["emotions"], key=f["emotions"].get)} for f in faces])
+    return found
+
+
+def time_mien(args, path, repeat):
+    err = subprocess.run([args.mien, "predict", args.model, path, "--timing", "--repeat", str(repeat)],
+                         check=True, capture_output=True, text=True).stderr
+    # "timing: load X ms; single image M ms median, P ms p99 over N runs"
+    words = err.split("single image ")[1].split()
+    return float(words[0]), float(words[3])
+
+
+def time_fer(detector, path, repeat):
+    import cv2
+    detector.detect_emotions(cv2.imread(path))  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        detector.detect_emotions(cv2.imread(path))
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, int(np.ceil(len(times) * 0.99)) - 1)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fer2013", required=True)
+    parser.add_argument("--mien", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--photos", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="the photos' seed: 7 for the figures the README reports, 11 for choosing settings")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    from fer.fer import FER
+    detector = FER()
+    with tempfile.TemporaryDirectory() as folder:
+        records = compose_photos(args.fer2013, folder, args.photos, seed=args.seed)
+        paths = [os.path.join(folder, r["file"]) for r in records]
+        result = {"photos": len(records),
+                  "mien": score(records, run_mien(args, paths)),
+                  "fer_haar": score(records, run_fer(detector, paths))}
+        result["mien"]["emotion_accuracy_on_crops"] = mien_crops_accuracy(args, folder, records)
+        # One face per frame: the first photo with a single face of at least 100 pixels.
+        frame = next(p for p, r in zip(paths, records) if len(r["faces"]) == 1 and r["faces"][0]["box"][2] >= 100)
+        speed = {"mien": [], "fer_haar": []}
+        for _ in range(args.rounds):
+            speed["mien"].append(time_mien(args, frame, args.repeat))
+            speed["fer_haar"].append(time_fer(detector, frame, args.repeat))
+        result["latency_ms"] = {k: {"median": float(np.median([m for m, _ in v])), "p99": float(np.median([p for _, p in v]))}
+                                for k, v in speed.items()}
+    for name in ["mien", "fer_haar"]:
+        r, t = result[name], result["latency_ms"][name]
+        print(f"{name:9s} recall {r['recall']:.3f}  false positives/100 photos {r['false_positives_per_100_photos']:.1f}  "
+              f"emotion accuracy {r['emotion_accuracy']:.3f}  640×480 one face: {t['median']:.1f} ms median, "
+              f"{t['p99']:.1f} ms p99 ({1000 / t['median']:.1f} frames/s)")
+    print(f"mien on the original crops: emotion accuracy {result['mien']['emotion_accuracy_on_crops']:.3f}")
+    print(f"speed ratio (fer median / mien median): {result['latency_ms']['fer_haar']['median'] / result['latency_ms']['mien']['median']:.2f}×")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
