@@ -24,6 +24,7 @@ Written (with --out, default Tests/Fixtures/mtcnn, and --weights-out, default We
                                          known boxes on real backgrounds (scikit-image's
                                          sample photos) plus scikit-image's astronaut, with
                                          the package's detections on each (never trained on)
+    docs/group.jpg                       the README's group photo (two happy, two angry faces)
     OUT/fer_crop.json                    where FER-2013's crop lies relative to MTCNN's
                                          landmarks and box, measured on FER-2013 *train*
                                          faces: the constants of Mien's face alignment
@@ -192,6 +193,21 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True):
     return records
 
 
+def make_group_photo(fer2013, path, seed=5):
+    """The README's group photo: two happy and two angry FER-2013 *test* faces, side by side."""
+    rng = np.random.RandomState(seed)
+    photo = dict(backgrounds())["coffee"].copy()
+    for k, label in enumerate(["happy", "angry", "happy", "angry"]):
+        folder = os.path.join(fer2013, "test", label)
+        name = sorted(os.listdir(folder))[rng.randint(len(os.listdir(folder)))]
+        size = int(rng.randint(100, 130))
+        img, mask = rotate_face(np.asarray(Image.open(os.path.join(folder, name)).convert("L")), size,
+                                float(rng.uniform(-8, 8)))
+        photo.paste(img, (20 + k * 155, 150 + int(rng.randint(-60, 60))), mask)
+    photo.save(path, quality=92)
+    print(f"wrote {path}")
+
+
 def make_photos(fer2013, out, count):
     """The fixture photos, scikit-image's astronaut, and the `mtcnn` package's detections."""
     from mtcnn import MTCNN
@@ -272,6 +288,7 @@ def main():
                         "--offset", "0", "-o", os.path.join(args.weights_out, f"mtcnn_{kind}.mien")], check=True)
     calibrate_crop(args.fer2013, args.out)
     make_photos(args.fer2013, args.out, args.photos)
+    make_group_photo(args.fer2013, os.path.join(REPO_ROOT, "docs", "group.jpg"))
 
 
 if __name__ == "__main__":
