@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
         // Keras 3's `.keras` files are zip archives: read and written by MienKeras only.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // `mien serve`: HTTP and WebSocket (MienServe only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -59,6 +62,12 @@ let package = Package(
         .target(name: "MienImages", dependencies: ["MienCJPEG", "MienCPNG", "MienFiles"]),
         // Faces in photos: MTCNN (three `.mien` networks) and the FER-2013-style crop.
         .target(name: "MienFaceDetection", dependencies: ["MienNN", "MienImages", "MienModelFile"]),
+        // `mien serve`: the model over HTTP and WebSocket (Hummingbird), and the live page.
+        .target(name: "MienServe", dependencies: [
+            "MienFaceDetection", "MienModelFile", "MienImages", "MienNN",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        ]),
         .target(name: "MienFaces", dependencies: ["MienImages", "MienNN", "MienFiles", .product(name: "CSV", package: "CSV.swift")]),
         // A small SVG writer and the report's charts (line charts, heat map, curves); Foundation only.
         .target(name: "MienCharts"),
@@ -66,7 +75,7 @@ let package = Package(
         .target(name: "MienReport", dependencies: ["MienCharts", "MienTraining", "MienFaces", "MienImages", "MienModelFile"]),
         // The command-line tool.
         .executableTarget(name: "mien", dependencies: [
-            "MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienModelFile", "MienImages", "MienFaces", "MienFaceDetection",
+            "MienKeras", "MienKerasConfig", "MienNN", "MienHDF5", "MienModelFile", "MienImages", "MienFaces", "MienFaceDetection", "MienServe",
             "MienTraining", "MienReport", "MienFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -85,6 +94,10 @@ let package = Package(
         .testTarget(name: "MienChartsTests", dependencies: ["MienCharts", "MienTestSupport"]),
         .testTarget(name: "MienReportTests", dependencies: ["MienReport", "MienTraining", "MienFaces", "MienModelFile", "MienTestSupport"]),
         .testTarget(name: "MienFaceDetectionTests", dependencies: ["MienFaceDetection", "MienKeras", "MienImages", "MienNN", "MienTestSupport"]),
+        .testTarget(name: "MienServeTests", dependencies: [
+            "MienServe", "MienFaceDetection", "MienModelFile", "MienImages", "MienTestSupport",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
         .testTarget(name: "MienFacesTests", dependencies: ["MienFaces", "MienNN", "MienTestSupport"]),
         .testTarget(name: "MienModelFileTests", dependencies: ["MienModelFile", "MienNN", "MienKerasConfig", "MienKeras", "MienImages", "MienTestSupport"]),
 

@@ -10,6 +10,21 @@ public struct FaceResult: Sendable, Equatable {
     public var prediction: Prediction
 }
 
+extension FaceResult {
+    /// One face as `mien predict` and `mien serve` write it: `"box"` (`[x, y, width,
+    /// height]`), `"confidence"`, `"landmarks"` and the prediction's `"scores"` and `"label"`.
+    public func jsonObject(top: Int? = nil) -> [String: Any] {
+        func point(_ p: FacePoint) -> [Double] { [Double(p.x), Double(p.y)] }
+        let b = face.box, l = face.landmarks
+        return prediction.jsonObject(top: top).merging([
+            "box": [b.x, b.y, b.width, b.height].map(Double.init),
+            "confidence": Double(face.confidence),
+            "landmarks": ["left_eye": point(l.leftEye), "right_eye": point(l.rightEye), "nose": point(l.nose),
+                          "mouth_left": point(l.mouthLeft), "mouth_right": point(l.mouthRight)],
+        ]) { $1 }
+    }
+}
+
 /// The whole job on an ordinary photo or a video frame: find the faces, cut each the way
 /// FER-2013's faces look, and classify them, with one detector and one model loaded once.
 /// Immutable: any number of threads may call it at once.

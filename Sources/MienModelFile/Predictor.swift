@@ -1,3 +1,4 @@
+import Foundation
 import MienImages
 import MienNN
 
@@ -14,6 +15,21 @@ public struct Prediction: Sendable, Equatable {
 
     public static func == (a: Prediction, b: Prediction) -> Bool {
         a.scores == b.scores && a.index == b.index && a.label == b.label
+    }
+}
+
+extension Prediction {
+    /// `"scores"` and `"label"` (and `"top"`, the `top` best classes, when given) for
+    /// JSONSerialization. JSON has no NaN: a non-finite score is null, and so is the label
+    /// it cannot decide.
+    public func jsonObject(top: Int? = nil) -> [String: Any] {
+        let finite = scores.allSatisfy(\.isFinite)
+        var object: [String: Any] = ["scores": scores.map { $0.isFinite ? Double($0) as Any : NSNull() },
+                                     "label": finite ? label as Any : NSNull()]
+        if let top, finite {
+            object["top"] = ranked.prefix(top).map { ["label": $0.label, "score": Double($0.score)] }
+        }
+        return object
     }
 }
 

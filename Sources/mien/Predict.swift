@@ -202,30 +202,12 @@ struct Predict: ParsableCommand {
     /// JSON has no NaN: a non-finite score is written as null, and so is the label it
     /// cannot decide (a warning names the image).
     func json(_ results: [(file: String, outcome: Outcome)]) throws -> String {
-        func fields(_ p: Prediction) -> [String: Any] {
-            let finite = p.scores.allSatisfy(\.isFinite)
-            var object: [String: Any] = ["scores": p.scores.map { $0.isFinite ? Double($0) as Any : NSNull() },
-                                         "label": finite ? p.label as Any : NSNull()]
-            if let top, finite {
-                object["top"] = p.ranked.prefix(top).map { ["label": $0.label, "score": Double($0.score)] }
-            }
-            return object
-        }
-        func point(_ p: FacePoint) -> [Double] { [Double(p.x), Double(p.y)] }
         let objects: [[String: Any]] = results.map { file, outcome in
             switch outcome {
             case .crop(let p):
-                return fields(p).merging(["file": file]) { $1 }
+                return p.jsonObject(top: top).merging(["file": file]) { $1 }
             case .faces(let faces):
-                return ["file": file, "faces": faces.map { r -> [String: Any] in
-                    let b = r.face.box, l = r.face.landmarks
-                    return fields(r.prediction).merging([
-                        "box": [b.x, b.y, b.width, b.height].map(Double.init),
-                        "confidence": Double(r.face.confidence),
-                        "landmarks": ["left_eye": point(l.leftEye), "right_eye": point(l.rightEye), "nose": point(l.nose),
-                                      "mouth_left": point(l.mouthLeft), "mouth_right": point(l.mouthRight)],
-                    ]) { $1 }
-                }]
+                return ["file": file, "faces": faces.map { $0.jsonObject(top: top) }]
             }
         }
         let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
