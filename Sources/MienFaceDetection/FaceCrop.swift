@@ -62,7 +62,8 @@ public struct FaceCrop: Sendable, Equatable {
     public func cut(from image: Image, size: Int, channels: Int = 1) -> Image {
         let source = channels == 1 ? image.grayscale() : image.rgb()
         let count = max(0, size) * max(0, size) * channels
-        guard size > 0, image.width > 0, image.height > 0 else {
+        guard size > 0, image.width > 0, image.height > 0,
+              [centerX, centerY, side, angle].allSatisfy(\.isFinite) else {
             return Image(width: max(0, size), height: max(0, size), channels: channels, pixels: [UInt8](repeating: 0, count: count))
         }
         let step = side / Float(size)

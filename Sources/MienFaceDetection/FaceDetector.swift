@@ -178,7 +178,7 @@ public final class FaceDetector: Sendable {
             for r in 0..<rows {
                 for c in 0..<cols {
                     let v = UnsafeBufferPointer(rebasing: o[((r * cols + c) * 6)..<((r * cols + c) * 6 + 6)])
-                    guard v[5] > threshold else { continue }
+                    guard v[5] > threshold, v[0].isFinite, v[1].isFinite, v[2].isFinite, v[3].isFinite else { continue }
                     // Cell (r, c) sees the 12×12 window at (2c, 2r); `mtcnn` counts from 1.
                     let (x1, y1) = (Float(2 * c + 1), Float(2 * r + 1))
                     let (x2, y2) = (Float(2 * c + 12), Float(2 * r + 12))
@@ -194,7 +194,7 @@ public final class FaceDetector: Sendable {
     func refine(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [Candidate] {
         var kept: [Candidate] = []
         try forEachOutput(of: rnet, size: 24, plane, boxes, cores: cores) { box, v in
-            guard v[5] > options.thresholds[1] else { return }
+            guard v[5] > options.thresholds[1], (0..<4).allSatisfy({ v[$0].isFinite }) else { return }
             var moved = box.adjusted(v)
             moved.score = v[5]
             kept.append(moved)
@@ -206,7 +206,8 @@ public final class FaceDetector: Sendable {
     func output(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [DetectedFace] {
         var kept: [Candidate] = []
         try forEachOutput(of: onet, size: 48, plane, boxes, cores: cores) { box, v in
-            guard v[15] > options.thresholds[2] else { return }
+            // Not finite only from a network whose weights are (a damaged detector file).
+            guard v[15] > options.thresholds[2], (0..<14).allSatisfy({ v[$0].isFinite }) else { return }
             let w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
             var moved = box.adjusted(v)
             moved.score = v[15]

@@ -81,6 +81,9 @@ final class FaceCropTests: XCTestCase {
         XCTAssertEqual(gray.pixels[0], image.grayscale().pixels[0])
         XCTAssertEqual(crop.cut(from: image, size: 3, channels: 3).pixels.count, 27)
         XCTAssertEqual(crop.cut(from: image, size: 0).pixels.count, 0)
+        // A square that is not finite (from a damaged detector) cuts a black face, no trap.
+        XCTAssertEqual(FaceCrop(centerX: .nan, centerY: 1, side: .infinity, angle: 0).cut(from: image, size: 4).pixels,
+                       [UInt8](repeating: 0, count: 16))
     }
 
     /// Landmarks that coincide: the crop falls back to the box, unturned.
