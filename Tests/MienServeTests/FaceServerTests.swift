@@ -100,6 +100,24 @@ final class FaceServerTests: XCTestCase {
         }
     }
 
+    /// A client that sends a frame and hangs up before the answer: the server finishes the
+    /// frame, drops the answer, and answers the next client.
+    func testClientThatLeavesMidFrame() async throws {
+        try await withServer { base in
+            let frame = try photo("composed_06.jpg")
+            try await WebSocketClient.connect(url: "ws://\(base)/ws", configuration: .init(maxFrameSize: 1 << 22),
+                                              logger: Logger(label: "test")) { _, outbound, _ in
+                try await outbound.write(.binary(ByteBuffer(bytes: frame)))
+                try await outbound.close(.goingAway, reason: nil)
+            }
+            try await Task.sleep(nanoseconds: 1_500_000_000)
+            let replies = try await exchange(base, messages: [.binary(frame)])
+            XCTAssertEqual((replies.first?["faces"] as? [Any])?.count, 1)
+            let (status, _, _) = try await request(base + "/stats")
+            XCTAssertEqual(status, 200)
+        }
+    }
+
     /// Eight clients at once, each sending frames as fast as it is answered: no error, and
     /// the server still answers afterwards.
     func testEightClientsAtOnce() async throws {
