@@ -53,7 +53,7 @@ public final class PhotoPredictor: Sendable {
     }
 
     /// `photo` with each face's box and its label and score drawn on it, in RGB.
-    public static func annotate(_ photo: Image, _ results: [FaceResult], classes: [String]) -> Image {
+    public static func annotate(_ photo: Image, _ results: [FaceResult]) -> Image {
         var image = photo.rgb()
         let thickness = max(2, min(image.width, image.height) / 240)
         for result in results {

@@ -123,7 +123,7 @@ struct Predict: ParsableCommand {
                 let found = try photos().predict(photo: image, source: file)
                 results[index].outcome = .faces(found)
                 if let annotate {
-                    let drawn = PhotoPredictor.annotate(image, found, classes: predictor.model.outputNames)
+                    let drawn = PhotoPredictor.annotate(image, found)
                     try AtomicFile.write(try PNGEncoder.encode(drawn), to: annotate) { written in
                         _ = try ImageDecoder.decode(contentsOf: written)
                     }
