@@ -11,11 +11,11 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a model over HTTP: POST /predict, a WebSocket at /ws for camera frames, and a live page at /.",
         discussion: """
-        POST /predict takes a JPEG or PNG photo and answers the faces in it as JSON (as mien \\
-        predict does for a photo). /ws takes each camera frame as a binary message and answers \\
-        it; frames that come while one is being processed are dropped but the newest. \\
-        GET / is a page that opens the camera and draws each face's box and emotion over the \\
-        video. GET /stats counts frames, drops, requests and errors. Ctrl-C or SIGTERM stops \\
+        POST /predict takes a JPEG or PNG photo and answers the faces in it as JSON (as mien \
+        predict does for a photo). /ws takes each camera frame as a binary message and answers \
+        it; frames that come while one is being processed are dropped but the newest. \
+        GET / is a page that opens the camera and draws each face's box and emotion over the \
+        video. GET /stats counts frames, drops, requests and errors. Ctrl-C or SIGTERM stops \
         the server after the requests in flight.
         """)
 
