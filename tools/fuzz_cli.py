@@ -1487,6 +1487,8 @@ def option_bases(seeds) -> dict:
         "predict": (["predict", FER_SOFTMAX, FACE_IMAGES[0], FACE_IMAGES[1]], []),
         "predict-sigmoid": (["predict", FER_SIGMOID, FACE_IMAGES[0], FACE_IMAGES[1]], []),
         "predict-notop": (["predict", NOTOP, FACE_IMAGES[0]], [("--scale", "1")]),
+        # A photo, not a crop: faces are found (the detector's options).
+        "predict-photo": (["predict", "Weights/fer7.mien", "Tests/Fixtures/mtcnn/photos/composed_06.jpg"], []),
         "evaluate-folder": (["evaluate", seeds["g.mien"]], [("--data", "Samples/fer2013/test"), ("--format", "json")]),
         "evaluate-csv": (["evaluate", seeds["s.mien"]], [("--data", FER_CSV), ("--format", "json")]),
         "train": (["train"], [("--data", "Samples/fer2013/train")] + TRAIN_FAST + [("--output", "{out}/model.mien")]),
@@ -1511,6 +1513,7 @@ OPTION_TABLE = [
     ("predict", "--image-size", INT_POOL, _int_rule(1, 1024), []),
     ("predict", "--image-channels", INT_POOL, _image_channels_rule, []),
     ("predict-notop", "--input-size", INT_POOL, _notop_input_size_rule(512), []),
+    ("predict-photo", "--min-face-size", INT_POOL, _int_rule(12, 16_384), []),
     ("predict", "--classes", ["a,b,c", "a", "a,b", "a,b,c,d", "", "a,,b", "a,a,b", " a , b , c", "\u00e4,\u00f6,\u00fc",
                               "a b,c,d", ",,", "x" * 10000 + ",b,c", "a\"b,c,d", "a\nb,c,d", "-a,b,c"],
      _classes_rule(3), []),
@@ -2815,6 +2818,15 @@ def classify_csv_success(case: Case, r: RunResult):
     return "ok", verdict["verdict"], "", verdict
 
 
+def mien_predict_faces(stdout: str):
+    """The faces of `mien predict`'s JSON for one photo, or None when it is not that."""
+    try:
+        data = json.loads(stdout)
+        return data[0]["faces"] if isinstance(data, list) and len(data) == 1 and "faces" in data[0] else None
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def classify_image_success(case: Case, r: RunResult, answer: dict):
     o = case.oracle
     if o["compare"] == "evaluate":
@@ -2830,6 +2842,15 @@ def classify_image_success(case: Case, r: RunResult, answer: dict):
         return (kind, f"used an image Pillow refuses ({answer.get('error')})",
                 f"{kind} | evaluate | {case.family}", answer)
     scores = mien_predict_scores(r.stdout)
+    faces = mien_predict_faces(r.stdout)
+    if scores is None and faces is not None:
+        # A mutation that made the image larger than 96×96 turns it into a photo: mien looks
+        # for faces (in noise, none) instead of classifying it as a crop, so Keras's scores on
+        # the whole picture do not apply. Each face found must have finite scores.
+        if all(f.get("scores") and all(isinstance(v, (int, float)) for v in f["scores"]) for f in faces):
+            return "ok", f"taken as a photo: {len(faces)} face(s)", "", answer
+        return ("wrong-result", f"a face without finite scores: {short(r.stdout, 80)!r}",
+                "wrong-result | predict | photo faces | image", answer)
     if scores is None:
         return ("wrong-result", f"exit 0 but the output is not the predictions JSON: {short(r.stdout, 80)!r}",
                 "wrong-result | predict | unparseable output | image", answer)
