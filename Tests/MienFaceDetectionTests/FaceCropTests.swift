@@ -8,17 +8,11 @@ import XCTest
 /// (`Tests/Fixtures/mtcnn/photos/face_*.png`: the FER-2013 test face, 48×48, before it was
 /// scaled, turned and pasted by `tools/make_mtcnn.py`).
 final class FaceCropTests: XCTestCase {
-    struct Photos: Decodable {
-        struct Photo: Decodable { var file: String; var faces: [Placed]? }
-        struct Placed: Decodable { var box: [Float]; var angle: Float; var face: String }
-        var photos: [Photo]
-    }
-
     /// FER-2013's own crops vary (the face's size in them by ~19%, its turn by ~9°), so the
     /// checks are on medians over the 15 placed faces, with loose bounds on each.
     func testCropsLandWhereTheFacesWerePlaced() throws {
         let detector = try FaceDetector(folder: Fixtures.packageRoot.appendingPathComponent("Weights").path)
-        let photos = try JSONDecoder().decode(Photos.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("mtcnn/photos.json"))))
+        let photos = try PhotoFixtures.load()
         var offsets: [Float] = [], sides: [Float] = [], same: [Float] = [], other: [Float] = [], exact: [Float] = []
         let originals = try photos.photos.flatMap { $0.faces ?? [] }.map {
             try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\($0.face)"), channels: 1)
@@ -29,7 +23,7 @@ final class FaceCropTests: XCTestCase {
             let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
             let found = try detector.detect(image)
             for face in placed {
-                let box = FaceBox(x: face.box[0], y: face.box[1], width: face.box[2], height: face.box[3])
+                let box = PhotoFixtures.box(face.box)
                 let detected = try XCTUnwrap(found.max { $0.box.iou(box) < $1.box.iou(box) })
                 var crop = FaceCrop(detected)
                 let (cx, cy) = (box.x + box.width / 2, box.y + box.height / 2)

@@ -10,24 +10,9 @@ import XCTest
 /// scikit-image's sample photos, and its astronaut photo), against the placed boxes and
 /// against what the `mtcnn` 1.0.0 package finds in the same files.
 final class FaceDetectorTests: XCTestCase {
-    struct Photos: Decodable {
-        struct Photo: Decodable {
-            var file: String
-            var faces: [Placed]?
-            var mtcnn: [Found]
-        }
-        struct Placed: Decodable { var box: [Float]; var angle: Float; var label: String }
-        struct Found: Decodable { var box: [Float]; var confidence: Float; var keypoints: [String: [Float]] }
-        var photos: [Photo]
-    }
-
     static let weights = Fixtures.packageRoot.appendingPathComponent("Weights").path
 
-    func photos() throws -> Photos {
-        try JSONDecoder().decode(Photos.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("mtcnn/photos.json"))))
-    }
-
-    func box(_ v: [Float]) -> FaceBox { FaceBox(x: v[0], y: v[1], width: v[2], height: v[3]) }
+    func box(_ v: [Float]) -> FaceBox { PhotoFixtures.box(v) }
 
     /// The same faces as the package, with its pyramid (smallest face 20) and thresholds: boxes within IoU
     /// 0.85, confidences within 0.02, landmarks within 4% of the box's width. The stages
@@ -37,7 +22,7 @@ final class FaceDetectorTests: XCTestCase {
     func testFindsWhatTheMTCNNPackageFinds() throws {
         let detector = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(minFaceSize: 20, thresholds: [0.6, 0.7, 0.8]))
         var compared = 0
-        for photo in try photos().photos {
+        for photo in try PhotoFixtures.load().photos {
             let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
             let found = try detector.detect(image)
             XCTAssertEqual(found.count, photo.mtcnn.count, photo.file)
@@ -69,7 +54,7 @@ final class FaceDetectorTests: XCTestCase {
             return (placed[0]...(placed[0] + placed[2])).contains(cx) && (placed[1]...(placed[1] + placed[3])).contains(cy)
                 && (0.25 * placed[2]...1.5 * placed[2]).contains(f.width)
         }
-        for photo in try photos().photos {
+        for photo in try PhotoFixtures.load().photos {
             guard let placed = photo.faces else { continue }
             let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
             let found = try detector.detect(image)
