@@ -171,7 +171,7 @@ public final class FaceDetector: Sendable {
         let w = Int(Float(plane.width) * scale), h = Int(Float(plane.height) * scale)
         guard w >= 12, h >= 12 else { return [] }
         let level = plane.areaResized(width: w, height: h)
-        let out = try pnet.forward([Tensor(shape: [1, h, w, 3], scalars: level.values)])
+        let out = try pnet.forward([Tensor(shape: [1, h, w, 3], scalars: level)])
         let (rows, cols) = (out.shape[1], out.shape[2])
         let threshold = options.thresholds[0]
         var found: [Candidate] = []

@@ -1,10 +1,14 @@
 import MienImages
 
-/// An RGB image as MTCNN's networks take it: floats `(p − 127.5) / 128`, row-major, HWC.
+/// An RGB image as MTCNN's networks read it: they take `(p − 127.5) / 128`. The pixels stay
+/// bytes: that map is affine and the resizes average (their weights sum to 1), so it is
+/// applied to each result instead, and every pyramid level reads a quarter of the memory
+/// a float copy would take (the levels were bound by memory bandwidth).
 struct Plane {
     var width: Int
     var height: Int
-    var values: [Float]
+    /// RGB, row-major, HWC.
+    var pixels: [UInt8]
 
     static let channels = 3
 
@@ -12,30 +16,50 @@ struct Plane {
     init(_ image: Image) {
         width = image.width
         height = image.height
-        let rgb = image.rgb()
-        values = rgb.pixels.map { (Float($0) - 127.5) / 128 }
+        pixels = image.rgb().pixels
     }
 
-    init(width: Int, height: Int, values: [Float]) {
+    init(width: Int, height: Int, pixels: [UInt8]) {
         self.width = width
         self.height = height
-        self.values = values
+        self.pixels = pixels
     }
+
+    /// A pixel value as the networks take it; × 1/128 is exactly ÷ 128 (a power of two).
+    @inline(__always)
+    static func normalized(_ v: Float) -> Float { (v - 127.5) * (1 / 128) }
 
     /// The image resized by TensorFlow's `AREA` method (`tf.image.resize(method="area")`,
     /// what `mtcnn` builds its pyramid with): each output pixel is the mean of the input
-    /// area it covers, partly covered pixels weighted by the part.
-    func areaResized(width outWidth: Int, height outHeight: Int) -> Plane {
+    /// area it covers, partly covered pixels weighted by the part; normalized, HWC.
+    func areaResized(width outWidth: Int, height outHeight: Int) -> [Float] {
         let rows = AreaTaps(input: height, output: outHeight)
         let cols = AreaTaps(input: width, output: outWidth)
         let c = Self.channels
-        // Horizontal pass over every input row, then the vertical one.
-        var across = [Float](repeating: 0, count: height * outWidth * c)
-        values.withUnsafeBufferPointer { x in
-            across.withUnsafeMutableBufferPointer { h in
+        // The vertical pass first: it runs over whole rows (a loop that vectorizes) and leaves
+        // the horizontal one only the output's rows.
+        let rowLength = width * c
+        let norm = Float(outHeight) * Float(outWidth) / (Float(height) * Float(width))
+        var down = [Float](repeating: 0, count: outHeight * rowLength)
+        pixels.withUnsafeBufferPointer { x in
+            down.withUnsafeMutableBufferPointer { d in
+                for i in 0..<outHeight {
+                    let output = d.baseAddress! + i * rowLength
+                    var input = x.baseAddress! + rows.start[i] * rowLength
+                    for k in rows.first[i]..<rows.first[i + 1] {
+                        let w = rows.weights[k] * norm
+                        for j in 0..<rowLength { output[j] += Float(input[j]) * w }
+                        input += rowLength
+                    }
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: outHeight * outWidth * c)
+        down.withUnsafeBufferPointer { d in
+            out.withUnsafeMutableBufferPointer { o in
                 cols.weights.withUnsafeBufferPointer { weights in
-                    for row in 0..<height {
-                        let input = x.baseAddress! + row * width * c, output = h.baseAddress! + row * outWidth * c
+                    for row in 0..<outHeight {
+                        let input = d.baseAddress! + row * rowLength, output = o.baseAddress! + row * outWidth * c
                         for j in 0..<outWidth {
                             var (r, g, b): (Float, Float, Float) = (0, 0, 0)
                             var p = input + cols.start[j] * c
@@ -46,31 +70,15 @@ struct Plane {
                                 b += p[2] * w
                                 p += c
                             }
-                            output[j * c] = r
-                            output[j * c + 1] = g
-                            output[j * c + 2] = b
+                            output[j * c] = Self.normalized(r)
+                            output[j * c + 1] = Self.normalized(g)
+                            output[j * c + 2] = Self.normalized(b)
                         }
                     }
                 }
             }
         }
-        var out = [Float](repeating: 0, count: outHeight * outWidth * c)
-        let rowLength = outWidth * c
-        let norm = Float(outHeight) * Float(outWidth) / (Float(height) * Float(width))
-        across.withUnsafeBufferPointer { h in
-            out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<outHeight {
-                    let output = o.baseAddress! + i * rowLength
-                    var input = h.baseAddress! + rows.start[i] * rowLength
-                    for k in rows.first[i]..<rows.first[i + 1] {
-                        let w = rows.weights[k] * norm
-                        for j in 0..<rowLength { output[j] += input[j] * w }
-                        input += rowLength
-                    }
-                }
-            }
-        }
-        return Plane(width: outWidth, height: outHeight, values: out)
+        return out
     }
 
     /// For each output index o: the first input index it covers (`start[o]`) and the covered
@@ -99,7 +107,8 @@ struct Plane {
     /// samples outside the image are 0), written to `out` (`size · size · 3` floats). `mtcnn`
     /// divides the corners by the image's size where `crop_and_resize` maps 0…1 to
     /// 0…size − 1, so its samples sit at (size − 1) / size of each coordinate; the networks'
-    /// scores are compared with its, so the crop is the same.
+    /// scores are compared with its, so the crop is the same. Normalized, as the networks
+    /// take it; samples outside are 0 after normalizing, as `mtcnn` crops a normalized image.
     func crop(x1 left: Float, y1 top: Float, x2 right: Float, y2 bottom: Float, size: Int,
               into out: UnsafeMutablePointer<Float>) {
         let sx = Float(width - 1) / Float(width), sy = Float(height - 1) / Float(height)
@@ -107,7 +116,7 @@ struct Plane {
         let c = Self.channels
         let step = size > 1 ? 1 / Float(size - 1) : 0
         let maxX = Float(width - 1), maxY = Float(height - 1)
-        values.withUnsafeBufferPointer { x in
+        pixels.withUnsafeBufferPointer { x in
             for i in 0..<size {
                 let inY = size > 1 ? y1 + Float(i) * (y2 - y1) * step : (y1 + y2) / 2
                 let row = out + i * size * c
@@ -126,10 +135,10 @@ struct Plane {
                     let left = Int(inX.rounded(.down)), right = Int(inX.rounded(.up))
                     let dx = inX - Float(left)
                     for k in 0..<c {
-                        let tl = x[(top * width + left) * c + k], tr = x[(top * width + right) * c + k]
-                        let bl = x[(bottom * width + left) * c + k], br = x[(bottom * width + right) * c + k]
+                        let tl = Float(x[(top * width + left) * c + k]), tr = Float(x[(top * width + right) * c + k])
+                        let bl = Float(x[(bottom * width + left) * c + k]), br = Float(x[(bottom * width + right) * c + k])
                         let t = tl + (tr - tl) * dx, b = bl + (br - bl) * dx
-                        row[j * c + k] = t + (b - t) * dy
+                        row[j * c + k] = Self.normalized(t + (b - t) * dy)
                     }
                 }
             }

@@ -96,10 +96,12 @@ final class FaceDetectorTests: XCTestCase {
     /// TensorFlow's AREA resize (`mtcnn`'s pyramid): the mean over each output pixel's area.
     func testAreaResizeAveragesCoveredPixels() {
         // 3 → 2 columns: the first output covers pixel 0 and half of pixel 1.
-        let plane = Plane(width: 3, height: 1, values: [0, 0, 0, 3, 3, 3, 6, 6, 6])
+        // Normalized as the networks take pixels: (p − 127.5) / 128.
+        let plane = Plane(width: 3, height: 1, pixels: [0, 0, 0, 3, 3, 3, 6, 6, 6])
         let resized = plane.areaResized(width: 2, height: 1)
-        XCTAssertEqual(resized.values[0], (0 * 1 + 3 * 0.5) / 1.5, accuracy: 1e-6)
-        XCTAssertEqual(resized.values[3], (3 * 0.5 + 6 * 1) / 1.5, accuracy: 1e-6)
+        let first: Float = (0 * 1 + 3 * 0.5) / 1.5, second: Float = (3 * 0.5 + 6 * 1) / 1.5
+        XCTAssertEqual(resized[0], (first - 127.5) / 128, accuracy: 1e-6)
+        XCTAssertEqual(resized[3], (second - 127.5) / 128, accuracy: 1e-6)
     }
 
     /// Options out of range are refused, naming the setting.

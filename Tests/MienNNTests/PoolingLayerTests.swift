@@ -35,6 +35,48 @@ final class PoolingLayerTests: XCTestCase {
         XCTAssertEqual(avg.scalars, [5, 6, 7, 8])
     }
 
+    /// The C kernel in each build against the plain definition (the window's real cells in
+    /// raster order, the sum divided at the end), bit for bit, on channel counts on both
+    /// sides of the vector widths (the layer tests above pin the definition to Keras).
+    func testKernelBuildsEqualTheDefinition() throws {
+        var generator = SeededGenerator(seed: 7)
+        for trial in 0..<40 {
+            let (h, w) = (Int.random(in: 1...9, using: &generator), Int.random(in: 1...9, using: &generator))
+            let c = [1, 3, 7, 8, 15, 16, 17, 28, 33, 48][trial % 10]
+            let pool = (Int.random(in: 1...3, using: &generator), Int.random(in: 1...3, using: &generator))
+            let strides = (Int.random(in: 1...3, using: &generator), Int.random(in: 1...3, using: &generator))
+            let padding: Padding = trial % 2 == 0 ? .same : .valid
+            let x = randomTensor([2, h, w, c], seed: UInt64(trial))
+            guard let g = WindowGeometry(input: x.shape, kernel: pool, strides: strides, padding: padding) else { continue }
+            for average in [false, true] {
+                var expected = [Float](repeating: 0, count: 2 * g.outputHeight * g.outputWidth * c)
+                for n in 0..<2 {
+                    for oy in 0..<g.outputHeight {
+                        let (y0, y1) = g.rowSpan(oy)
+                        for ox in 0..<g.outputWidth {
+                            let (x0, x1) = g.colSpan(ox)
+                            for ch in 0..<c {
+                                var v: Float = average ? 0 : -.infinity
+                                for iy in y0..<y1 {
+                                    for ix in x0..<x1 {
+                                        let value = x.scalars[((n * h + iy) * w + ix) * c + ch]
+                                        v = average ? v + value : Swift.max(v, value)
+                                    }
+                                }
+                                if average { v /= Float((y1 - y0) * (x1 - x0)) }
+                                expected[((n * g.outputHeight + oy) * g.outputWidth + ox) * c + ch] = v
+                            }
+                        }
+                    }
+                }
+                everyKernelBuild { build in
+                    XCTAssertEqual(MienNN.pool(x, geometry: g, average: average).scalars, expected,
+                                   "\(build) \(average ? "average" : "max") \(x.shape) pool \(pool) strides \(strides) \(padding)")
+                }
+            }
+        }
+    }
+
     func testShapes() throws {
         let max = MaxPooling2D(name: "max")
         XCTAssertEqual(max.strides.0, 2)

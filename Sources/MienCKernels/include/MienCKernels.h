@@ -38,6 +38,11 @@ void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, 
 /// becomes `v > 0 ? v : v · alpha[c]`, in place.
 void mien_prelu_channels(float *x, long rows, int channels, const float *alpha);
 
+/// Max (`average` 0) or average pooling of NHWC `x` over `window`'s cells (dilation 1),
+/// written to `y` (`[batch, output_height, output_width, channels]`). Padded cells take no
+/// part: the average divides by the real cells under the window, as TensorFlow does.
+void mien_pool2d(const float *x, float *y, const mien_window *window, int average);
+
 /// Floats that `mien_pack_weights` writes for a `[k, n]` weight matrix: its bias and its
 /// columns in panels of 16, each zero-padded.
 long mien_packed_weights_size(int k, int n);

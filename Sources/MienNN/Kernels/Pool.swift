@@ -1,3 +1,5 @@
+import MienCKernels
+
 extension WindowGeometry {
     /// The input rows `y0..<y1` under output row `oy`'s window, padding left out.
     @inline(__always)
@@ -14,45 +16,20 @@ extension WindowGeometry {
     }
 }
 
-/// 2-D max or average pooling of an NHWC batch over the windows of `g`.
+/// 2-D max or average pooling of an NHWC batch over the windows of `g` (the C kernel
+/// `mien_pool2d`).
 ///
 /// Padded cells take no part, as in TensorFlow: max ignores them and the average divides
 /// by the number of real cells under the window. Sums run in the window's raster order
 /// and are divided at the end, as TensorFlow's CPU kernel does; verified bit-identical to
 /// Keras 3's `AveragePooling2D`/`MaxPooling2D` on 60 random shapes, strides and paddings.
 func pool(_ input: Tensor, geometry g: WindowGeometry, average: Bool) -> Tensor {
-    let c = g.channels
-    var output = Tensor(zeros: [g.batch, g.outputHeight, g.outputWidth, c])
+    var output = Tensor(zeros: [g.batch, g.outputHeight, g.outputWidth, g.channels])
     guard output.count > 0 else { return output }
+    var window = g.cWindow
     input.scalars.withUnsafeBufferPointer { x in
         output.scalars.withUnsafeMutableBufferPointer { y in
-            for n in 0..<g.batch {
-                for oy in 0..<g.outputHeight {
-                    let (y0, y1) = g.rowSpan(oy)
-                    for ox in 0..<g.outputWidth {
-                        let (x0, x1) = g.colSpan(ox)
-                        // Row pointers keep index arithmetic out of the channel loops.
-                        let ys = y.baseAddress! + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
-                        // TensorFlow's `same` padding is always smaller than the window, so
-                        // every window holds at least one real cell.
-                        if !average { ys.update(repeating: -.infinity, count: c) }
-                        for iy in y0..<y1 {
-                            for ix in x0..<x1 {
-                                let xs = x.baseAddress! + ((n * g.height + iy) * g.width + ix) * c
-                                if average {
-                                    for ch in 0..<c { ys[ch] += xs[ch] }
-                                } else {
-                                    for ch in 0..<c { ys[ch] = max(ys[ch], xs[ch]) }
-                                }
-                            }
-                        }
-                        if average {
-                            let count = Float((y1 - y0) * (x1 - x0))
-                            for ch in 0..<c { ys[ch] /= count }
-                        }
-                    }
-                }
-            }
+            mien_pool2d(x.baseAddress, y.baseAddress, &window, average ? 1 : 0)
         }
     }
     return output
