@@ -1409,6 +1409,22 @@ def _classes_rule(n):
     return rule
 
 
+def _face_thresholds_rule(s):
+    """Three comma-separated scores in [0, 1) (each as a Swift Float, surrounding spaces trimmed)."""
+    parts = s.split(",")
+    if len(parts) != 3:
+        return "invalid"
+    verdicts = []
+    for part in parts:
+        v = swift_float(part.strip(" "), True)
+        if v is BAD:
+            return "invalid"
+        if v is not UNSURE and math.isfinite(v):
+            v = struct.unpack("f", struct.pack("f", v))[0]  # as Float: 0.9999999999 is 1
+        verdicts.append("either" if v is UNSURE else "valid" if 0 <= v < 1 else "invalid")
+    return "invalid" if "invalid" in verdicts else "either" if "either" in verdicts else "valid"
+
+
 def _image_channels_rule(s):
     v = swift_int(s)
     return "valid" if v == 1 else "either" if v == 3 or v is UNSURE else "invalid"
@@ -1514,6 +1530,10 @@ OPTION_TABLE = [
     ("predict", "--image-channels", INT_POOL, _image_channels_rule, []),
     ("predict-notop", "--input-size", INT_POOL, _notop_input_size_rule(512), []),
     ("predict-photo", "--min-face-size", INT_POOL, _int_rule(12, 16_384), []),
+    ("predict-photo", "--face-thresholds", ["0.5,0.2,0.7", "0,0,0", " 0.5 , 0.2 , 0.7 ", "0.5,0.6", "0.5,0.6,0.7,0.8",
+                                            "1,0.5,0.5", "-0.1,0.5,0.5", "nan,0.5,0.5", "inf,0.5,0.5", "", "a,b,c",
+                                            "0.5,,0.7", "0.99,0.99,0.99", "1e-3,2e-1,0.7", "0.9999999999,0.5,0.5"],
+     _face_thresholds_rule, []),
     ("predict", "--classes", ["a,b,c", "a", "a,b", "a,b,c,d", "", "a,,b", "a,a,b", " a , b , c", "\u00e4,\u00f6,\u00fc",
                               "a b,c,d", ",,", "x" * 10000 + ",b,c", "a\"b,c,d", "a\nb,c,d", "-a,b,c"],
      _classes_rule(3), []),

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import MienFaceDetection
 
-/// Where the face detector's networks are, and how small a face it looks for.
+/// Where the face detector's networks are, how small a face it looks for and how sure it
+/// must be.
 struct DetectorOptions: ParsableArguments {
     @Option(help: "A folder holding the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", "))); default: the model's folder, then ./Weights, then the Weights folder of the checkout mien was built in.")
     var detector: String?
@@ -10,8 +11,23 @@ struct DetectorOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "The smallest face to look for, in pixels, 12...16384.")
     var minFaceSize: Int = 40
 
+    @Option(help: ArgumentHelp("The face score a candidate needs after each of the detector's three stages (P-Net, R-Net, O-Net), comma-separated, each in 0..<1.",
+                               valueName: "p,r,o"))
+    var faceThresholds: String = FaceDetectorOptions.defaultThresholds.map { "\($0)" }.joined(separator: ",")
+
     mutating func validate() throws {
         try OptionCheck.range("--min-face-size", minFaceSize, 12...16_384)
+        _ = try thresholds()
+    }
+
+    /// `--face-thresholds` as three scores.
+    func thresholds() throws -> [Float] {
+        let values = faceThresholds.split(separator: ",", omittingEmptySubsequences: false)
+            .map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 3, values.allSatisfy({ $0.map { $0.isFinite && $0 >= 0 && $0 < 1 } ?? false }) else {
+            throw ValidationError("--face-thresholds must be three scores in 0..<1 separated by commas (P-Net, R-Net, O-Net), got '\(faceThresholds)'")
+        }
+        return values.map { $0! }
     }
 
     /// The folders searched, in order (only `--detector` when it is given).
@@ -26,7 +42,7 @@ struct DetectorOptions: ParsableArguments {
 
     /// The detector from the first folder that holds its networks.
     func load(model: String) throws -> FaceDetector {
-        let options = FaceDetectorOptions(minFaceSize: minFaceSize)
+        let options = FaceDetectorOptions(minFaceSize: minFaceSize, thresholds: try thresholds())
         let searched = folders(model: model)
         for folder in searched {
             let paths = FaceDetector.fileNames.map { (folder as NSString).appendingPathComponent($0) }

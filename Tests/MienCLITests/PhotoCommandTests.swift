@@ -90,6 +90,8 @@ final class PhotoCommandTests: XCTestCase {
             ([photo("composed_05.jpg"), "--annotate", out, "--no-detect"], "cannot go with --no-detect"),
             ([photo("face_05_0.png"), "--annotate", out], "taken as a face crop"),
             ([photo("composed_05.jpg"), "--min-face-size", "5"], "--min-face-size"),
+            ([photo("composed_05.jpg"), "--face-thresholds", "0.5,0.6"], "--face-thresholds must be three scores"),
+            ([photo("composed_05.jpg"), "--face-thresholds", "0.5,1,0.7"], "--face-thresholds must be three scores"),
             ([photo("composed_05.jpg"), "--detector", folder.path], "mtcnn_pnet.mien"),
         ]
         for (arguments, message) in cases {

@@ -20,7 +20,7 @@ final class FaceDetectorTests: XCTestCase {
     /// any earlier box overlaps, even one itself dropped) and crops in pixel coordinates (the
     /// package divides by the image's size where `crop_and_resize` expects size − 1).
     func testFindsWhatTheMTCNNPackageFinds() throws {
-        let detector = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(minFaceSize: 20, thresholds: [0.6, 0.7, 0.8]))
+        let detector = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(minFaceSize: 20, thresholds: [0.6, 0.7, 0.8], mirrorScores: false))
         var compared = 0
         for photo in try PhotoFixtures.load().photos {
             let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(photo.file)"))
@@ -65,6 +65,35 @@ final class FaceDetectorTests: XCTestCase {
                 XCTAssertTrue(placed.contains { lies(f.box, on: $0.box) }, "\(photo.file): false positive \(f.box)")
             }
         }
+    }
+
+    /// With `mirrorScores`, O-Net's score is the mean of its scores on the crop and on the
+    /// crop's mirror image: the latter is O-Net alone on the mirrored photo, at the mirrored
+    /// box (whose 48×48 samples are the crop's, mirrored).
+    func testMirrorScoreIsTheMeanOfBothCrops() throws {
+        let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/composed_05.jpg")).rgb()
+        var mirrored = image
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                for k in 0..<3 { mirrored.pixels[(y * image.width + x) * 3 + k] = image.pixels[(y * image.width + image.width - 1 - x) * 3 + k] }
+            }
+        }
+        let thresholds: [Float] = [0.5, 0.2, 0]
+        let alone = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(thresholds: thresholds, mirrorScores: false))
+        let both = try FaceDetector(folder: Self.weights, options: FaceDetectorOptions(thresholds: thresholds, mirrorScores: true))
+        let w = Float(image.width)
+        var checked = 0
+        for face in try both.detect(image) {
+            let b = face.box
+            let box = FaceDetector.Candidate(x1: b.x, y1: b.y, x2: b.x + b.width, y2: b.y + b.height, score: 1)
+            let flipped = FaceDetector.Candidate(x1: w - box.x2, y1: box.y1, x2: w - box.x1, y2: box.y2, score: 1)
+            let a = try XCTUnwrap(alone.output(Plane(image), [box], cores: 1).first).confidence
+            let m = try XCTUnwrap(alone.output(Plane(mirrored), [flipped], cores: 1).first).confidence
+            let mean = try XCTUnwrap(both.output(Plane(image), [box], cores: 1).first).confidence
+            XCTAssertEqual(mean, (a + m) / 2, accuracy: 1e-4)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 0)
     }
 
     /// One core or two: the same faces (the pyramid's levels and the crops are independent;
