@@ -204,7 +204,7 @@ public final class FaceDetector: Sendable {
     /// R-Net on each proposal's 24×24 crop: re-scored, moved, NMS at 0.7, squared.
     func refine(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [Candidate] {
         var kept: [Candidate] = []
-        try forEachOutput(of: rnet, size: 24, plane, boxes, cores: cores) { box, v, _ in
+        try forEachOutput(of: rnet, size: 24, plane, boxes, cores: cores) { box, v in
             guard v[5] > options.thresholds[1], (0..<4).allSatisfy({ v[$0].isFinite }) else { return }
             var moved = box.adjusted(v)
             moved.score = v[5]
@@ -216,13 +216,27 @@ public final class FaceDetector: Sendable {
     /// O-Net on each 48×48 crop: final score (with `mirrorScores`, the mean of the crop's
     /// and its mirror's), box and landmarks (the crop's); NMS by the smaller area.
     func output(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [DetectedFace] {
+        let threshold = options.thresholds[2]
+        var rows: [(box: Candidate, v: [Float], score: Float)] = []
+        try forEachOutput(of: onet, size: 48, plane, boxes, cores: cores) { box, v in
+            rows.append((box, Array(v), v[15]))
+        }
+        if options.mirrorScores {
+            // The mean passes only if the crop alone scores above 2·threshold − 1: O-Net sees
+            // the mirror images of those alone (most candidates score far lower).
+            let open = rows.indices.filter { rows[$0].score > 2 * threshold - 1 }
+            var next = 0
+            try forEachOutput(of: onet, size: 48, plane, open.map { rows[$0].box }, cores: cores, mirrored: true) { _, v in
+                rows[open[next]].score = (rows[open[next]].score + v[15]) / 2
+                next += 1
+            }
+        }
         var kept: [Candidate] = []
-        try forEachOutput(of: onet, size: 48, plane, boxes, cores: cores, mirror: options.mirrorScores) { box, v, mirrored in
-            let score = mirrored.map { (v[15] + $0[15]) / 2 } ?? v[15]
+        for (box, v, score) in rows {
             // Not finite only from a network whose weights are (a damaged detector file).
-            guard score > options.thresholds[2], (0..<14).allSatisfy({ v[$0].isFinite }) else { return }
+            guard score > threshold, (0..<14).allSatisfy({ v[$0].isFinite }) else { continue }
             let w = box.x2 - box.x1 + 1, h = box.y2 - box.y1 + 1
-            var moved = box.adjusted(v)
+            var moved = v.withUnsafeBufferPointer { box.adjusted($0) }
             moved.score = score
             moved.landmarks = (0..<5).map { w * v[4 + $0] + box.x1 - 1 } + (0..<5).map { h * v[9 + $0] + box.y1 - 1 }
             kept.append(moved)
@@ -240,35 +254,35 @@ public final class FaceDetector: Sendable {
         }
     }
 
-    /// Runs `network` on the `size`×`size` crops of `boxes` (in batches of at most 256, split
-    /// across cores) and calls `body` with each box and its output row, and with `mirror`
-    /// the row of the crop's mirror image (in the same batch).
+    /// Runs `network` on the `size`×`size` crops of `boxes`, or with `mirrored` on their
+    /// mirror images (in batches of at most 256, split across cores), and calls `body` with
+    /// each box and its output row.
     private func forEachOutput(of network: Graph, size: Int, _ plane: Plane, _ boxes: [Candidate], cores: Int,
-                               mirror: Bool = false,
-                               _ body: (Candidate, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>?) -> Void) throws {
+                               mirrored: Bool = false, _ body: (Candidate, UnsafeBufferPointer<Float>) -> Void) throws {
         let c = Plane.channels, crop = size * size * c
+        var flipped = [Float](repeating: 0, count: mirrored ? crop : 0)
         for start in stride(from: 0, to: boxes.count, by: 256) {
             let batch = boxes[start..<min(boxes.count, start + 256)]
-            let n = batch.count
-            var input = Tensor(shape: [mirror ? 2 * n : n, size, size, c], repeating: 0)
+            var input = Tensor(shape: [batch.count, size, size, c], repeating: 0)
             input.scalars.withUnsafeMutableBufferPointer { p in
                 for (i, b) in batch.enumerated() {
                     let image = p.baseAddress! + i * crop
                     plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: image)
-                    guard mirror else { continue }
-                    let mirrored = image + n * crop
-                    for y in 0..<size {
-                        for x in 0..<size {
-                            (mirrored + (y * size + x) * c).update(from: image + (y * size + size - 1 - x) * c, count: c)
+                    guard mirrored else { continue }
+                    flipped.withUnsafeMutableBufferPointer { f in
+                        for y in 0..<size {
+                            for x in 0..<size {
+                                (f.baseAddress! + (y * size + x) * c).update(from: image + (y * size + size - 1 - x) * c, count: c)
+                            }
                         }
+                        image.update(from: f.baseAddress!, count: crop)
                     }
                 }
             }
             let out = try BatchRunner.forward(network, input, cores: cores)
             let width = out.shape[1]
             out.scalars.withUnsafeBufferPointer { o in
-                func row(_ i: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: o[(i * width)..<((i + 1) * width)]) }
-                for (i, b) in batch.enumerated() { body(b, row(i), mirror ? row(n + i) : nil) }
+                for (i, b) in batch.enumerated() { body(b, UnsafeBufferPointer(rebasing: o[(i * width)..<((i + 1) * width)])) }
             }
         }
     }
