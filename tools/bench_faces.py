@@ -15,10 +15,13 @@ scikit-image's sample photos; nothing here is trained on. For each engine:
 
 Mien runs as its users run it (`mien predict MODEL photo.jpg`, `--timing` for latency);
 `fer` 25.10.3 as its README shows (`FER().detect_emotions(cv2.imread(path))`, OpenCV's Haar
-cascade; its MTCNN mode needs PyTorch and is not measured here).
+cascade), and in its MTCNN mode (`FER(mtcnn=True)`), whose facenet-pytorch needs PyTorch: the
+`mtcnn` package's same networks stand in, at facenet-pytorch's settings, their rectangles
+handed to `detect_emotions(image, face_rectangles=...)` (see mtcnn_rectangles; its latency is
+TensorFlow's MTCNN, not PyTorch's).
 
     swift build -c release --product mien
-    pip install fer==25.10.3 --no-deps opencv-contrib-python-headless==4.12.0.88
+    pip install mtcnn==1.0.0 && pip install --no-deps fer==25.10.3 opencv-contrib-python-headless==4.12.0.88
     python3 tools/bench_faces.py --fer2013 ../shared/fer2013 --mien .build/release/mien \
         --model Weights/fer7.mien [--photos 100] [--rounds 3] [--json out.json]
 """
@@ -82,11 +85,30 @@ def mien_crops_accuracy(args, folder, records):
     return float(np.mean([r["label"] == f["label"] for r, f in zip(json.loads(out), faces)]))
 
 
-def run_fer(detector, paths):
+def mtcnn_rectangles(mtcnn, image):
+    """The face rectangles `FER(mtcnn=True)` finds, with the `mtcnn` package standing in for
+    facenet-pytorch (which needs PyTorch): the same MTCNN networks (both ported from
+    davidsandberg/facenet's weights) at facenet-pytorch's defaults (smallest face 20,
+    thresholds 0.6/0.7/0.7, factor 0.709), given the BGR array as fer gives it, and cut to
+    integers as fer's find_faces does."""
+    faces = mtcnn.detect_faces(image, box_format="xyxy", min_face_size=20, threshold_pnet=0.6,
+                               threshold_rnet=0.7, threshold_onet=0.7, scale_factor=0.709)
+    return [[int(f["box"][0]), int(f["box"][1]), int(f["box"][2]) - int(f["box"][0]), int(f["box"][3]) - int(f["box"][1])]
+            for f in faces]
+
+
+def fer_emotions(detector, image, mtcnn=None):
+    """`FER().detect_emotions(image)`, or with `mtcnn` its MTCNN mode (see mtcnn_rectangles)."""
+    if mtcnn is None:
+        return detector.detect_emotions(image)
+    return detector.detect_emotions(image, face_rectangles=mtcnn_rectangles(mtcnn, image))
+
+
+def run_fer(detector, paths, mtcnn=None):
     import cv2
     found = []
     for path in paths:
-        faces = detector.detect_emotions(cv2.imread(path))
+        faces = fer_emotions(detector, cv2.imread(path), mtcnn)
         found.append([{"box": [float(v) for v in f["box"]],
                        "label": max(f["emotions"], key=f["emotions"].get)} for f in faces])
     return found
@@ -100,13 +122,13 @@ def time_mien(args, path, repeat):
     return float(words[0]), float(words[3])
 
 
-def time_fer(detector, path, repeat):
+def time_fer(detector, path, repeat, mtcnn=None):
     import cv2
-    detector.detect_emotions(cv2.imread(path))  # warm-up
+    fer_emotions(detector, cv2.imread(path), mtcnn)  # warm-up
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        detector.detect_emotions(cv2.imread(path))
+        fer_emotions(detector, cv2.imread(path), mtcnn)
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
     return times[len(times) // 2], times[min(len(times) - 1, int(np.ceil(len(times) * 0.99)) - 1)]
@@ -125,29 +147,34 @@ def main():
     parser.add_argument("--json")
     args = parser.parse_args()
     from fer.fer import FER
-    detector = FER()
+    from mtcnn import MTCNN
+    detector, mtcnn = FER(), MTCNN()
     with tempfile.TemporaryDirectory() as folder:
         records = compose_photos(args.fer2013, folder, args.photos, seed=args.seed)
         paths = [os.path.join(folder, r["file"]) for r in records]
         result = {"photos": len(records),
                   "mien": score(records, run_mien(args, paths)),
-                  "fer_haar": score(records, run_fer(detector, paths))}
+                  "fer_haar": score(records, run_fer(detector, paths)),
+                  "fer_mtcnn": score(records, run_fer(detector, paths, mtcnn))}
         result["mien"]["emotion_accuracy_on_crops"] = mien_crops_accuracy(args, folder, records)
         # One face per frame: the first photo with a single face of at least 100 pixels.
         frame = next(p for p, r in zip(paths, records) if len(r["faces"]) == 1 and r["faces"][0]["box"][2] >= 100)
-        speed = {"mien": [], "fer_haar": []}
+        speed = {"mien": [], "fer_haar": [], "fer_mtcnn": []}
         for _ in range(args.rounds):
             speed["mien"].append(time_mien(args, frame, args.repeat))
             speed["fer_haar"].append(time_fer(detector, frame, args.repeat))
+            speed["fer_mtcnn"].append(time_fer(detector, frame, args.repeat, mtcnn))
         result["latency_ms"] = {k: {"median": float(np.median([m for m, _ in v])), "p99": float(np.median([p for _, p in v]))}
                                 for k, v in speed.items()}
-    for name in ["mien", "fer_haar"]:
+    for name in ["mien", "fer_haar", "fer_mtcnn"]:
         r, t = result[name], result["latency_ms"][name]
         print(f"{name:9s} recall {r['recall']:.3f}  false positives/100 photos {r['false_positives_per_100_photos']:.1f}  "
               f"emotion accuracy {r['emotion_accuracy']:.3f}  640×480 one face: {t['median']:.1f} ms median, "
               f"{t['p99']:.1f} ms p99 ({1000 / t['median']:.1f} frames/s)")
     print(f"mien on the original crops: emotion accuracy {result['mien']['emotion_accuracy_on_crops']:.3f}")
-    print(f"speed ratio (fer median / mien median): {result['latency_ms']['fer_haar']['median'] / result['latency_ms']['mien']['median']:.2f}×")
+    for name in ["fer_haar", "fer_mtcnn"]:
+        print(f"speed ratio ({name} median / mien median): "
+              f"{result['latency_ms'][name]['median'] / result['latency_ms']['mien']['median']:.2f}×")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
