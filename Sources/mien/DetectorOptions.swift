@@ -33,11 +33,14 @@ struct DetectorOptions: ParsableArguments {
     /// The folders searched, in order (only `--detector` when it is given).
     func folders(model: String) -> [String] {
         if let detector { return [detector] }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        // .build/<configuration>/mien → the checkout's Weights/.
-        let checkout = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return [URL(fileURLWithPath: model).deletingLastPathComponent().path, "Weights",
-                checkout.appendingPathComponent("Weights").path]
+        let searched = [URL(fileURLWithPath: model).deletingLastPathComponent().path, "Weights"]
+        // .build/release/mien is a link into .build/<triple>/release: the checkout is the
+        // folder holding .build, however deep the binary sits in it.
+        let executable = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        while folder.lastPathComponent != ".build", folder.pathComponents.count > 1 { folder = folder.deletingLastPathComponent() }
+        guard folder.lastPathComponent == ".build" else { return searched }
+        return searched + [folder.deletingLastPathComponent().appendingPathComponent("Weights").path]
     }
 
     /// The detector from the first folder that holds its networks.

@@ -81,6 +81,19 @@ final class PhotoCommandTests: XCTestCase {
         XCTAssertNil(try json([model, small]).first?["faces"])
     }
 
+    /// A model in a folder without the detector, run from elsewhere: the detector is found in
+    /// the Weights/ of the checkout the binary was built in (the binary sits in
+    /// .build/<triple>/<configuration>, reached through the .build/<configuration> link).
+    func testDetectorIsFoundInTheCheckoutOfTheBinary() throws {
+        let folder = try makeTemporaryFolder()
+        let copy = folder.appendingPathComponent("model.mien")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: model), to: copy)
+        let result = try runBuiltProduct(try mienExecutable(), ["predict", copy.path, photo("composed_05.jpg"), "--format", "json"],
+                                         in: folder)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("\"faces\""), result.stdout)
+    }
+
     /// Each refusal: non-zero exit, one line naming the option or file, nothing written.
     func testBadInputIsRefusedClearly() throws {
         let folder = try makeTemporaryFolder()

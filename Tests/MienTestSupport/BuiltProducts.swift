@@ -15,11 +15,12 @@ public func builtProduct(_ name: String, besideBundleOf testClass: AnyClass) thr
 
 /// Runs a built executable as a user would: its exit status and what it printed. A hang
 /// (a FIFO read forever, say) fails the test instead of stalling the suite.
-public func runBuiltProduct(_ executable: URL, _ arguments: [String], timeout: Double = 300,
+public func runBuiltProduct(_ executable: URL, _ arguments: [String], timeout: Double = 300, in directory: URL? = nil,
                             file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
