@@ -2681,6 +2681,10 @@ def classify(case: Case, r: RunResult, judge: Judge, case_dir: Path):
         if "Fatal error" in stderr:
             return ("messy-error", "Swift 'Fatal error' text",
                     f"messy-error | {case.command} | {normalize_line(first, cd)}", None)
+        # A training run stopped by a non-finite loss keeps its last finished epoch's
+        # checkpoint (and history) on purpose, for --resume, and says so.
+        if re.search(r"checkpoint of the last finished epoch( \(\d+\))? is kept in", stderr):
+            left = [f for f in left if not f.endswith((".checkpoint.safetensors", ".history.json"))]
         if case.outputs and left:
             return ("messy-error", f"failed but left files behind: {left}",
                     f"messy-error | {case.command} | left files after a failure", None)
