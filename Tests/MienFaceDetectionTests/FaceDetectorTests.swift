@@ -96,6 +96,26 @@ final class FaceDetectorTests: XCTestCase {
         XCTAssertGreaterThan(checked, 0)
     }
 
+    /// Real photos from a registry package (Debian's opencv-doc, `tools/make_real_photos.sh`):
+    /// the footballer's face in `messi5.jpg` (548×342, the face about 30 pixels wide) and the
+    /// face of the man on the left in `basketball1.png` (640×480, gray). The man on the right
+    /// turns his face away and is not expected; the stadium crowd in `messi5.jpg` has blurred
+    /// faces of its own, so other detections are not counted as false there. The expected
+    /// regions were read off the photos by eye.
+    func testFindsTheFacesInRealPhotos() throws {
+        let detector = try FaceDetector(folder: Self.weights)
+        for (file, region) in [("messi5.jpg", (x: 215...265, y: 80...140)), ("basketball1.png", (x: 65...110, y: 85...135))] {
+            let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/real/\(file)"))
+            let found = try detector.detect(image)
+            let face = found.first { f in
+                region.x.contains(Int(f.box.x + f.box.width / 2)) && region.y.contains(Int(f.box.y + f.box.height / 2))
+            }
+            let hit = try XCTUnwrap(face, "\(file): no face in \(region), found \(found.map(\.box))")
+            XCTAssertGreaterThan(hit.confidence, 0.9, file)
+            XCTAssertTrue((20...60).contains(Int(hit.box.width)), "\(file): \(hit.box)")
+        }
+    }
+
     /// One core or two: the same faces (the pyramid's levels and the crops are independent;
     /// only the products' float32 summation order may differ with the batch's split).
     func testOneCoreEqualsTwo() throws {
