@@ -260,27 +260,16 @@ public final class FaceDetector: Sendable {
     /// each box and its output row.
     private func forEachOutput(of network: Graph, size: Int, _ plane: Plane, _ boxes: [Candidate], cores: Int,
                                mirrored: Bool = false, _ body: (Candidate, UnsafeBufferPointer<Float>) -> Void) throws {
-        let c = Plane.channels, crop = size * size * c
-        var flipped = [Float](repeating: 0, count: mirrored ? crop : 0)
+        let crop = size * size * Plane.channels
         for start in stride(from: 0, to: boxes.count, by: 256) {
             let batch = boxes[start..<min(boxes.count, start + 256)]
-            var input = Tensor(shape: [batch.count, size, size, c], repeating: 0)
+            var input = Tensor(shape: [batch.count, size, size, Plane.channels], repeating: 0)
             input.scalars.withUnsafeMutableBufferPointer { p in
                 for (i, b) in batch.enumerated() {
-                    let image = p.baseAddress! + i * crop
-                    plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: image)
-                    guard mirrored else { continue }
-                    flipped.withUnsafeMutableBufferPointer { f in
-                        for y in 0..<size {
-                            for x in 0..<size {
-                                (f.baseAddress! + (y * size + x) * c).update(from: image + (y * size + size - 1 - x) * c, count: c)
-                            }
-                        }
-                        image.update(from: f.baseAddress!, count: crop)
-                    }
+                    plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: p.baseAddress! + i * crop)
                 }
             }
-            let out = try BatchRunner.forward(network, input, cores: cores)
+            let out = try BatchRunner.forward(network, mirrored ? input.mirrored() : input, cores: cores)
             let width = out.shape[1]
             out.scalars.withUnsafeBufferPointer { o in
                 for (i, b) in batch.enumerated() { body(b, UnsafeBufferPointer(rebasing: o[(i * width)..<((i + 1) * width)])) }
