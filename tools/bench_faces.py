@@ -24,7 +24,7 @@ TensorFlow's MTCNN, not PyTorch's).
     swift build -c release --product mien
     pip install mtcnn==1.0.0 && pip install --no-deps fer==25.10.3 opencv-contrib-python-headless==4.12.0.88
     python3 tools/bench_faces.py --fer2013 ../shared/fer2013 --mien .build/release/mien \
-        --model Weights/fer7.mien [--photos 100] [--rounds 3] [--json out.json]
+        --model Weights/fer7.mien [--photos 100] [--rounds 3] [--seed 7] [--mien-option=ARG ...] [--json out.json]
 """
 
 import argparse
@@ -76,7 +76,7 @@ def score(records, found):
 
 
 def run_mien(args, paths):
-    out = subprocess.run([args.mien, "predict", args.model, *paths, "--format", "json"], check=True,
+    out = subprocess.run([args.mien, "predict", args.model, *paths, "--format", "json", *args.mien_option], check=True,
                          capture_output=True, text=True).stdout
     return [[{"box": f["box"], "label": f["label"]} for f in r.get("faces", [])] for r in json.loads(out)]
 
@@ -86,7 +86,7 @@ def mien_crops_accuracy(args, folder, records, found):
     faces Mien found in the photos (indices `found`), the same faces the photo accuracy is of."""
     faces = [f for r in records for f in r["faces"]]
     out = subprocess.run([args.mien, "predict", args.model, *[os.path.join(folder, f["face"]) for f in faces],
-                          "--format", "json", "--no-detect"], check=True, capture_output=True, text=True).stdout
+                          "--format", "json", "--no-detect", *args.mien_option], check=True, capture_output=True, text=True).stdout
     right = [r["label"] == f["label"] for r, f in zip(json.loads(out), faces)]
     return float(np.mean(right)), float(np.mean([right[i] for i in found]))
 
@@ -121,7 +121,7 @@ def run_fer(detector, paths, mtcnn=None):
 
 
 def time_mien(args, path, repeat):
-    err = subprocess.run([args.mien, "predict", args.model, path, "--timing", "--repeat", str(repeat)],
+    err = subprocess.run([args.mien, "predict", args.model, path, "--timing", "--repeat", str(repeat), *args.mien_option],
                          check=True, capture_output=True, text=True).stderr
     # "timing: load X ms; single image M ms median, P ms p99 over N runs"
     words = err.split("single image ")[1].split()
@@ -150,6 +150,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7,
                         help="the photos' seed: 7 for the figures the README reports, 11 for choosing settings")
+    parser.add_argument("--mien-option", action="append", default=[],
+                        help="an argument added to every `mien predict` (repeat it), e.g. "
+                             "--mien-option=--face-thresholds=0.2,0.2,0.75")
     parser.add_argument("--json")
     args = parser.parse_args()
     from fer.fer import FER
