@@ -3,7 +3,9 @@
 
 Photos are composed as in tools/make_mtcnn.py: 640×480, each with 1–3 FER-2013 *test* faces
 (56–180 pixels, turned by up to ±15° in every other photo) pasted at known boxes on
-scikit-image's sample photos; nothing here is trained on. For each engine:
+scikit-image's sample photos; nothing here is trained on. Settings are chosen on other photos
+of the *train* faces that `mien train` holds out for validation (--faces validation). For
+each engine:
 
   * detection: recall (a placed face is found when a box's centre is inside its square and
     the box is 0.25–1.5 of its side wide) and false positives per 100 photos;
@@ -25,6 +27,8 @@ TensorFlow's MTCNN, not PyTorch's).
     pip install mtcnn==1.0.0 && pip install --no-deps fer==25.10.3 opencv-contrib-python-headless==4.12.0.88
     python3 tools/bench_faces.py --fer2013 ../shared/fer2013 --mien .build/release/mien \
         --model Weights/fer7.mien [--photos 100] [--rounds 3] [--seed 7] [--mien-option=ARG ...] [--json out.json]
+    # choosing settings: other photos, of the train/ faces `mien train` held out
+    python3 tools/bench_faces.py ... --seed 11 --faces validation --mien-only
 """
 
 import argparse
@@ -150,40 +154,47 @@ def main():
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7,
                         help="the photos' seed: 7 for the figures the README reports, 11 for choosing settings")
+    parser.add_argument("--faces", choices=["test", "validation"], default="test",
+                        help="the pasted faces: test/'s for the reported figures, or the train/ faces that "
+                             "`mien train` holds out for validation, for choosing settings (never tune on test/)")
+    parser.add_argument("--mien-only", action="store_true", help="skip the fer package (for choosing settings)")
     parser.add_argument("--mien-option", action="append", default=[],
                         help="an argument added to every `mien predict` (repeat it), e.g. "
                              "--mien-option=--face-thresholds=0.2,0.2,0.75")
     parser.add_argument("--json")
     args = parser.parse_args()
-    from fer.fer import FER
-    from mtcnn import MTCNN
-    detector, mtcnn = FER(), MTCNN()
+    engines = ["mien"] if args.mien_only else ["mien", "fer_haar", "fer_mtcnn"]
+    if not args.mien_only:
+        from fer.fer import FER
+        from mtcnn import MTCNN
+        detector, mtcnn = FER(), MTCNN()
     with tempfile.TemporaryDirectory() as folder:
-        records = compose_photos(args.fer2013, folder, args.photos, seed=args.seed)
+        records = compose_photos(args.fer2013, folder, args.photos, seed=args.seed, faces=args.faces)
         paths = [os.path.join(folder, r["file"]) for r in records]
-        result = {"photos": len(records),
-                  "mien": score(records, run_mien(args, paths)),
-                  "fer_haar": score(records, run_fer(detector, paths)),
-                  "fer_mtcnn": score(records, run_fer(detector, paths, mtcnn))}
+        result = {"photos": len(records), "faces": args.faces, "mien": score(records, run_mien(args, paths))}
+        if not args.mien_only:
+            result["fer_haar"] = score(records, run_fer(detector, paths))
+            result["fer_mtcnn"] = score(records, run_fer(detector, paths, mtcnn))
         (result["mien"]["emotion_accuracy_on_crops"],
          result["mien"]["emotion_accuracy_on_crops_found"]) = mien_crops_accuracy(args, folder, records, result["mien"]["found"])
         # One face per frame: the first photo with a single face of at least 100 pixels.
         frame = next(p for p, r in zip(paths, records) if len(r["faces"]) == 1 and r["faces"][0]["box"][2] >= 100)
-        speed = {"mien": [], "fer_haar": [], "fer_mtcnn": []}
+        speed = {name: [] for name in engines}
         for _ in range(args.rounds):
             speed["mien"].append(time_mien(args, frame, args.repeat))
-            speed["fer_haar"].append(time_fer(detector, frame, args.repeat))
-            speed["fer_mtcnn"].append(time_fer(detector, frame, args.repeat, mtcnn))
+            if not args.mien_only:
+                speed["fer_haar"].append(time_fer(detector, frame, args.repeat))
+                speed["fer_mtcnn"].append(time_fer(detector, frame, args.repeat, mtcnn))
         result["latency_ms"] = {k: {"median": float(np.median([m for m, _ in v])), "p99": float(np.median([p for _, p in v]))}
                                 for k, v in speed.items()}
-    for name in ["mien", "fer_haar", "fer_mtcnn"]:
+    for name in engines:
         r, t = result[name], result["latency_ms"][name]
         print(f"{name:9s} recall {r['recall']:.3f}  false positives/100 photos {r['false_positives_per_100_photos']:.1f}  "
               f"emotion accuracy {r['emotion_accuracy']:.3f}  640×480 one face: {t['median']:.1f} ms median, "
               f"{t['p99']:.1f} ms p99 ({1000 / t['median']:.1f} frames/s)")
     print(f"mien on the original crops: emotion accuracy {result['mien']['emotion_accuracy_on_crops']:.3f} "
           f"(on the faces it found in the photos: {result['mien']['emotion_accuracy_on_crops_found']:.3f})")
-    for name in ["fer_haar", "fer_mtcnn"]:
+    for name in engines[1:]:
         print(f"speed ratio ({name} median / mien median): "
               f"{result['latency_ms'][name]['median'] / result['latency_ms']['mien']['median']:.2f}×")
     if args.json:

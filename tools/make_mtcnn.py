@@ -155,14 +155,20 @@ def backgrounds():
         yield name, Image.fromarray(getattr(data, name)()).convert("RGB").resize((640, 480), Image.BILINEAR)
 
 
-def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True):
-    """`count` 640×480 photos, each with 1–3 FER-2013 *test* faces (56–180 pixels, turned by up
-    to ±15° in every other photo) pasted where they do not overlap, on scikit-image's sample
-    photos. Returns one record per photo: its file and each face's box, angle and label."""
+def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces="test"):
+    """`count` 640×480 photos, each with 1–3 FER-2013 faces (56–180 pixels, turned by up to ±15°
+    in every other photo) pasted where they do not overlap, on scikit-image's sample photos.
+    Returns one record per photo: its file and each face's box, angle and label. The faces are
+    `test/`'s (for measured figures) or, with `faces="validation"`, those of `train/` that
+    `mien train` holds out for validation (for choosing settings; see mien_split.py)."""
     rng = np.random.RandomState(seed)
-    classes = sorted(os.listdir(os.path.join(fer2013, "test")))
-    files = [(c, os.path.join(fer2013, "test", c, f)) for c in classes
-             for f in sorted(os.listdir(os.path.join(fer2013, "test", c)))]
+    if faces == "validation":
+        from mien_split import validation_faces
+        files = validation_faces(os.path.join(fer2013, "train"))
+    else:
+        classes = sorted(os.listdir(os.path.join(fer2013, "test")))
+        files = [(c, os.path.join(fer2013, "test", c, f)) for c in classes
+                 for f in sorted(os.listdir(os.path.join(fer2013, "test", c)))]
     os.makedirs(photos_dir, exist_ok=True)
     records = []
     bgs = list(backgrounds())

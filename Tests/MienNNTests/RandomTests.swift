@@ -15,6 +15,17 @@ final class SeededGeneratorTests: XCTestCase {
                        [5_269_155_081_181_061_558, 6_318_210_875_338_432_784, 11_026_972_588_225_055_884])
     }
 
+    /// `tools/mien_split.py` recomputes `mien train`'s validation split in Python (so photos
+    /// for choosing settings use only held-out faces); these values come from it.
+    func testPinnedShuffleMatchesTheToolsCopy() {
+        var g = SeededGenerator(seed: 42, .split, 3)
+        var array = Array(0..<12)
+        g.shuffle(&array)
+        XCTAssertEqual(array, [11, 10, 9, 4, 8, 1, 2, 3, 5, 6, 0, 7])
+        var h = SeededGenerator(seed: 42, .split, 3)
+        XCTAssertEqual([h.nextInt(below: 7), h.nextInt(below: 1000), h.nextInt(below: 3)], [4, 4, 2])
+    }
+
     func testReproducibleAndIndependentStreams() {
         func first(_ g: SeededGenerator, _ n: Int = 8) -> [UInt64] {
             var g = g
