@@ -59,41 +59,7 @@ DROPOUT_TAG = 6   # RandomStream.dropout
 # ------------------------------------------------------------- Mien's random streams
 
 
-def mix(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-class SeededGenerator:
-    """Sources/MienNN/Random.swift: SplitMix64-seeded xoshiro256**."""
-
-    def __init__(self, seed, streams=()):
-        key = seed
-        for s in streams:
-            key = mix((key + 0x9E3779B97F4A7C15 + mix(s ^ 0xD1B54A32D192ED03)) & MASK64)
-        x = key
-        state = []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & MASK64
-            state.append(mix(x))
-        if not any(state):
-            state[0] = 1
-        self.s = state
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & MASK64  # noqa: E731
-        result = (rotl((s1 * 5) & MASK64, 7) * 9) & MASK64
-        t = (s1 << 17) & MASK64
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotl(s3, 45)
-        self.s = [s0, s1, s2, s3]
-        return result
+from mien_random import SeededGenerator  # noqa: E402
 
 
 def fnv1a(text):
@@ -105,7 +71,7 @@ def fnv1a(text):
 
 def mien_dropout_mask(layer_name, shape, rate):
     """The factors Mien's Dropout multiplies by: 1/(1-rate) where u >= rate, else 0."""
-    g = SeededGenerator(SEED, [DROPOUT_TAG, EPOCH, BATCH, fnv1a(layer_name)])
+    g = SeededGenerator(SEED, DROPOUT_TAG, EPOCH, BATCH, fnv1a(layer_name))
     count = int(np.prod(shape))
     u = np.array([(g.next() >> 40) * 2.0 ** -24 for _ in range(count)], dtype=np.float32)
     scale = np.float32(1 / (1 - float(rate)))

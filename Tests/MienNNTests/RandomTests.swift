@@ -15,8 +15,9 @@ final class SeededGeneratorTests: XCTestCase {
                        [5_269_155_081_181_061_558, 6_318_210_875_338_432_784, 11_026_972_588_225_055_884])
     }
 
-    /// `tools/mien_split.py` recomputes `mien train`'s validation split in Python (so photos
-    /// for choosing settings use only held-out faces); these values come from it.
+    /// `tools/mien_random.py` is this generator in Python; `tools/mien_split.py` recomputes
+    /// `mien train`'s validation split with it (so photos for choosing settings use only
+    /// held-out faces). These values come from it.
     func testPinnedShuffleMatchesTheToolsCopy() {
         var g = SeededGenerator(seed: 42, .split, 3)
         var array = Array(0..<12)
