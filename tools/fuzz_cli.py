@@ -1505,6 +1505,8 @@ def option_bases(seeds) -> dict:
         "predict-notop": (["predict", NOTOP, FACE_IMAGES[0]], [("--scale", "1")]),
         # A photo, not a crop: faces are found (the detector's options).
         "predict-photo": (["predict", "Weights/fer7.mien", "Tests/Fixtures/mtcnn/photos/composed_06.jpg"], []),
+        # A folder of crops cut again as faces in photos are.
+        "align": (["align", "Samples/fer2013/test"], [("--output", "{out}/aligned")]),
         "evaluate-folder": (["evaluate", seeds["g.mien"]], [("--data", "Samples/fer2013/test"), ("--format", "json")]),
         "evaluate-csv": (["evaluate", seeds["s.mien"]], [("--data", FER_CSV), ("--format", "json")]),
         "train": (["train"], [("--data", "Samples/fer2013/train")] + TRAIN_FAST + [("--output", "{out}/model.mien")]),
@@ -1534,6 +1536,9 @@ OPTION_TABLE = [
                                             "1,0.5,0.5", "-0.1,0.5,0.5", "nan,0.5,0.5", "inf,0.5,0.5", "", "a,b,c",
                                             "0.5,,0.7", "0.99,0.99,0.99", "1e-3,2e-1,0.7", "0.9999999999,0.5,0.5"],
      _face_thresholds_rule, []),
+    ("align", "--size", INT_POOL, _int_rule(8, 1024), []),
+    ("align", "--unfound", ["keep", "skip", "", "Keep", "drop", "keep,skip"], _set_rule(valid=("keep", "skip")), []),
+    ("align", "--min-face-size", INT_POOL, _int_rule(12, 16_384), []),
     ("predict", "--classes", ["a,b,c", "a", "a,b", "a,b,c,d", "", "a,,b", "a,a,b", " a , b , c", "\u00e4,\u00f6,\u00fc",
                               "a b,c,d", ",,", "x" * 10000 + ",b,c", "a\"b,c,d", "a\nb,c,d", "-a,b,c"],
      _classes_rule(3), []),

@@ -27,7 +27,7 @@ struct Mien: ParsableCommand {
         commandName: "mien",
         abstract: "Transfer learning from Keras checkpoints, in Swift.",
         version: MienVersion.current,
-        subcommands: [Inspect.self, Export.self, Predict.self, Serve.self, Train.self, Evaluate.self, Bench.self, CheckKeras.self])
+        subcommands: [Inspect.self, Export.self, Predict.self, Serve.self, Align.self, Train.self, Evaluate.self, Bench.self, CheckKeras.self])
 }
 
 enum MienVersion {

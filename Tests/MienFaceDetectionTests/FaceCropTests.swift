@@ -66,6 +66,37 @@ final class FaceCropTests: XCTestCase {
         return sxy / max(sqrt(sxx * syy), 1e-6)
     }
 
+    /// `FaceDetector.realign`: a FER-2013 crop is cut again as faces in photos are, so the
+    /// same face turned by 12° comes back level: its two realignments correlate far better
+    /// than the two crops did, and than realignments of different faces.
+    func testRealignLevelsAndFramesCropsAsPhotosAre() throws {
+        let detector = try FaceDetector(folder: Fixtures.packageRoot.appendingPathComponent("Weights").path)
+        let names = try PhotoFixtures.load().photos.flatMap { $0.faces ?? [] }.map(\.face)
+        var before: [Float] = [], after: [Float] = [], others: [Float] = [], previous: Image?
+        for name in names {
+            let original = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/photos/\(name)"), channels: 1)
+            let turned = FaceCrop(centerX: 23.5, centerY: 23.5, side: 48, angle: 12 * .pi / 180).cut(from: original, size: 48)
+            guard let upright = try detector.realign(crop: original, size: 48),
+                  let level = try detector.realign(crop: turned, size: 48) else { continue }
+            XCTAssertEqual([upright.image.width, upright.image.height, upright.image.channels], [48, 48, 1])
+            // The face lies in the middle of the canvas, whose inner 144×144 is the crop.
+            XCTAssertEqual(upright.face.box.x + upright.face.box.width / 2, 144, accuracy: 30, name)
+            before.append(correlation(original, turned))
+            after.append(correlation(upright.image, level.image))
+            if let previous { others.append(correlation(upright.image, previous)) }
+            previous = upright.image
+        }
+        func median(_ v: [Float]) -> Float { v.sorted()[v.count / 2] }
+        XCTAssertGreaterThanOrEqual(after.count, 12, "faces found in 15 crops")
+        // Measured: 15 found, medians 0.88 realigned against 0.70 for the crops themselves.
+        XCTAssertGreaterThan(median(after), 0.8, "turned and upright realign alike: \(after)")
+        XCTAssertGreaterThan(median(after), median(before) + 0.1, "realigned against the crops: \(after) against \(before)")
+        XCTAssertLessThan(median(others), 0.5, "different faces stay different")
+        // No face in a flat picture: nil, not a guess.
+        XCTAssertNil(try detector.realign(crop: Image(width: 48, height: 48, channels: 1, pixels: [UInt8](repeating: 90, count: 2304)), size: 48))
+        XCTAssertNil(try detector.realign(crop: Image(width: 0, height: 0, channels: 1, pixels: []), size: 48))
+    }
+
     /// A crop in a photo's corner repeats the edge pixels; a gray or RGB output of any size.
     func testCutAtTheEdgeAndSizes() {
         let image = Image(width: 4, height: 4, channels: 3, pixels: (0..<48).map { UInt8($0 * 5) })
