@@ -2801,7 +2801,14 @@ def classify_lenient_hdf5(case: Case, r: RunResult, answer: dict, judge: Judge):
 def classify_success_output(case: Case, r: RunResult, client: OracleClient):
     o = case.oracle
     answer = None
-    if case.command == "predict":
+    if case.command == "predict" and o.get("base") == "predict-photo":
+        # A photo: one entry with its faces, each with finite scores.
+        faces = mien_predict_faces(r.stdout)
+        if faces is None or not all(isinstance(f.get("scores"), list) and all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in f["scores"]) for f in faces):
+            return ("wrong-result", f"exit 0 but the output is not a photo's faces JSON: {short(r.stdout, 80)!r}",
+                    f"wrong-result | predict | unparseable output | {o['option']}", None)
+    elif case.command == "predict":
         scores = mien_predict_scores(r.stdout)
         if scores is None:
             return ("wrong-result", f"exit 0 but the output is not the predictions JSON: {short(r.stdout, 80)!r}",
@@ -2825,6 +2832,9 @@ def classify_success_output(case: Case, r: RunResult, client: OracleClient):
     elif case.command == "bench":
         if "images/s" not in r.stdout:
             return "wrong-result", "exit 0 without a throughput line", "wrong-result | bench | no result", None
+    elif case.command == "align":
+        if "faces realigned into" not in r.stdout or not case.outputs or not os.path.isdir(case.outputs[0]):
+            return "wrong-result", "exit 0 without the aligned folder", "wrong-result | align | no result", None
     if case.expect == "either":
         return "ok", "accepted a value either answer fits", "", answer
     return "ok", "", "", answer

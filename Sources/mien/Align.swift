@@ -86,6 +86,8 @@ struct Align: ParsableCommand {
                 console.status("align \(Console.bar(done, todo.count)) \(done)/\(todo.count)  \(counts.realigned) realigned")
             }
             if console.interactive { console.line("") }
+            // Even when every crop was left out, the folder asked for exists.
+            try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
             print("align: \(counts.realigned) of \(todo.count) faces realigned into \(output)"
                   + (counts.kept > 0 ? "; \(counts.kept) with no face found written as they were framed" : "")
                   + (counts.skipped > 0 ? "; \(counts.skipped) with no face found left out" : "")
