@@ -13,21 +13,19 @@ public struct FaceDetectorOptions: Sendable, Equatable {
     public var minFaceSize: Int = 40
     /// Each pyramid level is this fraction of the previous one.
     public var scaleFactor: Float = 0.709
-    /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net). On 100
-    /// composed validation photos (`tools/bench_faces.py --seed 11`'s), the `mtcnn` package
-    /// (smallest face 20) found 84.9% of the faces with its 0.6, 0.7, 0.8 and 1 false
-    /// positive, 88.4% with 0.5, 0.6, 0.7 and the same 1, and 91.0% with 0.5, 0.5, 0.6 and
-    /// 3; Mien found 89.4% with 0.5, 0.6, 0.7 and none.
+    /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net), chosen on
+    /// 300 composed photos of the FER-2013 faces `mien train` holds out for validation
+    /// (`tools/bench_faces.py --faces validation --seed 11`, 12, 13): 0.5, 0.6, 0.7 found
+    /// 92.1% of their 597 faces with no false one.
     public var thresholds: [Float] = FaceDetectorOptions.defaultThresholds
-    /// R-Net's 0.2 (the package's 0.7) is what `mirrorScores` allows: with it, on the same
-    /// validation photos, Mien found 93.0% of the faces with no false positive (0.6: 89.4%).
-    /// A lower P-Net threshold finds more, at a cost: 0.2, 0.2, 0.75 found 96.0% of those
-    /// faces with no false one, but R-Net then sees three times the proposals and a frame
-    /// takes about 1.5 times the CPU time (and on the test photos it found 0.5 point more).
+    /// R-Net's 0.2 (the `mtcnn` package's 0.7) is what `mirrorScores` allows: 94.1% found,
+    /// 1 false face in the 300 photos. Lower thresholds find more at a cost: 0.2, 0.2, 0.7
+    /// found 96.0% (1 false face) for 1.4 times a frame's CPU time, and 0.05, 0.05, 0.72
+    /// 97.99% (6 false faces) for 2.8 times.
     public static let defaultThresholds: [Float] = [0.5, 0.2, 0.7]
     /// O-Net's face score is the mean of the crop's and its mirror image's. A face is nearly
-    /// symmetric and the textures MTCNN takes for faces seldom are: on those photos, R-Net at
-    /// 0.2 let 29 false faces per 100 photos through O-Net alone and 1 through the mean.
+    /// symmetric and the textures MTCNN takes for faces seldom are: on 100 composed photos,
+    /// R-Net at 0.2 let 29 false faces through O-Net alone and 1 through the mean.
     public var mirrorScores = true
 
     public init(minFaceSize: Int = 40, scaleFactor: Float = 0.709, thresholds: [Float] = FaceDetectorOptions.defaultThresholds,
