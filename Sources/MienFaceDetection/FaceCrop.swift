@@ -32,6 +32,13 @@ public struct FaceCrop: Sendable, Equatable {
         self.angle = angle
     }
 
+    /// The square around a whole picture (its longer side; a shorter side repeats its edge
+    /// when cut), for a picture that is already a face crop.
+    public static func whole(_ image: Image) -> FaceCrop {
+        FaceCrop(centerX: Float(image.width) / 2 - 0.5, centerY: Float(image.height) / 2 - 0.5,
+                 side: Float(max(image.width, image.height)), angle: 0)
+    }
+
     /// The FER-2013 square of a detected face. The side is the mean of what the landmarks
     /// and the box each say (either alone is off by ~19% on a face in ten); the centre comes
     /// from the landmarks, and the turn from the eye line, unless `level` is false.

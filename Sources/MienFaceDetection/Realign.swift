@@ -15,10 +15,7 @@ extension FaceDetector {
     public func realign(crop: Image, size: Int) throws -> (image: Image, face: DetectedFace)? {
         guard crop.width > 0, crop.height > 0, size > 0 else { return nil }
         let inner = Self.realignSide, canvasSide = 2 * inner
-        let longer = Float(max(crop.width, crop.height))
-        // The crop at `inner` pixels on its longer side; a shorter side repeats its edge.
-        let scaled = FaceCrop(centerX: Float(crop.width) / 2 - 0.5, centerY: Float(crop.height) / 2 - 0.5,
-                              side: longer, angle: 0).cut(from: crop, size: inner)
+        let scaled = FaceCrop.whole(crop).cut(from: crop, size: inner)
         var canvas = [UInt8](repeating: 128, count: canvasSide * canvasSide)
         let offset = (canvasSide - inner) / 2
         for row in 0..<inner {

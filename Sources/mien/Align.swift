@@ -136,10 +136,7 @@ struct Align: ParsableCommand {
         if let found = try detector.realign(crop: crop, size: size) {
             (image, outcome) = (found.image, .realigned)
         } else if unfound == .keep {
-            let side = Float(max(crop.width, crop.height))
-            image = FaceCrop(centerX: Float(crop.width) / 2 - 0.5, centerY: Float(crop.height) / 2 - 0.5, side: side, angle: 0)
-                .cut(from: crop, size: size)
-            outcome = .kept
+            (image, outcome) = (FaceCrop.whole(crop).cut(from: crop, size: size), .kept)
         } else {
             return .skipped
         }
