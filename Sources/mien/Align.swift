@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MienFaceDetection
+import MienFaces
 import MienFiles
 import MienImages
 import MienNN
@@ -67,6 +68,10 @@ struct Align: ParsableCommand {
             let chunk = 64 * BatchRunner.cores
             for start in stride(from: 0, to: todo.count, by: chunk) {
                 let part = Array(todo[start..<min(todo.count, start + chunk)])
+                // The chunk's folders once, not a call per face.
+                for folder in Set(part.map { ($0.to as NSString).deletingLastPathComponent }) {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                }
                 let results = ConcurrentResults<Outcome>(count: part.count)
                 DispatchQueue.concurrentPerform(iterations: part.count) { i in
                     results.set(i, Result { try align(part[i].from, to: part[i].to, detector) })
@@ -108,7 +113,7 @@ struct Align: ParsableCommand {
             // Links are followed (a dataset is often a tree of links); a FIFO or device named
             // .png is left to the decoder, which refuses it by name.
             var isFolder: ObjCBool = false
-            guard ["jpg", "jpeg", "png"].contains(url.pathExtension.lowercased()),
+            guard FaceDataset.imageExtensions.contains(url.pathExtension.lowercased()),
                   FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), !isFolder.boolValue else { continue }
             let path = url.standardizedFileURL.path
             guard path.hasPrefix(prefix) else { continue }
@@ -140,7 +145,6 @@ struct Align: ParsableCommand {
         } else {
             return .skipped
         }
-        try FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try AtomicFile.write(try PNGEncoder.encode(image), to: to) { written in
             _ = try ImageDecoder.decode(contentsOf: written)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MienFaceDetection
+import MienFaces
 import MienFiles
 import MienImages
 import MienModelFile
@@ -189,7 +190,7 @@ struct Predict: ParsableCommand {
             }
             if isFolder.boolValue {
                 let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-                let found = names.filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
+                let found = names.filter { FaceDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
                 guard !found.isEmpty else { throw ImageError(path: path, message: "the folder has no .jpg, .jpeg or .png images") }
                 files += found.map { (path as NSString).appendingPathComponent($0) }
             } else {
