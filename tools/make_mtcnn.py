@@ -113,21 +113,26 @@ def check_equal(package_model, model, x):
                  f"{np.abs(expected - actual).max()}")
 
 
-def write_io(path, x, y):
+def network_inputs(rng, kind):
+    """Inputs for a network's fixture: pixels 0…255 normalized as the detector does, so
+    activations have their real range; P-Net at odd sizes, whose 'same' max pooling of an
+    odd map pads bottom/right."""
+    shape = {"pnet": (2, 37, 53, 3), "rnet": (5, 24, 24, 3), "onet": (5, 48, 48, 3)}[kind]
+    return ((rng.randint(0, 256, size=shape) - 127.5) / 128).astype(np.float32)
+
+
+def write_io(path, x, y, generator="tools/make_mtcnn.py"):
     with h5py.File(path, "w") as f:
         f.create_dataset("inputs/0", data=x.astype(np.float32))
         f.create_dataset("output", data=y.astype(np.float32))
-        f.attrs["generator"] = "tools/make_mtcnn.py"
+        f.attrs["generator"] = generator
 
 
 def make_networks(out):
     rng = np.random.RandomState(16)
-    # P-Net at odd sizes: the 'same' max pooling of an odd map pads bottom/right.
-    shapes = {"pnet": (2, 37, 53, 3), "rnet": (5, 24, 24, 3), "onet": (5, 48, 48, 3)}
     for package_model, kind in zip(package_networks(), ["pnet", "rnet", "onet"]):
         model = functional(package_model, kind)
-        # Pixels 0…255 normalized as the detector does, so activations have their real range.
-        x = ((rng.randint(0, 256, size=shapes[kind]) - 127.5) / 128).astype(np.float32)
+        x = network_inputs(rng, kind)
         check_equal(package_model, model, x)
         path = os.path.join(out, f"mtcnn_{kind}.h5")
         model.save(path)
@@ -174,29 +179,38 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
     bgs = list(backgrounds())
     for i in range(count):
         bg_name, bg = bgs[i % len(bgs)]
-        photo = bg.copy()
-        faces = []
-        for _ in range(1 + i % 3):
-            for _attempt in range(50):
-                size = int(rng.randint(56, 180))
-                angle = float(rng.uniform(-15, 15)) if i % 2 else 0.0
-                img, mask = rotate_face(np.asarray(Image.open(files[0][1])), size, angle)
-                x, y = int(rng.randint(0, 640 - img.width)), int(rng.randint(0, 480 - img.height))
-                box = [x + (img.width - size) / 2, y + (img.height - size) / 2, size, size]
-                if all(_overlap(box, f["box"]) == 0 for f in faces):
-                    break
-            label, path = files[rng.randint(len(files))]
-            img, mask = rotate_face(np.asarray(Image.open(path).convert("L")), size, angle)
-            photo.paste(img, (x, y), mask)
-            face_name = f"face_{i:02d}_{len(faces)}.png"
+        photo, faces = place_faces(rng, bg, files, 1 + i % 3, turn=bool(i % 2))
+        for k, face in enumerate(faces):
+            face["source"] = os.path.relpath(face.pop("path"), fer2013)
+            face["face"] = f"face_{i:02d}_{k}.png"
             if save_faces:
-                Image.open(path).convert("L").save(os.path.join(photos_dir, face_name))
-            faces.append({"box": box, "angle": angle, "label": label, "source": os.path.relpath(path, fer2013),
-                          "face": face_name})
+                Image.open(os.path.join(fer2013, face["source"])).convert("L").save(os.path.join(photos_dir, face["face"]))
         name = f"composed_{i:02d}.jpg"
         photo.save(os.path.join(photos_dir, name), quality=92)
         records.append({"file": name, "background": bg_name, "faces": faces})
     return records
+
+
+def place_faces(rng, background, files, count, turn, sizes=(56, 180)):
+    """`background` (640×480) with `count` of `files`' (label, path) faces pasted where they do
+    not overlap, `sizes` pixels, turned by up to ±15° when `turn`; the photo and each face's
+    box (the unturned square), angle, label and path."""
+    photo = background.copy()
+    faces = []
+    for _ in range(count):
+        for _attempt in range(50):
+            size = int(rng.randint(*sizes))
+            angle = float(rng.uniform(-15, 15)) if turn else 0.0
+            img, mask = rotate_face(np.asarray(Image.open(files[0][1])), size, angle)
+            x, y = int(rng.randint(0, photo.width - img.width)), int(rng.randint(0, photo.height - img.height))
+            box = [x + (img.width - size) / 2, y + (img.height - size) / 2, size, size]
+            if all(_overlap(box, f["box"]) == 0 for f in faces):
+                break
+        label, path = files[rng.randint(len(files))]
+        img, mask = rotate_face(np.asarray(Image.open(path).convert("L")), size, angle)
+        photo.paste(img, (x, y), mask)
+        faces.append({"box": box, "angle": angle, "label": label, "path": path})
+    return photo, faces
 
 
 def make_group_photo(fer2013, path, seed=5):
