@@ -257,7 +257,7 @@ def dataset(net, fer2013, photos, seed, pnet=None):
             normalized = (np.asarray(photo, dtype=np.float32) - 127.5) / 128
             pixels = [crop_and_resize(normalized, c, size) for c, _, _ in rows]
             offsets = [box_offsets(c, f) if k else [0] * 4 for c, k, f in rows]
-        # float16 halves the memory of O-Net's 48×48 samples; P-Net's were kept as float32.
+        # float16 halves the memory of R-Net's and O-Net's samples; P-Net trained on float32 ones.
         x += [p.astype(np.float32 if net == "pnet" else np.float16) for p in pixels]
         kinds += [k for _, k, _ in rows]
         targets += offsets
