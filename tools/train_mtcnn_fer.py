@@ -32,9 +32,8 @@ Written, for --net pnet (first: R-Net and O-Net learn from its proposals), rnet,
     OUT/NET_fer.io.h5                 inputs and its outputs (Golden fixture, MTCNNNetworkTests)
     WEIGHTS/mtcnn-fer/mtcnn_NET.mien  the same by `mien export`: `--detector Weights/mtcnn-fer`
 The package's own networks stay the default detector (Weights/mtcnn_NET.mien): these find
-FER-2013-style faces better but lose real faces the package finds (the small footballer's
-face in messi5.jpg) and take a real photo's whole frame for a face once (basketball1.png);
-their training data has no real photo.
+FER-2013-style faces better but lose a real face the package finds (the small footballer's
+face in messi5.jpg); their training data has no real photo.
 
     swift build -c release --product mien
     python3 tools/train_mtcnn_fer.py --fer2013 ../shared/fer2013 --mien .build/release/mien --net pnet
