@@ -169,8 +169,9 @@ def pnet_offsets(x, y, side, box):
 
 
 def box_offsets(candidate, box):
-    """R-Net's and O-Net's regression target: the corners' moves in units of the candidate's
-    size plus one (Candidate.adjusted)."""
+    """The box offsets from a candidate to the face's box as R-Net and O-Net give them: the
+    corners' moves in units of the candidate's size plus one (Candidate.adjusted). Kept with
+    the samples; `train` fits R-Net's and O-Net's outputs to the package's instead."""
     w, h = candidate[2] - candidate[0] + 1, candidate[3] - candidate[1] + 1
     return [(box[0] - candidate[0]) / w, (box[1] - candidate[1]) / h, (box[2] - candidate[2]) / w, (box[3] - candidate[3]) / h]
 
