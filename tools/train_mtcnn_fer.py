@@ -168,14 +168,6 @@ def pnet_offsets(x, y, side, box):
     return [(box[0] - x) * k - 1 / 11, (box[1] - y) * k - 1 / 11, (box[2] - x) * k - 12 / 11, (box[3] - y) * k - 12 / 11]
 
 
-def box_offsets(candidate, box):
-    """The box offsets from a candidate to the face's box as R-Net and O-Net give them: the
-    corners' moves in units of the candidate's size plus one (Candidate.adjusted). Kept with
-    the samples; `train` fits R-Net's and O-Net's outputs to the package's instead."""
-    w, h = candidate[2] - candidate[0] + 1, candidate[3] - candidate[1] + 1
-    return [(box[0] - candidate[0]) / w, (box[1] - candidate[1]) / h, (box[2] - candidate[2]) / w, (box[3] - candidate[3]) / h]
-
-
 def kind_of(candidate, boxes):
     """1 face (IoU ≥ 0.65 with a face's box), 2 part face (0.4–0.65), 0 not a face (< 0.3),
     None between; and the face it overlaps most."""
@@ -229,7 +221,7 @@ def candidates(rng, size, boxes, found, per_face=(6, 6, 4), random_negatives=25,
 
 def dataset(net, fer2013, photos, seed, pnet=None):
     """`net`'s samples from `photos` training photos (see the module's docstring): inputs,
-    kinds (1 face, 0 not a face, 2 part face) and box offsets."""
+    kinds (1 face, 0 not a face, 2 part face) and, for P-Net, box offsets."""
     from sklearn.datasets import load_sample_images
     rng = np.random.RandomState(seed)
     files = training_faces(fer2013)
@@ -256,7 +248,8 @@ def dataset(net, fer2013, photos, seed, pnet=None):
             rows = candidates(rng, photo.size, boxes, proposals(pnet, photo), per_face=(4, 4, 2), random_negatives=10)
             normalized = (np.asarray(photo, dtype=np.float32) - 127.5) / 128
             pixels = [crop_and_resize(normalized, c, size) for c, _, _ in rows]
-            offsets = [box_offsets(c, f) if k else [0] * 4 for c, k, f in rows]
+            # R-Net and O-Net fit the package network's box outputs (train's teacher), not offsets.
+            offsets = [[0] * 4] * len(rows)
         # float16 halves the memory of R-Net's and O-Net's samples; P-Net trained on float32 ones.
         x += [p.astype(np.float32 if net == "pnet" else np.float16) for p in pixels]
         kinds += [k for _, k, _ in rows]
@@ -290,8 +283,9 @@ def train(model, data, held, epochs, learning_rate, teacher=None, batch=256, see
             regressed, boxed = out[:, :-2], tf.ones_like(labelled)
             target = tf.reshape(teacher(x, training=False), [-1, width])[:, :-2]
         se = tf.reduce_sum(tf.square(regressed - target), axis=1)
-        return (tf.reduce_sum(ce * labelled) / tf.maximum(tf.reduce_sum(labelled), 1)
+        loss = (tf.reduce_sum(ce * labelled) / tf.maximum(tf.reduce_sum(labelled), 1)
                 + 0.5 * tf.reduce_sum(se * boxed) / tf.maximum(tf.reduce_sum(boxed), 1))
+        return loss, out
 
     @tf.function
     def step(x, kind, target):
@@ -301,16 +295,18 @@ def train(model, data, held, epochs, learning_rate, teacher=None, batch=256, see
             flip = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < 0.5
             x = tf.where(flip, tf.reverse(x, axis=[2]), x)
         with tf.GradientTape() as tape:
-            loss = loss_of(x, kind, target, True)
+            loss, _ = loss_of(x, kind, target, True)
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return loss
 
     def evaluate(x, kind, target):
-        chunks = range(0, len(x), 2048)
-        scores = np.concatenate([model(x[i:i + 2048].astype(np.float32), training=False).numpy().reshape(-1, width)[:, -1]
-                                 for i in chunks])
-        loss = float(np.mean([loss_of(x[i:i + 2048], kind[i:i + 2048], target[i:i + 2048], False) for i in chunks]))
-        return loss, float(np.mean(scores[kind == 1] > 0.5)), float(np.mean(scores[kind == 0] > 0.5))
+        losses, scores = [], []
+        for i in range(0, len(x), 2048):
+            loss, out = loss_of(x[i:i + 2048], kind[i:i + 2048], target[i:i + 2048], False)
+            losses.append(float(loss))
+            scores.append(out.numpy()[:, -1])
+        scores = np.concatenate(scores)
+        return float(np.mean(losses)), float(np.mean(scores[kind == 1] > 0.5)), float(np.mean(scores[kind == 0] > 0.5))
 
     rng = np.random.RandomState(seed)
     loss, found, false = evaluate(*held)

@@ -48,10 +48,10 @@ final class FaceDetectorTests: XCTestCase {
     /// of its side wide (as `tools/bench_faces.py` counts; MTCNN's box is the face, which
     /// fills anything from half of a FER-2013 crop to all of it).
     func testFindsEveryPlacedFaceAndNothingElse() throws {
-        try testFindsEveryPlacedFaceAndNothingElse(folder: Self.weights, thresholds: FaceDetectorOptions.defaultThresholds)
+        try checkFindsEveryPlacedFaceAndNothingElse(folder: Self.weights, thresholds: FaceDetectorOptions.defaultThresholds)
     }
 
-    func testFindsEveryPlacedFaceAndNothingElse(folder: String, thresholds: [Float]) throws {
+    func checkFindsEveryPlacedFaceAndNothingElse(folder: String, thresholds: [Float]) throws {
         let detector = try FaceDetector(folder: folder, options: FaceDetectorOptions(thresholds: thresholds))
         func lies(_ f: FaceBox, on placed: [Float]) -> Bool {
             let (cx, cy) = (f.x + f.width / 2, f.y + f.height / 2)
@@ -74,7 +74,7 @@ final class FaceDetectorTests: XCTestCase {
     /// The networks fine-tuned on FER-2013-style faces (`Weights/mtcnn-fer`, at the
     /// thresholds chosen for them, 0.5, 0.2, 0.8) also find every placed face and nothing else.
     func testFERTunedDetectorFindsEveryPlacedFace() throws {
-        try testFindsEveryPlacedFaceAndNothingElse(folder: Self.weights + "/mtcnn-fer", thresholds: [0.5, 0.2, 0.8])
+        try checkFindsEveryPlacedFaceAndNothingElse(folder: Self.weights + "/mtcnn-fer", thresholds: [0.5, 0.2, 0.8])
     }
 
     /// With `mirrorScores`, O-Net's score is the mean of its scores on the crop and on the
