@@ -13,11 +13,12 @@ public struct FaceDetectorOptions: Sendable, Equatable {
     public var minFaceSize: Int = 40
     /// Each pyramid level is this fraction of the previous one.
     public var scaleFactor: Float = 0.709
-    /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net), chosen on
-    /// 300 composed photos of the FER-2013 faces `mien train` holds out for validation
-    /// (`tools/bench_faces.py --faces validation --seed 11`, 12, 13): 0.5, 0.6, 0.7 found
-    /// 92.1% of their 597 faces with no false one.
-    public var thresholds: [Float] = FaceDetectorOptions.defaultThresholds
+    /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net); nil takes
+    /// the detector folder's (its `detector.json`), else `defaultThresholds`.
+    public var thresholds: [Float]?
+    /// The package's networks' thresholds, chosen on 300 composed photos of the FER-2013
+    /// faces `mien train` holds out for validation (`tools/bench_faces.py --faces validation
+    /// --seed 11`, 12, 13): 0.5, 0.6, 0.7 found 92.1% of their 597 faces with no false one.
     /// R-Net's 0.2 (the `mtcnn` package's 0.7) is what `mirrorScores` allows: 94.1% found,
     /// 1 false face in the 300 photos. Lower thresholds find more at a cost: 0.2, 0.2, 0.7
     /// found 96.0% (1 false face) for 1.4 times a frame's CPU time, and 0.05, 0.05, 0.72
@@ -28,8 +29,7 @@ public struct FaceDetectorOptions: Sendable, Equatable {
     /// R-Net at 0.2 let 29 false faces through O-Net alone and 1 through the mean.
     public var mirrorScores = true
 
-    public init(minFaceSize: Int = 40, scaleFactor: Float = 0.709, thresholds: [Float] = FaceDetectorOptions.defaultThresholds,
-                mirrorScores: Bool = true) {
+    public init(minFaceSize: Int = 40, scaleFactor: Float = 0.709, thresholds: [Float]? = nil, mirrorScores: Bool = true) {
         self.minFaceSize = minFaceSize
         self.scaleFactor = scaleFactor
         self.thresholds = thresholds
@@ -44,8 +44,12 @@ public struct FaceDetectorOptions: Sendable, Equatable {
         guard scaleFactor.isFinite, scaleFactor >= 0.1, scaleFactor <= 0.95 else {
             throw FaceDetectionError(path: "scaleFactor", "must be 0.1...0.95, got \(scaleFactor)")
         }
+        if let thresholds { try Self.check(thresholds: thresholds, path: "thresholds") }
+    }
+
+    static func check(thresholds: [Float], path: String) throws {
         guard thresholds.count == 3, thresholds.allSatisfy({ $0.isFinite && $0 >= 0 && $0 < 1 }) else {
-            throw FaceDetectionError(path: "thresholds", "must be three scores in 0..<1, got \(thresholds)")
+            throw FaceDetectionError(path: path, "must be three scores in 0..<1, got \(thresholds)")
         }
     }
 }
@@ -59,39 +63,42 @@ public struct FaceDetectorOptions: Sendable, Equatable {
 /// regression, squaring), with greedy non-maximum suppression as in the MTCNN paper.
 public final class FaceDetector: Sendable {
     public let options: FaceDetectorOptions
-    let pnet: Graph
-    let rnet: Graph
-    let onet: Graph
+    /// The thresholds in use: the options', else the folder's, else the defaults.
+    public let thresholds: [Float]
+    let networks: MTCNNNetworks
+    /// Networks for faces narrower than `below` pixels: P-Net levels whose 12-pixel window
+    /// spans less than that use its P-Net, and their candidates its R-Net and O-Net.
+    let smallFaces: (networks: MTCNNNetworks, below: Float)?
 
     /// The networks' file names in a weights folder (`Weights/` holds them).
-    public static let fileNames = ["mtcnn_pnet.mien", "mtcnn_rnet.mien", "mtcnn_onet.mien"]
+    public static let fileNames = MTCNNNetworks.fileNames
+    /// The subfolder of a weights folder that holds the default detector: the networks
+    /// fine-tuned on FER-2013-style faces (`tools/train_mtcnn_fer.py`), with the package's
+    /// networks (in the weights folder itself) for faces under 48 pixels, by its `detector.json`.
+    public static let defaultFolder = "mtcnn-fer"
 
-    /// The detector from `folder`'s `mtcnn_{pnet,rnet,onet}.mien`.
+    /// The detector from `folder`'s `mtcnn_{pnet,rnet,onet}.mien` and, when the folder holds
+    /// one, its `detector.json` (`DetectorManifest`: its thresholds and networks for small faces).
     public convenience init(folder: String, options: FaceDetectorOptions = FaceDetectorOptions()) throws {
-        let graphs = try Self.fileNames.map { name -> Graph in
-            let path = (folder as NSString).appendingPathComponent(name)
-            return try MienFile.read(contentsOf: path).fullGraph()
-        }
-        try self.init(pnet: graphs[0], rnet: graphs[1], onet: graphs[2], options: options)
+        let manifest = try DetectorManifest.read(folder: folder)
+        let small = try manifest?.smallFaces.map { (networks: try MTCNNNetworks(folder: $0.path(from: folder)), below: Float($0.below)) }
+        try self.init(networks: MTCNNNetworks(folder: folder), smallFaces: small, thresholds: manifest?.thresholds, options: options)
     }
 
-    /// The detector from its three networks: P-Net `[N, H, W, 3] → [N, H', W', 6]`, R-Net
-    /// `[N, 24, 24, 3] → [N, 6]`, O-Net `[N, 48, 48, 3] → [N, 16]` (box offsets, then for
-    /// O-Net ten landmark coordinates, then the two softmax scores).
-    public init(pnet: Graph, rnet: Graph, onet: Graph, options: FaceDetectorOptions = FaceDetectorOptions()) throws {
+    /// The detector from its three networks (see `MTCNNNetworks`).
+    public convenience init(pnet: Graph, rnet: Graph, onet: Graph, options: FaceDetectorOptions = FaceDetectorOptions()) throws {
+        try self.init(networks: MTCNNNetworks(pnet: pnet, rnet: rnet, onet: onet), options: options)
+    }
+
+    /// The detector from `networks`, with `smallFaces`' networks for faces narrower than its
+    /// `below` pixels; `thresholds` stand when the options give none.
+    public init(networks: MTCNNNetworks, smallFaces: (networks: MTCNNNetworks, below: Float)? = nil, thresholds: [Float]? = nil,
+                options: FaceDetectorOptions = FaceDetectorOptions()) throws {
         try options.validate()
-        func check(_ graph: Graph, _ name: String, input: Shape, output: Shape) throws {
-            let shape = try graph.outputShape(for: [input])
-            guard shape.count == output.count, zip(shape, output).allSatisfy({ $1 == nil || $0 == $1 }) else {
-                throw FaceDetectionError(path: name, "expected an output \(output.kerasDescription) for input \(input.kerasDescription), got \(shape.kerasDescription)")
-            }
-        }
-        try check(pnet, Self.fileNames[0], input: [1, 12, 12, 3], output: [1, 1, 1, 6])
-        try check(rnet, Self.fileNames[1], input: [nil, 24, 24, 3], output: [nil, 6])
-        try check(onet, Self.fileNames[2], input: [nil, 48, 48, 3], output: [nil, 16])
-        self.pnet = try pnet.optimizedForInference(forRunning: true)
-        self.rnet = try rnet.optimizedForInference(forRunning: true)
-        self.onet = try onet.optimizedForInference(forRunning: true)
+        if let thresholds { try FaceDetectorOptions.check(thresholds: thresholds, path: "thresholds") }
+        self.networks = networks
+        self.smallFaces = smallFaces
+        self.thresholds = options.thresholds ?? thresholds ?? FaceDetectorOptions.defaultThresholds
         self.options = options
     }
 
@@ -119,6 +126,8 @@ public final class FaceDetector: Sendable {
     struct Candidate {
         var x1, y1, x2, y2, score: Float
         var landmarks: [Float] = []
+        /// Proposed by the small faces' P-Net, and so refined by their R-Net and O-Net.
+        var small = false
         var area: Float { (x2 - x1) * (y2 - y1) }
 
         /// The square of the larger side around the same centre (`mtcnn`'s `resize_to_square`).
@@ -180,9 +189,10 @@ public final class FaceDetector: Sendable {
         let w = Int(Float(plane.width) * scale), h = Int(Float(plane.height) * scale)
         guard w >= 12, h >= 12 else { return [] }
         let level = plane.areaResized(width: w, height: h)
-        let out = try pnet.forward([Tensor(shape: [1, h, w, 3], scalars: level)])
+        let small = smallFaces.map { 12 / scale < $0.below } ?? false
+        let out = try networks(small: small).pnet.forward([Tensor(shape: [1, h, w, 3], scalars: level)])
         let (rows, cols) = (out.shape[1], out.shape[2])
-        let threshold = options.thresholds[0]
+        let threshold = thresholds[0]
         var found: [Candidate] = []
         out.scalars.withUnsafeBufferPointer { o in
             for r in 0..<rows {
@@ -193,7 +203,7 @@ public final class FaceDetector: Sendable {
                     let (x1, y1) = (Float(2 * c + 1), Float(2 * r + 1))
                     let (x2, y2) = (Float(2 * c + 12), Float(2 * r + 12))
                     found.append(Candidate(x1: (x1 + v[0] * 11) / scale, y1: (y1 + v[1] * 11) / scale,
-                                           x2: (x2 + v[2] * 11) / scale, y2: (y2 + v[3] * 11) / scale, score: v[5]))
+                                           x2: (x2 + v[2] * 11) / scale, y2: (y2 + v[3] * 11) / scale, score: v[5], small: small))
                 }
             }
         }
@@ -203,9 +213,9 @@ public final class FaceDetector: Sendable {
     /// R-Net on each proposal's 24×24 crop: re-scored, moved, NMS at 0.7, squared.
     func refine(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [Candidate] {
         var kept: [Candidate] = []
-        try forEachOutput(of: rnet, size: 24, plane, boxes, cores: cores) { box, v in
-            guard v[5] > options.thresholds[1], (0..<4).allSatisfy({ v[$0].isFinite }) else { return }
-            var moved = box.adjusted(v)
+        for (box, v) in zip(boxes, try outputs(of: \.rnet, size: 24, plane, boxes, cores: cores)) {
+            guard v[5] > thresholds[1], (0..<4).allSatisfy({ v[$0].isFinite }) else { continue }
+            var moved = v.withUnsafeBufferPointer { box.adjusted($0) }
             moved.score = v[5]
             kept.append(moved)
         }
@@ -215,20 +225,14 @@ public final class FaceDetector: Sendable {
     /// O-Net on each 48×48 crop: final score (with `mirrorScores`, the mean of the crop's
     /// and its mirror's), box and landmarks (the crop's); NMS by the smaller area.
     func output(_ plane: Plane, _ boxes: [Candidate], cores: Int) throws -> [DetectedFace] {
-        let threshold = options.thresholds[2]
-        var rows: [(box: Candidate, v: [Float], score: Float)] = []
-        try forEachOutput(of: onet, size: 48, plane, boxes, cores: cores) { box, v in
-            rows.append((box, Array(v), v[15]))
-        }
+        let threshold = thresholds[2]
+        var rows = zip(boxes, try outputs(of: \.onet, size: 48, plane, boxes, cores: cores)).map { (box: $0, v: $1, score: $1[15]) }
         if options.mirrorScores {
             // The mean passes only if the crop alone scores above 2·threshold − 1: O-Net sees
             // the mirror images of those alone (most candidates score far lower).
             let open = rows.indices.filter { rows[$0].score > 2 * threshold - 1 }
-            var next = 0
-            try forEachOutput(of: onet, size: 48, plane, open.map { rows[$0].box }, cores: cores, mirrored: true) { _, v in
-                rows[open[next]].score = (rows[open[next]].score + v[15]) / 2
-                next += 1
-            }
+            let scored = try outputs(of: \.onet, size: 48, plane, open.map { rows[$0].box }, cores: cores, mirrored: true)
+            for (i, v) in zip(open, scored) { rows[i].score = (rows[i].score + v[15]) / 2 }
         }
         var kept: [Candidate] = []
         for (box, v, score) in rows {
@@ -251,6 +255,25 @@ public final class FaceDetector: Sendable {
                                 landmarks: FaceLandmarks(leftEye: point(0), rightEye: point(1), nose: point(2),
                                                          mouthLeft: point(3), mouthRight: point(4)))
         }
+    }
+
+    func networks(small: Bool) -> MTCNNNetworks { small ? smallFaces?.networks ?? networks : networks }
+
+    /// Each box's output row from `network` of the networks that proposed it (see `smallFaces`).
+    private func outputs(of network: KeyPath<MTCNNNetworks, Graph>, size: Int, _ plane: Plane, _ boxes: [Candidate], cores: Int,
+                         mirrored: Bool = false) throws -> [[Float]] {
+        var rows = [[Float]](repeating: [], count: boxes.count)
+        for small in [false, true] {
+            let chosen = boxes.indices.filter { boxes[$0].small == small }
+            guard !chosen.isEmpty else { continue }
+            var next = 0
+            try forEachOutput(of: networks(small: small)[keyPath: network], size: size, plane, chosen.map { boxes[$0] },
+                              cores: cores, mirrored: mirrored) { _, v in
+                rows[chosen[next]] = Array(v)
+                next += 1
+            }
+        }
+        return rows
     }
 
     /// Runs `network` on the `size`×`size` crops of `boxes`, or with `mirrored` on their
@@ -291,5 +314,41 @@ public final class FaceDetector: Sendable {
             if !overlaps { kept.append(b) }
         }
         return kept
+    }
+}
+
+/// MTCNN's three networks, their shapes checked and prepared for inference: P-Net
+/// `[N, H, W, 3] → [N, H', W', 6]`, R-Net `[N, 24, 24, 3] → [N, 6]`, O-Net
+/// `[N, 48, 48, 3] → [N, 16]` (box offsets, then for O-Net ten landmark coordinates, then
+/// the two softmax scores).
+public struct MTCNNNetworks: Sendable {
+    let pnet: Graph
+    let rnet: Graph
+    let onet: Graph
+
+    /// The networks' file names in a weights folder (`Weights/` holds them).
+    public static let fileNames = ["mtcnn_pnet.mien", "mtcnn_rnet.mien", "mtcnn_onet.mien"]
+
+    /// `folder`'s `mtcnn_{pnet,rnet,onet}.mien`.
+    public init(folder: String) throws {
+        let graphs = try Self.fileNames.map { name -> Graph in
+            try MienFile.read(contentsOf: (folder as NSString).appendingPathComponent(name)).fullGraph()
+        }
+        try self.init(pnet: graphs[0], rnet: graphs[1], onet: graphs[2])
+    }
+
+    public init(pnet: Graph, rnet: Graph, onet: Graph) throws {
+        func check(_ graph: Graph, _ name: String, input: Shape, output: Shape) throws {
+            let shape = try graph.outputShape(for: [input])
+            guard shape.count == output.count, zip(shape, output).allSatisfy({ $1 == nil || $0 == $1 }) else {
+                throw FaceDetectionError(path: name, "expected an output \(output.kerasDescription) for input \(input.kerasDescription), got \(shape.kerasDescription)")
+            }
+        }
+        try check(pnet, Self.fileNames[0], input: [1, 12, 12, 3], output: [1, 1, 1, 6])
+        try check(rnet, Self.fileNames[1], input: [nil, 24, 24, 3], output: [nil, 6])
+        try check(onet, Self.fileNames[2], input: [nil, 48, 48, 3], output: [nil, 16])
+        self.pnet = try pnet.optimizedForInference(forRunning: true)
+        self.rnet = try rnet.optimizedForInference(forRunning: true)
+        self.onet = try onet.optimizedForInference(forRunning: true)
     }
 }

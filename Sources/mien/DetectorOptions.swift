@@ -5,23 +5,24 @@ import MienFaceDetection
 /// Where the face detector's networks are, how small a face it looks for and how sure it
 /// must be.
 struct DetectorOptions: ParsableArguments {
-    @Option(help: "A folder holding the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", "))); default: the model's folder, then ./Weights, then the Weights folder of the checkout mien was built in.")
+    @Option(help: "A folder holding the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", ")), and optionally its \(DetectorManifest.fileName)); default: the first of the model's folder, ./Weights and the Weights folder of the checkout mien was built in that holds them, its \(FaceDetector.defaultFolder)/ subfolder if that does.")
     var detector: String?
 
     @Option(parsing: .unconditional, help: "The smallest face to look for, in pixels, 12...16384.")
     var minFaceSize: Int = 40
 
-    @Option(help: ArgumentHelp("The face score a candidate needs after each of the detector's three stages (P-Net, R-Net, O-Net), comma-separated, each in 0..<1.",
+    @Option(help: ArgumentHelp("The face score a candidate needs after each of the detector's three stages (P-Net, R-Net, O-Net), comma-separated, each in 0..<1; default: the detector folder's (its detector.json), else \(FaceDetectorOptions.defaultThresholds.map { "\($0)" }.joined(separator: ",")).",
                                valueName: "p,r,o"))
-    var faceThresholds: String = FaceDetectorOptions.defaultThresholds.map { "\($0)" }.joined(separator: ",")
+    var faceThresholds: String?
 
     mutating func validate() throws {
         try OptionCheck.range("--min-face-size", minFaceSize, 12...16_384)
         _ = try thresholds()
     }
 
-    /// `--face-thresholds` as three scores.
-    func thresholds() throws -> [Float] {
+    /// `--face-thresholds` as three scores, nil when not given.
+    func thresholds() throws -> [Float]? {
+        guard let faceThresholds else { return nil }
         let values = faceThresholds.split(separator: ",", omittingEmptySubsequences: false)
             .map { Float($0.trimmingCharacters(in: .whitespaces)) }
         guard values.count == 3, values.allSatisfy({ $0.map { $0.isFinite && $0 >= 0 && $0 < 1 } ?? false }) else {
@@ -47,7 +48,9 @@ struct DetectorOptions: ParsableArguments {
     func load(model: String) throws -> FaceDetector {
         let options = FaceDetectorOptions(minFaceSize: minFaceSize, thresholds: try thresholds())
         let searched = folders(model: model)
-        for folder in searched {
+        // Each weights folder's FER-tuned detector first (see `FaceDetector.defaultFolder`).
+        let tried = detector != nil ? searched : searched.flatMap { [($0 as NSString).appendingPathComponent(FaceDetector.defaultFolder), $0] }
+        for folder in tried {
             let paths = FaceDetector.fileNames.map { (folder as NSString).appendingPathComponent($0) }
             if detector != nil || paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
                 return try FaceDetector(folder: folder, options: options)

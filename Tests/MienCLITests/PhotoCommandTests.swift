@@ -94,10 +94,31 @@ final class PhotoCommandTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("\"faces\""), result.stdout)
     }
 
+    /// The default detector is `Weights/mtcnn-fer` (the FER-tuned networks, at their
+    /// `detector.json`'s thresholds), not the package's networks in `Weights/`.
+    func testDefaultDetectorIsTheFERTunedOne() throws {
+        let weights = Fixtures.packageRoot.appendingPathComponent("Weights").path
+        func faces(_ options: [String]) throws -> [[String: Any]] {
+            try XCTUnwrap(json([model, photo("composed_01.jpg")] + options).first?["faces"] as? [[String: Any]])
+        }
+        let chosen = try faces([]), tuned = try faces(["--detector", weights + "/mtcnn-fer"]), package = try faces(["--detector", weights])
+        let confidences = { (f: [[String: Any]]) in f.map { $0["confidence"] as? Double ?? -1 } }
+        XCTAssertEqual(confidences(chosen), confidences(tuned))
+        XCTAssertNotEqual(confidences(chosen), confidences(package))
+        XCTAssertEqual(confidences(tuned), confidences(try faces(["--detector", weights + "/mtcnn-fer", "--face-thresholds", "0.5,0.2,0.8"])))
+    }
+
     /// Each refusal: non-zero exit, one line naming the option or file, nothing written.
     func testBadInputIsRefusedClearly() throws {
         let folder = try makeTemporaryFolder()
         let out = folder.appendingPathComponent("out.png").path
+        // The package's networks with a manifest whose thresholds are out of range.
+        let badManifest = try makeTemporaryFolder()
+        for name in ["mtcnn_pnet.mien", "mtcnn_rnet.mien", "mtcnn_onet.mien"] {
+            try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Weights/\(name)"),
+                                             to: badManifest.appendingPathComponent(name))
+        }
+        try Data(#"{"thresholds": [0.5, 0.2, 7]}"#.utf8).write(to: badManifest.appendingPathComponent("detector.json"))
         let cases: [([String], String)] = [
             ([photo("composed_05.jpg"), photo("composed_06.jpg"), "--annotate", out], "--annotate takes one image"),
             ([photo("composed_05.jpg"), "--annotate", out, "--no-detect"], "cannot go with --no-detect"),
@@ -106,6 +127,7 @@ final class PhotoCommandTests: XCTestCase {
             ([photo("composed_05.jpg"), "--face-thresholds", "0.5,0.6"], "--face-thresholds must be three scores"),
             ([photo("composed_05.jpg"), "--face-thresholds", "0.5,1,0.7"], "--face-thresholds must be three scores"),
             ([photo("composed_05.jpg"), "--detector", folder.path], "mtcnn_pnet.mien"),
+            ([photo("composed_05.jpg"), "--detector", badManifest.path], "detector.json: thresholds"),
         ]
         for (arguments, message) in cases {
             let result = try runMien(["predict", model] + arguments)

@@ -51,7 +51,7 @@ final class FaceDetectorTests: XCTestCase {
         try checkFindsEveryPlacedFaceAndNothingElse(folder: Self.weights, thresholds: FaceDetectorOptions.defaultThresholds)
     }
 
-    func checkFindsEveryPlacedFaceAndNothingElse(folder: String, thresholds: [Float]) throws {
+    func checkFindsEveryPlacedFaceAndNothingElse(folder: String, thresholds: [Float]? = nil) throws {
         let detector = try FaceDetector(folder: folder, options: FaceDetectorOptions(thresholds: thresholds))
         func lies(_ f: FaceBox, on placed: [Float]) -> Bool {
             let (cx, cy) = (f.x + f.width / 2, f.y + f.height / 2)
@@ -71,11 +71,14 @@ final class FaceDetectorTests: XCTestCase {
         }
     }
 
-    /// The networks fine-tuned on FER-2013-style faces (`Weights/mtcnn-fer`, at the
-    /// thresholds chosen for them, 0.5, 0.2, 0.8) also find every placed face and nothing else.
+    /// The default detector (`Weights/mtcnn-fer`: the networks fine-tuned on FER-2013-style
+    /// faces, at the thresholds its `detector.json` gives, 0.5, 0.2, 0.8) also finds every
+    /// placed face and nothing else.
     func testFERTunedDetectorFindsEveryPlacedFace() throws {
-        try checkFindsEveryPlacedFaceAndNothingElse(folder: Self.weights + "/mtcnn-fer", thresholds: [0.5, 0.2, 0.8])
+        try checkFindsEveryPlacedFaceAndNothingElse(folder: Self.ferTuned)
     }
+
+    static let ferTuned = weights + "/" + FaceDetector.defaultFolder
 
     /// With `mirrorScores`, O-Net's score is the mean of its scores on the crop and on the
     /// crop's mirror image: the latter is O-Net alone on the mirrored photo, at the mirrored
@@ -113,17 +116,41 @@ final class FaceDetectorTests: XCTestCase {
     /// faces of its own, so other detections are not counted as false there. The expected
     /// regions were read off the photos by eye.
     func testFindsTheFacesInRealPhotos() throws {
-        let detector = try FaceDetector(folder: Self.weights)
-        for (file, region) in [("messi5.jpg", (x: 215...265, y: 80...140)), ("basketball1.png", (x: 65...110, y: 85...135))] {
-            let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/real/\(file)"))
-            let found = try detector.detect(image)
-            let face = found.first { f in
-                region.x.contains(Int(f.box.x + f.box.width / 2)) && region.y.contains(Int(f.box.y + f.box.height / 2))
+        for folder in [Self.weights, Self.ferTuned] {
+            let detector = try FaceDetector(folder: folder)
+            for (file, region) in Self.realFaces {
+                let found = try detector.detect(try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/real/\(file)")))
+                let hit = try XCTUnwrap(Self.face(in: region, found), "\(folder) \(file): no face in \(region), found \(found.map(\.box))")
+                XCTAssertGreaterThan(hit.confidence, 0.9, "\(folder) \(file)")
+                XCTAssertTrue((20...60).contains(Int(hit.box.width)), "\(folder) \(file): \(hit.box)")
             }
-            let hit = try XCTUnwrap(face, "\(file): no face in \(region), found \(found.map(\.box))")
-            XCTAssertGreaterThan(hit.confidence, 0.9, file)
-            XCTAssertTrue((20...60).contains(Int(hit.box.width)), "\(file): \(hit.box)")
+            // The man on the right in basketball1.png turns away: nothing else is a face there.
+            let basketball = try detector.detect(try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/real/basketball1.png")))
+            XCTAssertEqual(basketball.count, 1, "\(folder): \(basketball.map(\.box))")
         }
+    }
+
+    static let realFaces = [("messi5.jpg", (x: 215...265, y: 80...140)), ("basketball1.png", (x: 65...110, y: 85...135))]
+
+    static func face(in region: (x: ClosedRange<Int>, y: ClosedRange<Int>), _ found: [DetectedFace]) -> DetectedFace? {
+        found.first { f in region.x.contains(Int(f.box.x + f.box.width / 2)) && region.y.contains(Int(f.box.y + f.box.height / 2)) }
+    }
+
+    /// The FER-tuned networks learned faces 48–200 pixels wide and alone lose the footballer's
+    /// 28-pixel face; with `detector.json`, P-Net's 40-pixel level is the package's, and so
+    /// are the R-Net and O-Net that judge its candidates, which find it.
+    func testSmallFacesGoToTheSmallFacesNetworks() throws {
+        let image = try ImageDecoder.decode(contentsOf: Fixtures.path("mtcnn/real/messi5.jpg"))
+        let region = Self.realFaces[0].1
+        let alone = try FaceDetector(networks: MTCNNNetworks(folder: Self.ferTuned), thresholds: [0.5, 0.2, 0.8])
+        XCTAssertNil(Self.face(in: region, try alone.detect(image)))
+        let routed = try FaceDetector(folder: Self.ferTuned)
+        XCTAssertEqual(routed.thresholds, [0.5, 0.2, 0.8])
+        XCTAssertEqual(routed.smallFaces?.below, 48)
+        XCTAssertNotNil(Self.face(in: region, try routed.detect(image)))
+        // The options' thresholds stand over the folder's.
+        XCTAssertEqual(try FaceDetector(folder: Self.ferTuned, options: FaceDetectorOptions(thresholds: [0.6, 0.3, 0.9])).thresholds, [0.6, 0.3, 0.9])
+        XCTAssertEqual(try FaceDetector(folder: Self.weights).thresholds, FaceDetectorOptions.defaultThresholds)
     }
 
     /// One core or two: the same faces (the pyramid's levels and the crops are independent;
@@ -177,5 +204,33 @@ final class FaceDetectorTests: XCTestCase {
         XCTAssertThrowsError(try FaceDetector(folder: folder.path)) { error in
             XCTAssertTrue("\(error)".contains("mtcnn_pnet.mien"), "\(error)")
         }
+    }
+
+    /// A bad `detector.json` is one error naming the file and the problem, never ignored.
+    func testBadManifestsNameTheFile() throws {
+        let cases: [(String, String)] = [
+            ("{", "not a detector manifest"),
+            (#"{"thresholds": [0.5, 0.2]}"#, "thresholds"),
+            (#"{"thresholds": [0.5, 0.2, 1.5]}"#, "thresholds"),
+            (#"{"small_faces": {"below": 5, "folder": ".."}}"#, "below must be 12...16384"),
+            (#"{"small_faces": {"below": 48}}"#, "not a detector manifest"),
+            (#"{"small_faces": {"below": 48, "folder": "nowhere"}}"#, "nowhere/mtcnn_pnet.mien"),
+            (String(repeating: " ", count: 70_000) + "{}", "limit"),
+        ]
+        for (text, expected) in cases {
+            let folder = try makeTemporaryFolder()
+            for name in FaceDetector.fileNames {
+                try FileManager.default.copyItem(atPath: Self.weights + "/" + name, toPath: folder.appendingPathComponent(name).path)
+            }
+            try Data(text.utf8).write(to: folder.appendingPathComponent(DetectorManifest.fileName))
+            XCTAssertThrowsError(try FaceDetector(folder: folder.path), text.prefix(60) + "") { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+                XCTAssertTrue("\(error)".contains(folder.path), "\(error)")
+            }
+        }
+        // A folder where the manifest should be is refused too.
+        let folder = try makeTemporaryFolder()
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent(DetectorManifest.fileName), withIntermediateDirectories: false)
+        XCTAssertThrowsError(try DetectorManifest.read(folder: folder.path)) { XCTAssertTrue("\($0)".contains(DetectorManifest.fileName), "\($0)") }
     }
 }
