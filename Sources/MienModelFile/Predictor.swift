@@ -75,12 +75,16 @@ public final class Predictor: Sendable {
     /// `run`'s outputs for the batch, or with `.mirror` the mean of the batch's and its
     /// mirror images' (the mean of probabilities, as test-time augmentation is usually done).
     private func augmented(_ batch: Tensor, _ run: (Tensor) throws -> Tensor) throws -> Tensor {
-        var outputs = try run(batch)
-        guard testTimeAugmentation == .mirror else { return outputs }
-        let mirrored = try run(batch.mirrored())
+        guard testTimeAugmentation == .mirror else { return try run(batch) }
+        // The images and their mirror images in one batch: one face in a video frame becomes
+        // two images, one per core, rather than two passes that split each image's rows
+        // across the cores and wait for each other at every layer.
+        let both = try run(Tensor(shape: [2 * batch.shape[0]] + batch.shape.dropFirst(), scalars: batch.scalars + batch.mirrored().scalars))
+        let half = both.scalars.count / 2
+        var outputs = Tensor(shape: [batch.shape[0]] + both.shape.dropFirst(), scalars: Array(both.scalars[..<half]))
         outputs.scalars.withUnsafeMutableBufferPointer { o in
-            mirrored.scalars.withUnsafeBufferPointer { m in
-                for i in 0..<o.count { o[i] = (o[i] + m[i]) * 0.5 }
+            both.scalars.withUnsafeBufferPointer { m in
+                for i in 0..<half { o[i] = (o[i] + m[half + i]) * 0.5 }
             }
         }
         return outputs
