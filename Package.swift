@@ -103,7 +103,8 @@ let package = Package(
 
         // Fuzz targets (libFuzzer via tools/fuzz.sh), their driver/replayer, and the replay of
         // Tests/Fixtures/fuzz/*/{seeds,crashes} in the test suite.
-        .target(name: "MienFuzz", dependencies: ["MienModelFile", "MienKerasConfig", "MienNN", "MienTraining", "MienImages", "MienFaces", "MienFiles"]),
+        .target(name: "MienFuzz", dependencies: ["MienModelFile", "MienKerasConfig", "MienNN", "MienTraining", "MienImages", "MienFaces", "MienFiles",
+                                                 "MienFaceDetection"]),
         .executableTarget(name: "mien-fuzz", dependencies: ["MienFuzz", "MienNN"]),
 
         // The README's "Use Mien from Swift" examples, built and run by MienExamplesTests:

@@ -3,7 +3,7 @@
 #
 #   tools/fuzz.sh TARGET [SECONDS] [JOBS]
 #
-# TARGET: safetensors, mien, keras-config, head, image, csv or checkpoint (Sources/MienFuzz).
+# TARGET: safetensors, mien, keras-config, head, image, csv, checkpoint or detector-manifest (Sources/MienFuzz).
 # SECONDS: how long to fuzz (default 1800). JOBS: parallel fuzzing processes (default 1;
 # more uses libFuzzer's -fork mode, which shares one corpus between the processes and keeps
 # going after a finding; MIEN_FUZZ_KEEP_GOING=1 does the same with one job). Without fork
@@ -22,7 +22,7 @@
 # build error.
 set -uo pipefail
 
-TARGETS="safetensors mien keras-config head image csv checkpoint"
+TARGETS="safetensors mien keras-config head image csv checkpoint detector-manifest"
 usage() {
     echo "usage: tools/fuzz.sh TARGET [SECONDS] [JOBS]   (TARGET: ${TARGETS// /, })" >&2
     exit 2
@@ -42,7 +42,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 export SWIFT_BACKTRACE=enable=no
 
 case $target in
-    keras-config|head|csv) max_len=65536 ;;      # text
+    keras-config|head|csv|detector-manifest) max_len=65536 ;;      # text
     *) max_len=1048576 ;;                          # files: safetensors, .mien, images
 esac
 

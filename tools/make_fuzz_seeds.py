@@ -25,7 +25,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "Fixtures")
-TARGETS = ["safetensors", "mien", "keras-config", "head", "image", "csv"]
+TARGETS = ["safetensors", "mien", "keras-config", "head", "image", "csv", "detector-manifest"]
 MAX_SEED_BYTES = 64 * 1024          # per file; text targets run with -max_len=65536
 
 
@@ -420,6 +420,33 @@ def csv_seeds():
     return seeds
 
 
+# --- face detector manifests ---------------------------------------------------------
+
+def detector_manifest_seeds():
+    seeds = Seeds("detector-manifest")
+    bundled = read(os.path.join(ROOT, "Weights", "mtcnn-fer", "detector.json"))
+    seeds.add("bundled.json", bundled)
+    seeds.add("bundled.cut.json", bundled[: len(bundled) // 2])
+    for i, text in enumerate([
+        "{}",
+        '{"thresholds": [0.6, 0.7, 0.8]}',
+        '{"small_faces": {"below": 48, "folder": "/abs/path"}}',
+        '{"thresholds": [0.5, 0.2]}',
+        '{"thresholds": [0.5, 0.2, 1.0]}',
+        '{"thresholds": [0.5, 0.2, -0.1]}',
+        '{"thresholds": [0.5, 0.2, 1e400]}',
+        '{"thresholds": "0.5,0.2,0.8"}',
+        '{"small_faces": {"below": 11, "folder": ".."}}',
+        '{"small_faces": {"below": 99999999999999999999, "folder": ".."}}',
+        '{"small_faces": {"below": 48}}',
+        '{"small_faces": null, "thresholds": null}',
+        '[]',
+        '{"thresholds": [0.5, 0.2, 0.8], "thresholds": [0.1, 0.1, 0.1]}',
+    ]):
+        seeds.add(f"manifest_{i:02d}.json", text)
+    return seeds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mien", default=os.path.join(ROOT, ".build", "release", "mien"),
@@ -441,7 +468,7 @@ def main():
 
     total = 0
     for seeds in [safetensors_seeds(mien_files), mien_seeds(mien_files), keras_config_seeds(),
-                  head_seeds(), image_seeds(), csv_seeds()]:
+                  head_seeds(), image_seeds(), csv_seeds(), detector_manifest_seeds()]:
         total += seeds.write(args.out)
     print(f"total: {total} bytes in {args.out}")
 

@@ -38,7 +38,14 @@ public struct DetectorManifest: Codable, Equatable, Sendable {
         let path = (folder as NSString).appendingPathComponent(fileName)
         // Anything at the path is read, so a directory or FIFO there is an error, not ignored.
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let bytes = try RegularFile.read(path, limit: maxBytes, what: "a detector manifest")
+        return try parse(bytes: try RegularFile.read(path, limit: maxBytes, what: "a detector manifest"), path: path)
+    }
+
+    /// A manifest's bytes (`path` names it in errors), checked as `read` checks them.
+    public static func parse(bytes: [UInt8], path: String) throws -> DetectorManifest {
+        guard bytes.count <= maxBytes else {
+            throw FaceDetectionError(path: path, "a detector manifest has \(bytes.count) bytes, more than the \(maxBytes)-byte limit")
+        }
         let manifest: DetectorManifest
         do {
             manifest = try JSONDecoder().decode(DetectorManifest.self, from: Data(bytes))

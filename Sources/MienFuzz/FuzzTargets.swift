@@ -1,3 +1,4 @@
+import MienFaceDetection
 import MienFaces
 import MienImages
 import MienKerasConfig
@@ -29,6 +30,7 @@ public enum FuzzTargets {
             "image": image,
             "csv": csv,
             "checkpoint": checkpoint,
+            "detector-manifest": detectorManifest,
         ]
     }
 
@@ -133,6 +135,13 @@ public enum FuzzTargets {
     public static func checkpoint(_ data: UnsafeRawBufferPointer) {
         lastOutcome = .refused
         guard (try? FineTuneJob.checkCheckpoint(bytes: Array(data), path: "fuzz.checkpoint.safetensors")) != nil else { return }
+        lastOutcome = .accepted
+    }
+
+    /// `DetectorManifest.parse(bytes:)`: a face detector folder's `detector.json`.
+    public static func detectorManifest(_ data: UnsafeRawBufferPointer) {
+        lastOutcome = .refused
+        guard (try? DetectorManifest.parse(bytes: Array(data), path: "fuzz/detector.json")) != nil else { return }
         lastOutcome = .accepted
     }
 

@@ -55,9 +55,10 @@ final class FuzzReplayTests: XCTestCase {
     func testImage() throws { try replayAll("image") }
     func testCSV() throws { try replayAll("csv") }
     func testCheckpoint() throws { try replayAll("checkpoint") }
+    func testDetectorManifest() throws { try replayAll("detector-manifest") }
 
     func testRegistryNamesAreTheTestedOnes() {
-        XCTAssertEqual(FuzzTargets.names, ["checkpoint", "csv", "head", "image", "keras-config", "mien", "safetensors"])
+        XCTAssertEqual(FuzzTargets.names, ["checkpoint", "csv", "detector-manifest", "head", "image", "keras-config", "mien", "safetensors"])
     }
 
     func replayAll(_ target: String) throws {
