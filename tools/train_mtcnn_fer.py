@@ -30,10 +30,12 @@ the epoch with the lowest loss on held-out photos is kept.
 Written, for --net pnet (first: R-Net and O-Net learn from its proposals), rnet, onet:
     OUT/mtcnn_NET_fer.h5              the fine-tuned network (Keras 3 legacy .h5)
     OUT/NET_fer.io.h5                 inputs and its outputs (Golden fixture, MTCNNNetworkTests)
-    WEIGHTS/mtcnn-fer/mtcnn_NET.mien  the same by `mien export`: `--detector Weights/mtcnn-fer`
-The package's own networks stay the default detector (Weights/mtcnn_NET.mien): these find
-FER-2013-style faces better but lose a real face the package finds (the small footballer's
-face in messi5.jpg); their training data has no real photo.
+    WEIGHTS/mtcnn-fer/mtcnn_NET.mien  the same by `mien export`: Mien's default detector
+They learned faces 48-200 pixels wide and no real photo: alone they lose the small
+footballer's face in messi5.jpg, which the package's networks find. So
+Weights/mtcnn-fer/detector.json (written by hand, not by this script) hands faces under 48
+pixels to the package's networks (Weights/mtcnn_NET.mien) and gives these networks'
+thresholds (0.5, 0.2, 0.8, chosen on the validation photos).
 
     swift build -c release --product mien
     python3 tools/train_mtcnn_fer.py --fer2013 ../shared/fer2013 --mien .build/release/mien --net pnet
