@@ -1536,6 +1536,12 @@ OPTION_TABLE = [
                                             "1,0.5,0.5", "-0.1,0.5,0.5", "nan,0.5,0.5", "inf,0.5,0.5", "", "a,b,c",
                                             "0.5,,0.7", "0.99,0.99,0.99", "1e-3,2e-1,0.7", "0.9999999999,0.5,0.5"],
      _face_thresholds_rule, []),
+    # A detector folder: the three networks, and optionally a detector.json (a folder of
+    # manifests without networks, a file, a device, nothing: refused).
+    ("predict-photo", "--detector", ["Weights", "Weights/mtcnn-fer", "Weights/mtcnn-fer/", "nowhere", "", "Weights/fer7.mien",
+                                     "/dev/null", "/", "Tests/Fixtures/fuzz/detector-manifest/seeds",
+                                     "Weights/mtcnn-fer/detector.json"],
+     _set_rule(valid=("Weights", "Weights/mtcnn-fer", "Weights/mtcnn-fer/")), []),
     ("align", "--size", INT_POOL, _int_rule(8, 1024), []),
     ("align", "--unfound", ["keep", "skip", "", "Keep", "drop", "keep,skip"], _set_rule(valid=("keep", "skip")), []),
     ("align", "--min-face-size", INT_POOL, _int_rule(12, 16_384), []),

@@ -70,8 +70,10 @@ public struct FaceDetectorOptions: Sendable, Equatable {
 /// re-scores each proposal's 24×24 crop, and an output network (O-Net) gives the final
 /// box and five landmarks from a 48×48 crop. The networks are the `mtcnn` 1.0.0 package's
 /// trained weights (MIT licence), converted by `tools/make_mtcnn.py` to Keras `.h5` and then
-/// to `.mien`, and run by Mien's own layers. The stages follow the package (thresholds, box
-/// regression, squaring), with greedy non-maximum suppression as in the MTCNN paper.
+/// to `.mien`, and run by Mien's own layers, or (the default, `defaultFolder`) those weights
+/// fine-tuned on FER-2013-style faces, with the package's for small faces (`smallFaces`).
+/// The stages follow the package (thresholds, box regression, squaring), with greedy
+/// non-maximum suppression as in the MTCNN paper.
 public final class FaceDetector: Sendable {
     public let options: FaceDetectorOptions
     /// The thresholds in use: the options', else the folder's, else the defaults.
