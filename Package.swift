@@ -111,9 +111,12 @@ let package = Package(
         // prediction needs the inference modules alone (no libhdf5, no CSV).
         .executableTarget(name: "mien-example-predict", dependencies: ["MienModelFile", "MienImages"],
                           path: "Examples/PredictFace"),
+        .executableTarget(name: "mien-example-photo", dependencies: ["MienFaceDetection", "MienModelFile", "MienImages"],
+                          path: "Examples/PredictPhoto"),
         .executableTarget(name: "mien-example-fine-tune", dependencies: ["MienTraining", "MienModelFile", "MienImages"],
                           path: "Examples/FineTune"),
-        .testTarget(name: "MienExamplesTests", dependencies: ["mien-example-predict", "mien-example-fine-tune", "MienTestSupport"]),
+        .testTarget(name: "MienExamplesTests", dependencies: ["mien-example-predict", "mien-example-photo", "mien-example-fine-tune",
+                                                             "MienTestSupport"]),
         .testTarget(name: "MienFuzzTests", dependencies: ["MienFuzz", "MienTestSupport"]),
     ]
 )

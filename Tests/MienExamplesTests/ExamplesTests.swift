@@ -48,6 +48,30 @@ final class ExamplesTests: XCTestCase {
         XCTAssertTrue(mien.contains("$s3CSV") && mien.contains("H5Fopen"))
     }
 
+    /// The faces of a photo through the example and through `mien predict`: the same boxes
+    /// and labels, in the same order.
+    func testPhotoExampleAgreesWithTheCLI() throws {
+        let model = Fixtures.packageRoot.appendingPathComponent("Weights/fer7.mien").path
+        let detector = Fixtures.packageRoot.appendingPathComponent("Weights/mtcnn-fer").path
+        let photo = Fixtures.path("mtcnn/photos/composed_05.jpg")
+        let run = try runBuiltProduct(try product("mien-example-photo"), [model, detector, photo])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        let cli = try runBuiltProduct(try product("mien"), ["predict", model, photo, "--format", "csv"])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        // file,face,box_x,box_y,box_width,box_height,confidence,label,...
+        let expected = cli.stdout.split(separator: "\n").dropFirst().map { line -> String in
+            let f = line.split(separator: ",").map(String.init)
+            let (x, y, w, h) = (Int(Float(f[2])!), Int(Float(f[3])!), Int(Float(f[4])!), Int(Float(f[5])!))
+            return "\(x),\(y) \(w)×\(h): \(f[7])"
+        }
+        XCTAssertEqual(expected.count, 3)
+        XCTAssertEqual(run.stdout.split(separator: "\n").map(String.init), expected)
+        // A file that is not an image: one line naming it, exit 1.
+        let bad = try runBuiltProduct(try product("mien-example-photo"), [model, detector, model])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stdout.contains(model), bad.stdout)
+    }
+
     /// Fine-tuning from code on the fixture faces, then loading the model it wrote.
     func testFineTuneExample() throws {
         let output = try makeTemporaryFolder("mien-example").appendingPathComponent("m.mien").path
@@ -63,7 +87,7 @@ final class ExamplesTests: XCTestCase {
     /// The README shows the examples as they are compiled here.
     func testREADMEShowsTheCompiledExamples() throws {
         let readme = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        for example in ["Examples/PredictFace/main.swift", "Examples/FineTune/main.swift"] {
+        for example in ["Examples/PredictFace/main.swift", "Examples/PredictPhoto/main.swift", "Examples/FineTune/main.swift"] {
             let source = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent(example), encoding: .utf8)
             XCTAssertTrue(readme.contains(source), "README.md lacks \(example) verbatim")
         }
