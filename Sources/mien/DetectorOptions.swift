@@ -18,6 +18,12 @@ struct DetectorOptions: ParsableArguments {
     mutating func validate() throws {
         try OptionCheck.range("--min-face-size", minFaceSize, 12...16_384)
         _ = try thresholds()
+        if let detector {
+            var isFolder: ObjCBool = false
+            guard !detector.isEmpty, FileManager.default.fileExists(atPath: detector, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--detector '\(detector)' is not a folder (it holds the detector's \(FaceDetector.fileNames.joined(separator: ", ")))")
+            }
+        }
     }
 
     /// `--face-thresholds` as three scores, nil when not given.

@@ -128,6 +128,8 @@ final class PhotoCommandTests: XCTestCase {
             ([photo("composed_05.jpg"), "--face-thresholds", "0.5,1,0.7"], "--face-thresholds must be three scores"),
             ([photo("composed_05.jpg"), "--detector", folder.path], "mtcnn_pnet.mien"),
             ([photo("composed_05.jpg"), "--detector", badManifest.path], "detector.json: thresholds"),
+            ([photo("composed_05.jpg"), "--detector", ""], "--detector '' is not a folder"),
+            ([photo("composed_05.jpg"), "--detector", model], "--detector '\(model)' is not a folder"),
         ]
         for (arguments, message) in cases {
             let result = try runMien(["predict", model] + arguments)
