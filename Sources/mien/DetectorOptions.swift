@@ -58,9 +58,11 @@ struct DetectorOptions: ParsableArguments {
         let tried = detector != nil ? searched : searched.flatMap { [($0 as NSString).appendingPathComponent(FaceDetector.defaultFolder), $0] }
         for folder in tried {
             let paths = FaceDetector.fileNames.map { (folder as NSString).appendingPathComponent($0) }
-            if detector != nil || paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
-                return try FaceDetector(folder: folder, options: options)
+            let missing = zip(FaceDetector.fileNames, paths).filter { !FileManager.default.fileExists(atPath: $1) }.map(\.0)
+            if let detector, !missing.isEmpty {
+                throw ValidationError("--detector '\(detector)' holds no \(missing.joined(separator: ", "))")
             }
+            if missing.isEmpty { return try FaceDetector(folder: folder, options: options) }
         }
         throw ValidationError("the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", "))) are in none of \(searched.joined(separator: ", ")); give their folder with --detector (Mien's Weights/ holds them)")
     }

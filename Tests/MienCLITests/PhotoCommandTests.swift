@@ -126,7 +126,7 @@ final class PhotoCommandTests: XCTestCase {
             ([photo("composed_05.jpg"), "--min-face-size", "5"], "--min-face-size"),
             ([photo("composed_05.jpg"), "--face-thresholds", "0.5,0.6"], "--face-thresholds must be three scores"),
             ([photo("composed_05.jpg"), "--face-thresholds", "0.5,1,0.7"], "--face-thresholds must be three scores"),
-            ([photo("composed_05.jpg"), "--detector", folder.path], "mtcnn_pnet.mien"),
+            ([photo("composed_05.jpg"), "--detector", folder.path], "--detector '\(folder.path)' holds no mtcnn_pnet.mien, mtcnn_rnet.mien, mtcnn_onet.mien"),
             ([photo("composed_05.jpg"), "--detector", badManifest.path], "detector.json: thresholds"),
             ([photo("composed_05.jpg"), "--detector", ""], "--detector '' is not a folder"),
             ([photo("composed_05.jpg"), "--detector", model], "--detector '\(model)' is not a folder"),
