@@ -35,7 +35,7 @@ They learned faces 48-200 pixels wide and no real photo: alone they lose the sma
 footballer's face in messi5.jpg, which the package's networks find. So
 Weights/mtcnn-fer/detector.json (written by hand, not by this script) hands faces under 48
 pixels to the package's networks (Weights/mtcnn_NET.mien) and gives these networks'
-thresholds (0.5, 0.2, 0.8, chosen on the validation photos).
+thresholds (0.5, 0.5, 0.8, chosen on the validation photos).
 
     swift build -c release --product mien
     python3 tools/train_mtcnn_fer.py --fer2013 ../shared/fer2013 --mien .build/release/mien --net pnet

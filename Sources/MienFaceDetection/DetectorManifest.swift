@@ -4,7 +4,7 @@ import MienFiles
 /// A detector folder's `detector.json`: the thresholds its networks were tuned at, and
 /// another folder's networks for faces smaller than the ones they were trained on.
 ///
-///     {"thresholds": [0.5, 0.2, 0.8], "small_faces": {"below": 48, "folder": ".."}}
+///     {"thresholds": [0.5, 0.5, 0.8], "small_faces": {"below": 48, "folder": ".."}}
 ///
 /// `Weights/mtcnn-fer` holds one: its networks learned FER-2013 faces 48–200 pixels wide,
 /// and the package's networks (in `..`) keep the small real faces they were trained on.

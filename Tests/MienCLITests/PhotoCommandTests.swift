@@ -105,7 +105,7 @@ final class PhotoCommandTests: XCTestCase {
         let confidences = { (f: [[String: Any]]) in f.map { $0["confidence"] as? Double ?? -1 } }
         XCTAssertEqual(confidences(chosen), confidences(tuned))
         XCTAssertNotEqual(confidences(chosen), confidences(package))
-        XCTAssertEqual(confidences(tuned), confidences(try faces(["--detector", weights + "/mtcnn-fer", "--face-thresholds", "0.5,0.2,0.8"])))
+        XCTAssertEqual(confidences(tuned), confidences(try faces(["--detector", weights + "/mtcnn-fer", "--face-thresholds", "0.5,0.5,0.8"])))
     }
 
     /// Each refusal: non-zero exit, one line naming the option or file, nothing written.
