@@ -113,6 +113,12 @@ def check_equal(package_model, model, x):
                  f"{np.abs(expected - actual).max()}")
 
 
+def export_mien(mien, h5, path):
+    """`mien export` of a network's .h5 to `path`. The detector normalizes the pixels itself:
+    the exported model takes them as they are."""
+    subprocess.run([mien, "export", h5, "--scale", "1", "--offset", "0", "-o", path], check=True)
+
+
 def network_inputs(rng, kind):
     """Inputs for a network's fixture: pixels 0…255 normalized as the detector does, so
     activations have their real range; P-Net at odd sizes, whose 'same' max pooling of an
@@ -197,11 +203,13 @@ def place_faces(rng, background, files, count, turn, sizes=(56, 180)):
     box (the unturned square), angle, label and path."""
     photo = background.copy()
     faces = []
+    # Any face gives a turned face's extent; the first is read once for all the attempts.
+    first = np.asarray(Image.open(files[0][1]))
     for _ in range(count):
         for _attempt in range(50):
             size = int(rng.randint(*sizes))
             angle = float(rng.uniform(-15, 15)) if turn else 0.0
-            img, mask = rotate_face(np.asarray(Image.open(files[0][1])), size, angle)
+            img, mask = rotate_face(first, size, angle)
             x, y = int(rng.randint(0, photo.width - img.width)), int(rng.randint(0, photo.height - img.height))
             box = [x + (img.width - size) / 2, y + (img.height - size) / 2, size, size]
             if all(_overlap(box, f["box"]) == 0 for f in faces):
@@ -303,9 +311,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     make_networks(args.out)
     for kind in ["pnet", "rnet", "onet"]:
-        # The detector normalizes the pixels itself: the exported model takes them as they are.
-        subprocess.run([args.mien, "export", os.path.join(args.out, f"mtcnn_{kind}.h5"), "--scale", "1",
-                        "--offset", "0", "-o", os.path.join(args.weights_out, f"mtcnn_{kind}.mien")], check=True)
+        export_mien(args.mien, os.path.join(args.out, f"mtcnn_{kind}.h5"), os.path.join(args.weights_out, f"mtcnn_{kind}.mien"))
     calibrate_crop(args.fer2013, args.out)
     make_photos(args.fer2013, args.out, args.photos)
     make_group_photo(args.fer2013, os.path.join(REPO_ROOT, "docs", "group.jpg"))

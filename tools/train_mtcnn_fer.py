@@ -46,7 +46,6 @@ thresholds (0.5, 0.5, 0.8, chosen on the validation photos).
 import argparse
 import io
 import os
-import subprocess
 import sys
 import warnings
 
@@ -58,7 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from make_mtcnn import REPO_ROOT, network_inputs, place_faces, write_io  # noqa: E402
+from make_mtcnn import REPO_ROOT, export_mien, network_inputs, place_faces, write_io  # noqa: E402
 from mien_split import FER_CLASSES, validation_faces  # noqa: E402
 
 BOX_WIDTH, BOX_HEIGHT = 0.799, 1.049  # MTCNN's box on a FER-2013 square (fer_crop.json)
@@ -373,10 +372,8 @@ def main():
     h5 = os.path.join(args.out, f"mtcnn_{args.net}_fer.h5")
     model.save(h5)
     write_fixture(args.out, args.net)
-    # The detector normalizes the pixels itself: the exported model takes them as they are.
     os.makedirs(args.weights_out, exist_ok=True)
-    subprocess.run([args.mien, "export", h5, "--scale", "1", "--offset", "0",
-                    "-o", os.path.join(args.weights_out, f"mtcnn_{args.net}.mien")], check=True)
+    export_mien(args.mien, h5, os.path.join(args.weights_out, f"mtcnn_{args.net}.mien"))
 
 
 if __name__ == "__main__":

@@ -158,8 +158,7 @@ struct Predict: ParsableCommand {
         let clock = ContinuousClock()
         var load = load
         for file in files {
-            func run() throws {
-                let image = try ImageDecoder.decode(contentsOf: file)
+            func predict(_ image: Image) throws {
                 if isCrop(image) {
                     _ = try predictor.predict(image: image)
                 } else {
@@ -169,15 +168,16 @@ struct Predict: ParsableCommand {
             // The face detector is loaded before the timed runs (and counted in the load time),
             // and one untimed run warms the caches, as the peers are timed: before, the first
             // run did both and was the slowest of 50 timed runs, their p99.
-            if !isCrop(try ImageDecoder.decode(contentsOf: file)) {
+            let first = try ImageDecoder.decode(contentsOf: file)
+            if !isCrop(first) {
                 let start = clock.now
                 _ = try photos()
                 load += clock.now - start
             }
-            try run()
+            try predict(first)
             for _ in 0..<repetitions {
                 let start = clock.now
-                try run()
+                try predict(try ImageDecoder.decode(contentsOf: file))
                 latencies.append(milliseconds(clock.now - start))
             }
         }
