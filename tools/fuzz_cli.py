@@ -1577,6 +1577,11 @@ OPTION_TABLE = [
     ("train-csv", "--usage", ["Training", "PublicTest", "PrivateTest", "training", "", "x"],
      _set_rule(valid=("Training",), either=("PublicTest", "PrivateTest")), []),
     ("train", "--seed", UINT_POOL, _int_rule(0, None, signed=False), []),
+    # The same faces framed anew: a folder of class folders whose files share --data's names
+    # (--data itself, whose faces are unchanged, holds none; test/'s names differ).
+    ("train", "--realigned", ["Samples/fer2013/train", "Samples/fer2013/test", "Samples/fer2013", "nowhere", "", "/",
+                              "/dev/null", "Weights", "Samples/fer2013/train/angry"],
+     _set_rule(either=("Samples/fer2013/test",)), []),
     ("train-eff", "--fine-tune-from", ["block6a_expand_conv", "block5a_expand_conv", "none", "block6b_expand_conv",
                                        "block6b_dwconv", "nope", "", "top_conv", "head_output"],
      _set_rule(valid=("block6a_expand_conv", "block5a_expand_conv", "none", "block6b_expand_conv"),

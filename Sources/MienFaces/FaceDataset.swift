@@ -1,3 +1,4 @@
+import Foundation
 import MienNN
 /// A labelled set of 48×48 gray faces: FER-2013 as users have it (a Kaggle folder layout
 /// or the original `fer2013.csv`), or any folder of class sub-folders.
@@ -53,6 +54,33 @@ public struct FaceDataset: Sendable {
         let validation = faces.indices.filter { isValidation[$0] }
         let train = faces.indices.filter { !isValidation[$0] }
         return (subset(train), subset(validation))
+    }
+
+    /// The same faces framed another way (`mien align`'s output of this folder): for each of
+    /// this set's faces in order, the face of `other` in the same class folder with the same
+    /// file name up to its extension (`angry/x.jpg` ↔ `angry/x.png`). Faces `other` lacks, and
+    /// those it holds unchanged (`mien align` keeps a face it found no face in), are left out,
+    /// so that no face counts twice. `other` must have this set's classes, in this order; its
+    /// warnings are its own to report.
+    public func reframed(by other: FaceDataset) -> FaceDataset {
+        precondition(other.classes == classes, "reframed(by:) needs the same classes in the same order")
+        func key(_ face: Face) -> String {
+            let url = URL(fileURLWithPath: face.source)
+            return "\(face.label)/" + url.deletingPathExtension().lastPathComponent
+        }
+        var byKey: [String: Face] = [:]
+        for face in other.faces { byKey[key(face)] = face }
+        let matched = faces.compactMap { face -> Face? in
+            guard let twin = byKey[key(face)], twin.pixels != face.pixels else { return nil }
+            return twin
+        }
+        return FaceDataset(classes: classes, faces: matched)
+    }
+
+    /// This set's faces followed by `other`'s (same classes), with both sets' warnings.
+    public func appending(_ other: FaceDataset) -> FaceDataset {
+        precondition(other.classes == classes, "appending needs the same classes in the same order")
+        return FaceDataset(classes: classes, faces: faces + other.faces, warnings: warnings + other.warnings)
     }
 
     /// The faces at `indices`, in that order, with the same classes and warnings.

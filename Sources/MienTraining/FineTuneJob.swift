@@ -10,6 +10,8 @@ import MienNN
 public enum FineTuneEvent: Sendable {
     case warning(String)
     case dataset(train: [Int], validation: [Int], classes: [String])
+    /// `count` of the `of` faces are also trained and validated as framed in `path`.
+    case realigned(count: Int, of: Int, path: String)
     case features(done: Int, total: Int, imagesPerSecond: Double)
     case featuresDone(count: Int, seconds: Double)
     /// The frozen part's outputs, cached for the second stage: their size and whether they
@@ -33,6 +35,9 @@ public struct FineTuneJob {
     public var strict: Bool
     public var output: String
     public var resume: Bool
+    /// The same faces framed another way (a folder `mien align` wrote from `data`): each face
+    /// found there trains and validates in both framings, on the same side of the split.
+    public var realigned: String?
     /// `settings.backbone` already imported by the caller, so it is not read twice.
     public var backbone: Graph?
     /// With `backbone`, for `--from-scratch`: the initializers its config names
@@ -78,6 +83,8 @@ public struct FineTuneJob {
         var faces: FaceDataset
         var train: FaceDataset
         var validation: FaceDataset
+        /// The faces of `data` held out (without their other framing): the split file's.
+        var heldOut: FaceDataset
         var labels: [Int]
         var validationLabels: [Int]
         var trainFace: @Sendable (Int) -> [Float]
@@ -237,7 +244,8 @@ public struct FineTuneJob {
     func loadFaces(_ report: (FineTuneEvent) throws -> Void) throws -> RunData {
         let faces = try FaceDataset.load(data, classes: settings.classes, usage: usage, strict: strict)
         for warning in faces.warnings { try report(.warning(warning)) }
-        let (train, validation) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
+        let (heldIn, heldOut) = faces.split(validationFraction: settings.validationSplit, seed: settings.seed)
+        let (train, validation) = try withRealigned(heldIn, heldOut, of: faces.count, report)
         try report(.dataset(train: train.counts, validation: validation.counts, classes: faces.classes))
         let views = settings.augmentation == .none ? 1 : settings.cachedViews
         let n = train.faces.count
@@ -249,9 +257,24 @@ public struct FineTuneJob {
             var generator = SeededGenerator(seed: seed, .cachedView, UInt64(view), UInt64(i))
             return augmentation.apply(pixels, generator: &generator)
         }
-        return RunData(faces: faces, train: train, validation: validation,
+        return RunData(faces: faces, train: train, validation: validation, heldOut: heldOut,
                        labels: (0..<views).flatMap { _ in train.faces.map(\.label) },
                        validationLabels: validation.faces.map(\.label), trainFace: trainFace)
+    }
+
+    /// With `realigned`, both parts of the split with their faces' other framing appended: the
+    /// split is of `data`'s faces, so no face's other framing lands on the other side.
+    func withRealigned(_ train: FaceDataset, _ validation: FaceDataset, of count: Int,
+                       _ report: (FineTuneEvent) throws -> Void) throws -> (FaceDataset, FaceDataset) {
+        guard let realigned else { return (train, validation) }
+        let other = try FaceDataset.load(realigned, classes: settings.classes, strict: strict)
+        for warning in other.warnings { try report(.warning(warning)) }
+        let (trainTwins, validationTwins) = (train.reframed(by: other), validation.reframed(by: other))
+        guard trainTwins.count + validationTwins.count > 0 else {
+            throw FaceDataError(path: realigned, message: "holds none of the faces of \(data) framed anew (matched by class folder and file name)")
+        }
+        try report(.realigned(count: trainTwins.count + validationTwins.count, of: count, path: realigned))
+        return (train.appending(trainTwins), validation.appending(validationTwins))
     }
 
     /// One pass of every face (and cached view) through the frozen part: the features of
@@ -356,7 +379,7 @@ public struct FineTuneJob {
         try MienFile.write(optimized, to: output)
         try writeJSON(history, to: historyPath)
         try writeJSON(Split(seed: settings.seed, validationFraction: settings.validationSplit, classes: data.faces.classes,
-                            validation: data.validation.faces.map(\.source)), to: splitPath)
+                            validation: data.heldOut.faces.map(\.source)), to: splitPath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
         try report(.finished(bestEpoch: history.bestEpoch, path: output))
         return model

@@ -20,6 +20,11 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a folder of class folders (Kaggle layout) or a fer2013.csv.")
     var data: String
 
+    @Option(help: ArgumentHelp(
+        "The same faces framed anew, as `mien align DATA --output DIR` writes them: each face found there also trains (and validates) in that framing.",
+        discussion: "Faces are matched by class folder and file name; both framings of a face fall on the same side of the validation split, which stays that of --data. A model trained so reads faces cut from photos and FER-2013's own crops alike."))
+    var realigned: String?
+
     @Option(parsing: .unconditional, help: "The classes and their label order, comma-separated; all: FER-2013's 7 (angry,disgust,fear,happy,sad,surprise,neutral).")
     var classes = "angry,happy"
 
@@ -146,9 +151,10 @@ struct Train: ParsableCommand {
                 patience: patience > 0 ? patience : nil, head: head,
                 fineTune: try fineTuneStage(graph, featuresFrom: layer), testTimeAugmentation: testTimeAugmentation)
             let console = Console()
-            let job = FineTuneJob(settings: settings, data: data,
+            var job = FineTuneJob(settings: settings, data: data,
                                       usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                       output: output, resume: resume, backbone: graph)
+            job.realigned = realigned
             let (_, _, validation) = try job.run { console.render($0) }
             if let folder = report { try writeTrainingReport(validation, to: folder, console: console) }
         }
@@ -186,6 +192,7 @@ struct Train: ParsableCommand {
                                   usage: OptionCheck.isFolder(data) ? nil : usage ?? "Training", strict: strict,
                                   output: output, resume: resume, backbone: imported.graph)
         job.initializers = imported.initializers
+        job.realigned = realigned
         let console = Console()
         let (_, _, validation) = try job.run { console.render($0) }
         if let folder = report { try writeTrainingReport(validation, to: folder, console: console) }
@@ -247,6 +254,15 @@ struct Train: ParsableCommand {
         }
         _ = try classList()
         try OptionCheck.usage(usage, data: data)
+        if let realigned {
+            // Faces are matched by file name, which a fer2013.csv's rows do not have.
+            guard OptionCheck.isFolder(data) || !FileManager.default.fileExists(atPath: data) else {
+                throw ValidationError("--realigned matches faces by file name: --data must be a folder of class folders, not '\(data)'")
+            }
+            guard OptionCheck.isFolder(realigned) else {
+                throw ValidationError("--realigned '\(realigned)' is not a folder (give the folder `mien align` wrote)")
+            }
+        }
         do {
             // The trained layers do not depend on the backbone: build them on any width now.
             _ = try HeadSpec(head).head(features: 8, classes: 2, seed: 0)
@@ -288,6 +304,8 @@ struct Console {
         case .dataset(let train, let validation, let classes):
             line("data: " + classes.enumerated().map { "\($1) \(train[$0]) train / \(validation[$0]) validation" }
                 .joined(separator: ", "))
+        case .realigned(let count, let total, let path):
+            line("realigned: \(count) of \(total) faces also as framed in \(path)")
         case .features(let done, let total, let speed):
             status(String(format: "features %@ %d/%d  %.0f img/s", Console.bar(done, total), done, total, speed))
         case .featuresDone(let count, let seconds):

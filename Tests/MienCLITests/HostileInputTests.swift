@@ -147,6 +147,8 @@ final class HostileInputTests: XCTestCase {
             (["train", "--data", faces, "--output", "/tmp/x.mien", "--input-size", "100000"], "--input-size must be in 32...1024"),
             (["train", "--data", faces, "--output", "/tmp/x.mien", "--cached-views", "1000000000"], "--cached-views must be in 1...64"),
             (["train", "--data", faces, "--output", "/tmp/x.mien", "--validation-split", "1"], "--validation-split must be in [0, 1)"),
+            (["train", "--data", faces, "--output", "/tmp/x.mien", "--realigned", "/nonexistent/aligned"], "--realigned '/nonexistent/aligned' is not a folder"),
+            (["train", "--data", Fixtures.path("faces/fer2013.csv"), "--output", "/tmp/x.mien", "--realigned", faces], "--realigned matches faces by file name: --data must be a folder"),
             (["bench", missing, "--seconds", "0"], "--seconds must be more than 0"),
             (["bench", missing, "--threads", "-2"], "--threads must be in 1...1024"),
         ]

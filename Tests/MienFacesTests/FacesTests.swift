@@ -400,6 +400,29 @@ final class FaceSplitTests: XCTestCase {
         XCTAssertEqual(subset.counts, [2, 1])
     }
 
+    /// `mien train --realigned`: a face's other framing is found by class folder and file
+    /// name whatever the extension, in this set's order; one held unchanged or missing is left out.
+    func testReframedMatchesByClassAndNameAndSkipsCopies() {
+        func face(_ label: Int, _ source: String, _ value: UInt8) -> Face {
+            Face(pixels: [UInt8](repeating: value, count: 4), label: label, source: source)
+        }
+        let data = FaceDataset(classes: ["angry", "happy"], faces: [
+            face(0, "fer/angry/a.jpg", 1), face(0, "fer/angry/b.jpg", 2), face(1, "fer/happy/a.jpg", 3),
+            face(1, "fer/happy/c.jpg", 4)])
+        let aligned = FaceDataset(classes: ["angry", "happy"], faces: [
+            face(0, "al/angry/b.png", 20), face(0, "al/angry/a.png", 10),   // another order
+            face(1, "al/happy/a.png", 3),                                     // kept as it was
+            face(1, "al/happy/z.png", 9)],                                    // not in `data`
+            warnings: ["al/happy/bad.png: truncated"])
+        let twins = data.reframed(by: aligned)
+        XCTAssertEqual(twins.faces.map(\.source), ["al/angry/a.png", "al/angry/b.png"])
+        XCTAssertEqual(twins.faces.map(\.label), [0, 0])
+        XCTAssertEqual(twins.warnings, [], "the other set's warnings are reported where it is loaded")
+        let both = data.appending(twins)
+        XCTAssertEqual(both.counts, [4, 2])
+        XCTAssertEqual(both.faces.suffix(2).map(\.pixels), [[10, 10, 10, 10], [20, 20, 20, 20]])
+    }
+
     func testSplitOfRealFolder() throws {
         let data = try FaceDataset.load(fixture("folder/train"))
         let (train, validation) = data.split(validationFraction: 0.5, seed: 3)

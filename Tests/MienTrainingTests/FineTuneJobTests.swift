@@ -57,6 +57,56 @@ final class FineTuneJobTests: XCTestCase {
         XCTAssertTrue((0...1).contains(prediction.scores[0]))
     }
 
+    /// `--realigned`: each face found in the other folder trains and validates in both
+    /// framings; the split, and the split file, stay those of the data's own faces.
+    func testRealignedFacesJoinTheirOwnSideOfTheSplit() throws {
+        // The other framing: each class's files with the next file's content, one left out.
+        let other = folder.appendingPathComponent("realigned")
+        var copied = 0
+        for label in ["angry", "happy"] {
+            let source = URL(fileURLWithPath: Self.data).appendingPathComponent(label)
+            let names = try FileManager.default.contentsOfDirectory(atPath: source.path)
+                .filter { $0.hasPrefix("Training_") }.sorted()
+            try FileManager.default.createDirectory(at: other.appendingPathComponent(label), withIntermediateDirectories: true)
+            for (i, name) in names.enumerated().dropLast() {
+                try FileManager.default.copyItem(at: source.appendingPathComponent(names[i + 1]),
+                                                 to: other.appendingPathComponent("\(label)/\(name)"))
+                copied += 1
+            }
+        }
+        var job = job(settings(epochs: 1))
+        job.realigned = other.path
+        var events: [FineTuneEvent] = []
+        let (_, _, validation) = try job.run { events.append($0) }
+        let own = try FaceDataset.load(Self.data, classes: ["angry", "happy"]).split(validationFraction: 0.34, seed: 7)
+        var counts: [Int]?, added: Int?
+        for event in events {
+            if case .realigned(let count, let total, let path) = event {
+                added = count
+                XCTAssertEqual(total, own.train.count + own.validation.count)
+                XCTAssertEqual(path, other.path)
+            }
+            if case .dataset(let train, let validation, _) = event { counts = zip(train, validation).map(+) }
+        }
+        XCTAssertEqual(added, copied)
+        XCTAssertEqual(counts.map { $0.reduce(0, +) }, own.train.count + own.validation.count + copied)
+        // The validation faces are the data's own, then their other framing, from the same files' names.
+        XCTAssertEqual(Array(validation.faces.prefix(own.validation.count)), own.validation.faces)
+        let stems = { (faces: ArraySlice<Face>) in faces.map { URL(fileURLWithPath: $0.source).lastPathComponent } }
+        XCTAssertTrue(Set(stems(validation.faces.dropFirst(own.validation.count)))
+            .isSubset(of: Set(stems(own.validation.faces[...]))))
+        let split = try JSONDecoder().decode(FineTuneJob.Split.self, from: Data(contentsOf: URL(fileURLWithPath: job.splitPath)))
+        XCTAssertEqual(split.validation, own.validation.faces.map(\.source))
+
+        // The data folder itself holds no face framed anew.
+        var same = self.job(settings(epochs: 1), output: "same.mien")
+        same.realigned = Self.data
+        XCTAssertThrowsError(try same.run { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("\(Self.data): holds none of the faces"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: same.output))
+    }
+
     /// A head with spatial pooling on a mid-level map: the pooling runs with the frozen
     /// backbone, and the written model computes what extraction and head computed in training.
     func testSpatialHeadOnAnInnerLayer() throws {
