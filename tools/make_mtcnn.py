@@ -166,12 +166,15 @@ def backgrounds():
         yield name, Image.fromarray(getattr(data, name)()).convert("RGB").resize((640, 480), Image.BILINEAR)
 
 
-def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces="test"):
+def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces="test", every_face=False):
     """`count` 640×480 photos, each with 1–3 FER-2013 faces (56–180 pixels, turned by up to ±15°
     in every other photo) pasted where they do not overlap, on scikit-image's sample photos.
     Returns one record per photo: its file and each face's box, angle and label. The faces are
     `test/`'s (for measured figures) or, with `faces="validation"`, those of `train/` that
-    `mien train` holds out for validation (for choosing settings; see mien_split.py)."""
+    `mien train` holds out for validation (for choosing settings; see mien_split.py). Faces are
+    drawn at random (some twice, most not at all); with `every_face`, `count` is ignored and
+    each face of the set is placed exactly once, in a seeded order, so that accuracy is that of
+    the whole set, not of a sample."""
     rng = np.random.RandomState(seed)
     if faces == "validation":
         from mien_split import validation_faces
@@ -183,9 +186,14 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
     os.makedirs(photos_dir, exist_ok=True)
     records = []
     bgs = list(backgrounds())
-    for i in range(count):
+    order = list(rng.permutation(len(files))) if every_face else None
+    i = 0
+    while (i < count) if order is None else order:
         bg_name, bg = bgs[i % len(bgs)]
-        photo, faces = place_faces(rng, bg, files, 1 + i % 3, turn=bool(i % 2))
+        picks = None
+        if order is not None:
+            picks, order = order[:1 + i % 3], order[1 + i % 3:]
+        photo, faces = place_faces(rng, bg, files, 1 + i % 3, turn=bool(i % 2), picks=picks)
         for k, face in enumerate(faces):
             face["source"] = os.path.relpath(face.pop("path"), fer2013)
             face["face"] = f"face_{i:02d}_{k}.png"
@@ -194,13 +202,17 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
         name = f"composed_{i:02d}.jpg"
         photo.save(os.path.join(photos_dir, name), quality=92)
         records.append({"file": name, "background": bg_name, "faces": faces})
+        i += 1
     return records
 
 
-def place_faces(rng, background, files, count, turn, sizes=(56, 180)):
+def place_faces(rng, background, files, count, turn, sizes=(56, 180), picks=None):
     """`background` (640×480) with `count` of `files`' (label, path) faces pasted where they do
     not overlap, `sizes` pixels, turned by up to ±15° when `turn`; the photo and each face's
-    box (the unturned square), angle, label and path."""
+    box (the unturned square), angle, label and path. `picks` (indices into `files`) names the
+    faces; without it they are drawn at random."""
+    if picks is not None:
+        count = len(picks)
     photo = background.copy()
     faces = []
     # Any face gives a turned face's extent; the first is read once for all the attempts.
@@ -214,7 +226,7 @@ def place_faces(rng, background, files, count, turn, sizes=(56, 180)):
             box = [x + (img.width - size) / 2, y + (img.height - size) / 2, size, size]
             if all(_overlap(box, f["box"]) == 0 for f in faces):
                 break
-        label, path = files[rng.randint(len(files))]
+        label, path = files[rng.randint(len(files)) if picks is None else picks[len(faces)]]
         img, mask = rotate_face(np.asarray(Image.open(path).convert("L")), size, angle)
         photo.paste(img, (x, y), mask)
         faces.append({"box": box, "angle": angle, "label": label, "path": path})
