@@ -267,11 +267,17 @@ public struct FineTuneJob {
     func withRealigned(_ train: FaceDataset, _ validation: FaceDataset, of count: Int,
                        _ report: (FineTuneEvent) throws -> Void) throws -> (FaceDataset, FaceDataset) {
         guard let realigned else { return (train, validation) }
-        let other = try FaceDataset.load(realigned, classes: settings.classes, strict: strict)
+        let other: FaceDataset
+        do {
+            other = try FaceDataset.load(realigned, classes: settings.classes, strict: strict)
+        } catch let error as FaceDataError {
+            // Named as the option, since the folder's own name may not say which one it is ("/").
+            throw TrainingSetupError("--realigned \(error)")
+        }
         for warning in other.warnings { try report(.warning(warning)) }
         let (trainTwins, validationTwins) = (train.reframed(by: other), validation.reframed(by: other))
         guard trainTwins.count + validationTwins.count > 0 else {
-            throw FaceDataError(path: realigned, message: "holds none of the faces of \(data) framed anew (matched by class folder and file name)")
+            throw TrainingSetupError("--realigned \(realigned): holds none of the faces of \(data) framed anew (matched by class folder and file name)")
         }
         try report(.realigned(count: trainTwins.count + validationTwins.count, of: count, path: realigned))
         return (train.appending(trainTwins), validation.appending(validationTwins))

@@ -102,9 +102,15 @@ final class FineTuneJobTests: XCTestCase {
         var same = self.job(settings(epochs: 1), output: "same.mien")
         same.realigned = Self.data
         XCTAssertThrowsError(try same.run { _ in }) { error in
-            XCTAssertTrue("\(error)".contains("\(Self.data): holds none of the faces"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--realigned \(Self.data): holds none of the faces"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: same.output))
+        // A folder without the class folders: the error names the option (the fuzzer's `/`).
+        var root = self.job(settings(epochs: 1), output: "root.mien")
+        root.realigned = "/"
+        XCTAssertThrowsError(try root.run { _ in }) { error in
+            XCTAssertTrue("\(error)".hasPrefix("--realigned /: no class folder 'angry'"), "\(error)")
+        }
     }
 
     /// A head with spatial pooling on a mid-level map: the pooling runs with the frozen
