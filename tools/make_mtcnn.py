@@ -186,14 +186,17 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
     os.makedirs(photos_dir, exist_ok=True)
     records = []
     bgs = list(backgrounds())
-    order = list(rng.permutation(len(files))) if every_face else None
-    i = 0
-    while (i < count) if order is None else order:
+    groups = None   # with every_face, photo i's faces: the next 1 + i % 3 of a seeded order
+    if every_face:
+        order, groups = rng.permutation(len(files)), []
+        while sum(map(len, groups)) < len(order):
+            start = sum(map(len, groups))
+            groups.append(list(order[start:start + 1 + len(groups) % 3]))
+        count = len(groups)
+    for i in range(count):
         bg_name, bg = bgs[i % len(bgs)]
-        picks = None
-        if order is not None:
-            picks, order = order[:1 + i % 3], order[1 + i % 3:]
-        photo, faces = place_faces(rng, bg, files, 1 + i % 3, turn=bool(i % 2), picks=picks)
+        photo, faces = place_faces(rng, bg, files, 1 + i % 3, turn=bool(i % 2),
+                                   picks=None if groups is None else groups[i])
         for k, face in enumerate(faces):
             face["source"] = os.path.relpath(face.pop("path"), fer2013)
             face["face"] = f"face_{i:02d}_{k}.png"
@@ -202,7 +205,6 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
         name = f"composed_{i:02d}.jpg"
         photo.save(os.path.join(photos_dir, name), quality=92)
         records.append({"file": name, "background": bg_name, "faces": faces})
-        i += 1
     return records
 
 
