@@ -58,6 +58,35 @@ conv2d_pair32(const float *restrict x0, const float *restrict x1, const float *r
     }
 }
 
+// Four output pixels of one row whose windows lie wholly inside the image columns, 16
+// filters (MTCNN's P-Net, and its 10 padded to 16): eight accumulators, each weight load
+// used four times.
+static inline __attribute__((always_inline)) void
+conv2d_quad16(const float *restrict x0, ptrdiff_t pixelStep, const float *restrict w, const float *restrict bias,
+              float *restrict out, int ky0, int ky1, int kernel_width, int channels, ptrdiff_t row,
+              ptrdiff_t tapStep, float lower, float upper) {
+    const v8 lo = (v8){0} + lower, hi = (v8){0} + upper;
+    v8 a[4][2];
+    for (int p = 0; p < 4; p++)
+        for (int v = 0; v < 2; v++) a[p][v] = bias ? *(const v8 *)(bias + 8 * v) : (v8){0};
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *pr = x0 + ky * row;
+        const float *wk = w + (ptrdiff_t)ky * kernel_width * channels * 16;
+        for (int kx = 0; kx < kernel_width; kx++)
+            for (int c = 0; c < channels; c++) {
+                const float *wp = wk + ((ptrdiff_t)kx * channels + c) * 16;
+                const v8 w0 = *(const v8 *)wp, w1 = *(const v8 *)(wp + 8);
+                for (int p = 0; p < 4; p++) {
+                    const v8 b = (v8){0} + pr[p * pixelStep + kx * tapStep + c];
+                    a[p][0] += b * w0;
+                    a[p][1] += b * w1;
+                }
+            }
+    }
+    for (int p = 0; p < 4; p++)
+        for (int v = 0; v < 2; v++) *(v8 *)(out + 16 * p + 8 * v) = clamp8(a[p][v], lo, hi);
+}
+
 static inline __attribute__((always_inline)) void
 conv2d_direct_body(const float *restrict x, const float *restrict kernel, const float *restrict bias,
                    float *restrict y, const mien_window *g, int filters, float lower, float upper) {
@@ -82,6 +111,15 @@ conv2d_direct_body(const float *restrict x, const float *restrict kernel, const 
                                   ky0, ky1, g->kernel_width, channels, filters, row * g->dilation_height,
                                   (ptrdiff_t)g->dilation_width * channels, lower, upper);
                     ox++;
+                    continue;
+                }
+                if (filters == 16 && ox + 3 < g->output_width && ix0 >= 0
+                    && ix0 + 3 * g->stride_width + (g->kernel_width - 1) * g->dilation_width < g->width) {
+                    conv2d_quad16(image + (ptrdiff_t)iy0 * row + (ptrdiff_t)ix0 * channels,
+                                  (ptrdiff_t)g->stride_width * channels, kernel, bias, outRow + (ptrdiff_t)ox * 16,
+                                  ky0, ky1, g->kernel_width, channels, row * g->dilation_height,
+                                  (ptrdiff_t)g->dilation_width * channels, lower, upper);
+                    ox += 3;
                     continue;
                 }
                 int kx0, kx1;

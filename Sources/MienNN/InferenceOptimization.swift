@@ -11,7 +11,7 @@ extension Graph {
     /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
     /// padded copy of the input), each inverted-residual block becomes one
     /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
-    /// other 1×1 convolutions become `PackedPointwiseConv2D` (weights packed once).
+    /// other convolutions with a clamp activation become `PackedConv2D` (weights packed once).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
@@ -77,7 +77,7 @@ extension Graph {
         // Keep the nodes still referenced, in order, and the layers they call.
         let graph = try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { replacement[$0] == $0 },
                                   source: { replacement[$0] })
-        return forRunning ? try graph.fusingInvertedResiduals().packingPointwiseConvolutions() : graph
+        return forRunning ? try graph.fusingInvertedResiduals().packingConvolutions() : graph
     }
 
     /// This graph with every `[1×1 Conv2D] → DepthwiseConv2D → 1×1 Conv2D [→ Add]` chain
@@ -128,13 +128,14 @@ extension Graph {
         return try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { !removed.contains($0) })
     }
 
-    /// This graph with each 1×1 stride-1 Conv2D that has a clamp activation replaced by a
-    /// `PackedPointwiseConv2D` (the same function on weights packed once), recursively.
-    func packingPointwiseConvolutions() throws -> Graph {
+    /// This graph with each Conv2D that `PackedConv2D` takes (a clamp activation, and 1×1
+    /// stride 1 or a window run by im2col) replaced by one (the same function on weights
+    /// packed once), recursively.
+    func packingConvolutions() throws -> Graph {
         var changed = false
         let layers = try self.layers.map { layer -> any Layer in
-            if let nested = layer as? Graph { changed = true; return try nested.packingPointwiseConvolutions() }
-            guard let conv = layer as? Conv2D, let packed = PackedPointwiseConv2D(conv) else { return layer }
+            if let nested = layer as? Graph { changed = true; return try nested.packingConvolutions() }
+            guard let conv = layer as? Conv2D, let packed = PackedConv2D(conv) else { return layer }
             changed = true
             return packed
         }

@@ -75,7 +75,7 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Inputs of fewer than 8 channels (or up to 16, with at most 32 filters) take the direct kernel: 32 filters (several pixels at
+    /// Inputs of fewer than 8 channels (or up to 16, with at most 32 filters) take the direct kernel: 16 and 32 filters (several pixels at
     /// a time inside the image: the AVX-512 build's groups of 8, 4, 3, 2 and 1, its 3×3 RGB
     /// and general builds, edges on either side, dilation, the stem's extra zero row and
     /// column of `same` at stride 2), and counts that leave 8-wide and scalar remainders.
@@ -91,13 +91,18 @@ final class KernelTests: XCTestCase {
             (3, 32, 3, 1, 2, .same, .relu6, 12),
             (1, 13, 3, 2, 1, .same, .relu, 12),
             (4, 40, 5, 1, 1, .valid, .sigmoid, 12),
-            // Fewer than 32 filters are padded to 32 and copied out (MTCNN's 10 and 16), also
-            // from 8–16 channels; 40 filters pad to 8s; no bias.
+            // Fewer than 16 filters are padded to 16 (MTCNN's 10), 17–31 to 32, and copied
+            // out, also from 8–16 channels; 40 filters pad to 8s; no bias.
             (3, 10, 3, 1, 1, .valid, .linear, 12),
             (10, 16, 3, 1, 1, .valid, .linear, 11),
             (16, 32, 3, 1, 1, .valid, .linear, 13),
             (12, 6, 2, 2, 1, .same, .relu, 12),
             (5, 44, 3, 1, 1, .same, .linear, 12),
+            // 16 filters (and 10, padded to 16) run four interior pixels at a time: strides,
+            // dilation and `same` edges leave single pixels on both sides.
+            (3, 16, 3, 2, 1, .same, .relu, 13),
+            (10, 16, 3, 1, 2, .same, .linear, 14),
+            (8, 16, 2, 1, 1, .valid, .relu6, 9),
         ]
         for (i, c) in cases.enumerated() {
             let useBias = i != 12

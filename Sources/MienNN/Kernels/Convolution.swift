@@ -56,8 +56,12 @@ public struct WindowGeometry: Sendable, Equatable {
 /// by im2col and `cblas_sgemm` on blocks of output pixels, each finished (bias, activation)
 /// while it is in cache; or, for inputs of fewer than `directConvolutionMaxChannels`
 /// channels, by the direct C kernel. Out-of-image taps read zero.
+///
+/// `packed` (`mien_pack_weights`'s layout of the kernel as `[kh·kw·C, filters]` and the bias;
+/// the activation then a clamp) replaces `cblas_sgemm` in the im2col path by the packed
+/// product, which reads the columns in place where sgemm copied both operands every call.
 func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
-              bias: Tensor? = nil, activation: Activation = .linear) -> Tensor {
+              bias: Tensor? = nil, activation: Activation = .linear, packed: [Float]? = nil) -> Tensor {
     let filters = kernel.shape[3]
     var output = Tensor(uninitialized: [g.batch, g.outputHeight, g.outputWidth, filters])
     let k = g.kernelHeight * g.kernelWidth * g.channels
@@ -66,19 +70,19 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
         kernel.scalars.withUnsafeBufferPointer { w in
             output.scalars.withUnsafeMutableBufferPointer { y in
                 withOptionalPointer(bias?.scalars) { b in
-                    if !g.isPointwise, g.channels < directConvolutionMaxChannels
-                        || (g.channels <= directSmallFiltersMaxChannels && filters <= 32) {
+                    if !g.isPointwise, convolvesDirectly(channels: g.channels, filters: filters) {
                         var window = g.cWindow
                         let bounds = activation.clampRange ?? -Float.infinity...Float.infinity
-                        if filters % 8 == 0 && filters >= 32 {
+                        if filters == 16 || (filters % 8 == 0 && filters >= 32) {
                             mien_conv2d_direct(x.baseAddress, w.baseAddress, b, y.baseAddress, &window, Int32(filters),
                                                bounds.lowerBound, bounds.upperBound)
                         } else {
-                            // The kernel's fast path takes 32 filters (4 vectors per pixel), and
-                            // others ran one vector of 8 at a time and the rest one by one:
-                            // MTCNN's 10 filters at 1.4 GFLOP/s. Zero filters pad it to 32 (or
-                            // a multiple of 8 above), and the real ones are copied out.
-                            let padded = filters < 32 ? 32 : (filters + 7) / 8 * 8
+                            // The kernel's fast paths take 16 and 32 filters (2 and 4 vectors per
+                            // pixel, several pixels at once), and others ran one vector of 8 at a
+                            // time and the rest one by one: MTCNN's 10 filters at 1.4 GFLOP/s.
+                            // Zero filters pad it to 16 (or 32, or a multiple of 8 above), and the
+                            // real ones are copied out.
+                            let padded = filters < 16 ? 16 : filters < 32 ? 32 : (filters + 7) / 8 * 8
                             let (kernelPadded, biasPadded) = paddedFilters(w, bias: b, filters: filters, to: padded)
                             var wide = [Float](unsafeUninitializedCapacity: y.count / filters * padded) { _, n in
                                 n = y.count / filters * padded
@@ -110,15 +114,22 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
                     let blockRows = min(pixels, gemmBlockRows(n: filters))
                     var columns = [Float](repeating: 0, count: blockRows * k)
                     columns.withUnsafeMutableBufferPointer { col in
-                        for n in 0..<g.batch {
-                            var start = 0
-                            while start < pixels {
-                                let count = min(blockRows, pixels - start)
-                                im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
-                                gemmBiasActivate(col.baseAddress!, w.baseAddress!,
-                                                 y.baseAddress! + (n * pixels + start) * filters,
-                                                 m: count, n: filters, k: k, bias: b, activation: activation)
-                                start += count
+                        withOptionalPointer(packed) { packed in
+                            for n in 0..<g.batch {
+                                var start = 0
+                                while start < pixels {
+                                    let count = min(blockRows, pixels - start)
+                                    im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
+                                    let out = y.baseAddress! + (n * pixels + start) * filters
+                                    if let packed, let range = activation.clampRange {
+                                        mien_gemm_packed(col.baseAddress!, k, Int32(count), Int32(k), packed, Int32(filters),
+                                                         range.lowerBound, range.upperBound, nil, 0, out, filters)
+                                    } else {
+                                        gemmBiasActivate(col.baseAddress!, w.baseAddress!, out,
+                                                         m: count, n: filters, k: k, bias: b, activation: activation)
+                                    }
+                                    start += count
+                                }
                             }
                         }
                     }
@@ -140,6 +151,12 @@ private func paddedFilters(_ w: UnsafeBufferPointer<Float>, bias: UnsafePointer<
     var b = [Float](repeating: 0, count: padded)
     if let bias { for f in 0..<filters { b[f] = bias[f] } }
     return (kernel, b)
+}
+
+/// Whether `convolve` runs a non-pointwise convolution of `channels` inputs into `filters`
+/// outputs by the direct kernel, else by im2col and a matrix product.
+func convolvesDirectly(channels: Int, filters: Int) -> Bool {
+    channels < directConvolutionMaxChannels || (channels <= directSmallFiltersMaxChannels && filters <= 32)
 }
 
 /// And inputs with up to this many channels when there are at most 32 filters, which the

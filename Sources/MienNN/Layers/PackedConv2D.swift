@@ -1,21 +1,25 @@
 import MienCKernels
 
-/// A 1×1, stride-1 `Conv2D` with a clamp activation (linear, ReLU, ReLU6) run at inference
-/// on weights packed once: the packed product reads the NHWC pixels in place and applies
-/// the bias and the clamp in registers (see `pointwise.c`), where `cblas_sgemm` packed both
-/// operands again on every call and a second pass added the bias and the activation.
+/// A `Conv2D` with a clamp activation (linear, ReLU, ReLU6) run at inference on weights
+/// packed once (see `pointwise.c`): a 1×1, stride-1 one reads the NHWC pixels in place,
+/// where `cblas_sgemm` packed both operands again on every call and a second pass added
+/// the bias and the activation; a larger window runs im2col into that product, where
+/// sgemm's copies of the columns and the weights were a third of its time on MTCNN's
+/// R-Net and O-Net (28–64 channels, 2×2 and 3×3).
 ///
 /// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each such
 /// Conv2D left outside an `InvertedResidualBlock` (EfficientNet's `top_conv`, MobileNet's
-/// pointwise convolutions, a head's 1×1 layers).
-public struct PackedPointwiseConv2D: Layer {
+/// pointwise convolutions, a head's 1×1 layers, MTCNN's convolutions), except those of few
+/// input channels that the direct kernel computes (`convolvesDirectly`).
+public struct PackedConv2D: Layer {
     public var name: String
-    public var kerasClass: String { "PackedPointwiseConv2D" }
+    public var kerasClass: String { "PackedConv2D" }
     public var trainable: Bool = false
     public let conv: Conv2D
     private let packed: [Float]
 
-    /// Nil unless `conv` is 1×1, stride 1, without folded padding, with a clamp activation.
+    /// Nil unless `conv` has a clamp activation and is either 1×1, stride 1 without folded
+    /// padding, or a window that `convolve` runs by im2col and a product.
     public init?(_ conv: Conv2D) {
         guard Self.fits(conv) else { return nil }
         name = conv.name
@@ -24,7 +28,12 @@ public struct PackedPointwiseConv2D: Layer {
     }
 
     static func fits(_ conv: Conv2D) -> Bool {
-        conv.kernelSize == (1, 1) && conv.strides == (1, 1) && !conv.hasInputPadding && conv.activation.clampRange != nil
+        conv.activation.clampRange != nil
+            && (isPointwise(conv) || !convolvesDirectly(channels: conv.kernel.shape[2], filters: conv.filters))
+    }
+
+    static func isPointwise(_ conv: Conv2D) -> Bool {
+        conv.kernelSize == (1, 1) && conv.strides == (1, 1) && !conv.hasInputPadding
     }
 
     public var parameters: [Parameter] {
@@ -39,6 +48,11 @@ public struct PackedPointwiseConv2D: Layer {
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
+        guard Self.isPointwise(conv) else {
+            let g = try geometry(of: x, kernel: conv.kernelSize, strides: conv.strides, dilation: conv.dilation,
+                                 padding: conv.padding, inputPadding: conv.inputPadding, channels: conv.kernel.shape[2])
+            return convolve(x, kernel: conv.kernel, geometry: g, bias: conv.bias, activation: conv.activation, packed: packed)
+        }
         let (k, n) = (conv.kernel.shape[2], conv.filters)
         guard x.rank == 4, x.shape[3] == k else {
             throw LayerError(layer: name, "got input of shape \(x.shape), expected [batch, height, width, \(k)]")
@@ -74,9 +88,10 @@ public struct PackedPointwiseConv2D: Layer {
 }
 
 extension Conv2D {
-    /// A 1×1 convolution's `[1, 1, k, n]` kernel and bias in `mien_pack_weights`'s layout.
+    /// The `[kh, kw, c, n]` kernel as a `[kh·kw·c, n]` matrix (HWIO is that, row-major) and the
+    /// bias, in `mien_pack_weights`'s layout.
     func packedForProduct() -> [Float] {
-        let (k, n) = (kernel.shape[2], kernel.shape[3])
+        let (k, n) = (kernel.shape[0] * kernel.shape[1] * kernel.shape[2], kernel.shape[3])
         var packed = [Float](repeating: 0, count: mien_packed_weights_size(Int32(k), Int32(n)))
         kernel.scalars.withUnsafeBufferPointer { w in
             withOptionalPointer(bias?.scalars) { b in
