@@ -67,7 +67,12 @@ public struct FaceCrop: Sendable, Equatable {
     /// (a 200-pixel face to 48 would alias otherwise); outside the photo the nearest edge
     /// pixel is repeated.
     public func cut(from image: Image, size: Int, channels: Int = 1) -> Image {
-        let source = channels == 1 ? image.grayscale() : image.rgb()
+        cut(from: image, size: size, channels: channels, wholePhoto: false)
+    }
+
+    /// `wholePhoto` converts every pixel, as the cut did before it took only its region
+    /// (the tests compare the two).
+    func cut(from image: Image, size: Int, channels: Int, wholePhoto: Bool) -> Image {
         let count = max(0, size) * max(0, size) * channels
         guard size > 0, image.width > 0, image.height > 0,
               [centerX, centerY, side, angle].allSatisfy(\.isFinite) else {
@@ -77,11 +82,23 @@ public struct FaceCrop: Sendable, Equatable {
         let samples = min(4, max(1, Int(step.rounded(.up))))
         let (cosA, sinA) = (cos(angle), sin(angle))
         let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
+        // Only the pixels the turned square can sample are converted (gray or RGB), not the
+        // whole photo: a face in a 640×480 frame needs a few percent of it.
+        let reach = side / 2 * (abs(cosA) + abs(sinA)) + 2
+        func bounds(_ centre: Float, _ top: Float) -> (Int, Int) {
+            // A sample clamped to the first pixel still reads the next one (with weight 0).
+            (Int(min(max((centre - reach).rounded(.down), 0), top)), Int(min(max((centre + reach).rounded(.up), 0) + 1, top)))
+        }
+        let (originX, lastX) = wholePhoto ? (0, image.width - 1) : bounds(centerX, maxX)
+        let (originY, lastY) = wholePhoto ? (0, image.height - 1) : bounds(centerY, maxY)
+        let region = image.region(x: originX, y: originY, width: lastX - originX + 1, height: lastY - originY + 1)
+        let source = channels == 1 ? region.grayscale() : region.rgb()
         var out = [UInt8](repeating: 0, count: count)
+        var sum = [Float](repeating: 0, count: channels)
         source.pixels.withUnsafeBufferPointer { px in
             for i in 0..<size {
                 for j in 0..<size {
-                    var sum = [Float](repeating: 0, count: channels)
+                    for c in 0..<channels { sum[c] = 0 }
                     for si in 0..<samples {
                         for sj in 0..<samples {
                             // Offsets from the centre in the square's own axes.
@@ -93,7 +110,9 @@ public struct FaceCrop: Sendable, Equatable {
                             let (x1, y1) = (min(x0 + 1, image.width - 1), min(y0 + 1, image.height - 1))
                             let (dx, dy) = (x - Float(x0), y - Float(y0))
                             for c in 0..<channels {
-                                func at(_ yy: Int, _ xx: Int) -> Float { Float(px[(yy * image.width + xx) * channels + c]) }
+                                func at(_ yy: Int, _ xx: Int) -> Float {
+                                    Float(px[((yy - originY) * source.width + xx - originX) * channels + c])
+                                }
                                 let top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * dx
                                 let bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * dx
                                 sum[c] += top + (bottom - top) * dy

@@ -18,6 +18,20 @@ public struct Image: Sendable, Equatable {
         self.pixels = pixels
     }
 
+    /// The `width`×`height` pixels from (`x`, `y`), which must lie inside the image.
+    public func region(x: Int, y: Int, width w: Int, height h: Int) -> Image {
+        precondition(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= width && y + h <= height,
+                     "Image.region: \(w)x\(h) at (\(x), \(y)) outside \(width)x\(height)")
+        if x == 0, y == 0, w == width, h == height { return self }
+        var out = [UInt8]()
+        out.reserveCapacity(w * h * channels)
+        for row in y..<(y + h) {
+            let start = (row * width + x) * channels
+            out.append(contentsOf: pixels[start..<(start + w * channels)])
+        }
+        return Image(width: w, height: h, channels: channels, pixels: out)
+    }
+
     /// Luminance exactly as Pillow's `Image.convert("L")` computes it:
     /// `L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16` (ITU-R 601-2 luma in 16-bit fixed
     /// point, rounded). Keras users load faces with
