@@ -11,7 +11,8 @@ extension Graph {
     /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
     /// padded copy of the input), each inverted-residual block becomes one
     /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
-    /// other convolutions with a clamp activation become `PackedConv2D` (weights packed once).
+    /// other convolutions and the dense layers with a clamp activation become `PackedConv2D`
+    /// and `PackedDense` (weights packed once; `PackableForInference`).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
@@ -77,7 +78,7 @@ extension Graph {
         // Keep the nodes still referenced, in order, and the layers they call.
         let graph = try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { replacement[$0] == $0 },
                                   source: { replacement[$0] })
-        return forRunning ? try graph.fusingInvertedResiduals().packingConvolutions() : graph
+        return forRunning ? try graph.fusingInvertedResiduals().packingWeights() : graph
     }
 
     /// This graph with every `[1×1 Conv2D] → DepthwiseConv2D → 1×1 Conv2D [→ Add]` chain
@@ -128,14 +129,13 @@ extension Graph {
         return try compacted(layers: layers, nodes: nodes, kept: nodes.indices.filter { !removed.contains($0) })
     }
 
-    /// This graph with each Conv2D that `PackedConv2D` takes (a clamp activation, and 1×1
-    /// stride 1 or a window run by im2col) replaced by one (the same function on weights
-    /// packed once), recursively.
-    func packingConvolutions() throws -> Graph {
+    /// This graph with each `PackableForInference` layer that has a packed form (the same
+    /// function on weights packed once) replaced by it, recursively.
+    func packingWeights() throws -> Graph {
         var changed = false
         let layers = try self.layers.map { layer -> any Layer in
-            if let nested = layer as? Graph { changed = true; return try nested.packingConvolutions() }
-            guard let conv = layer as? Conv2D, let packed = PackedConv2D(conv) else { return layer }
+            if let nested = layer as? Graph { changed = true; return try nested.packingWeights() }
+            guard let packed = (layer as? any PackableForInference)?.packedForInference() else { return layer }
             changed = true
             return packed
         }

@@ -1,4 +1,5 @@
 import MienCBLAS
+import MienCKernels
 
 /// `C[m×n] = A[m×k] · B[k×n] (+ C if accumulate)`, row-major, through OpenBLAS.
 @inline(__always)
@@ -67,5 +68,41 @@ func columnSums(_ x: UnsafeBufferPointer<Float>, channels: Int, into sums: Unsaf
     while start < x.count {
         for c in 0..<channels { sums[c] += x[start + c] }
         start += channels
+    }
+}
+
+/// `y = clamp(a · w + bias)` for `rows` rows of `k` → `n` values, with `w` and the bias packed
+/// by `mien_pack_weights` (`KernelAndBiasLayer.packedForProduct`), in calls of at most 2^30
+/// rows (the kernel counts in Int32).
+func packedProduct(_ a: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                   rows: Int, k: Int, n: Int, clamp: ClosedRange<Float>) {
+    for start in stride(from: 0, to: rows, by: 1 << 30) {
+        mien_gemm_packed(a + start * k, k, Int32(min(1 << 30, rows - start)), Int32(k), packed, Int32(n),
+                         clamp.lowerBound, clamp.upperBound, nil, 0, y + start * n, n)
+    }
+}
+
+/// A layer that has a faster form for inference on weights packed once; the form computes
+/// the same function. `optimizedForInference(forRunning: true)` asks each layer for it.
+public protocol PackableForInference: Layer {
+    /// The packed form, or nil when the layer gains nothing from one (or cannot have one).
+    func packedForInference() -> (any Layer)?
+}
+
+extension KernelAndBiasLayer {
+    /// The kernel as a `[k, n]` matrix (`n` its last axis: Dense's `[k, n]`, and Conv2D's HWIO
+    /// `[kh, kw, c, n]` is `[kh·kw·c, n]` row-major) and the bias, in `mien_pack_weights`'s layout.
+    func packedForProduct() -> [Float] {
+        let n = kernel.shape.last ?? 0
+        let k = n > 0 ? kernel.count / n : 0
+        var packed = [Float](repeating: 0, count: mien_packed_weights_size(Int32(k), Int32(n)))
+        kernel.scalars.withUnsafeBufferPointer { w in
+            withOptionalPointer(bias?.scalars) { b in
+                packed.withUnsafeMutableBufferPointer {
+                    mien_pack_weights(w.baseAddress, b, Int32(k), Int32(n), $0.baseAddress)
+                }
+            }
+        }
+        return packed
     }
 }

@@ -67,13 +67,8 @@ public struct PackedConv2D: Layer {
             output.scalars.withUnsafeMutableBufferPointer { ys in
                 packed.withUnsafeBufferPointer { w in
                     let (x, y, w) = (xs.baseAddress!, ys.baseAddress!, w.baseAddress!)
-                    // Pixels [first, end), in calls of at most 2^30 rows (the kernel counts in Int32).
                     func product(_ first: Int, _ end: Int) {
-                        for start in stride(from: first, to: end, by: 1 << 30) {
-                            let rows = min(1 << 30, end - start)
-                            mien_gemm_packed(x + start * k, k, Int32(rows), Int32(k), w, Int32(n),
-                                             range.lowerBound, range.upperBound, nil, 0, y + start * n, n)
-                        }
+                        packedProduct(x + first * k, w, y + first * n, rows: end - first, k: k, n: n, clamp: range)
                     }
                     if parts > 1 {
                         IntraImageParallelism.run(parts) { part in product(part * pixels / parts, (part + 1) * pixels / parts) }
@@ -87,19 +82,6 @@ public struct PackedConv2D: Layer {
     }
 }
 
-extension Conv2D {
-    /// The `[kh, kw, c, n]` kernel as a `[kh·kw·c, n]` matrix (HWIO is that, row-major) and the
-    /// bias, in `mien_pack_weights`'s layout.
-    func packedForProduct() -> [Float] {
-        let (k, n) = (kernel.shape[0] * kernel.shape[1] * kernel.shape[2], kernel.shape[3])
-        var packed = [Float](repeating: 0, count: mien_packed_weights_size(Int32(k), Int32(n)))
-        kernel.scalars.withUnsafeBufferPointer { w in
-            withOptionalPointer(bias?.scalars) { b in
-                packed.withUnsafeMutableBufferPointer {
-                    mien_pack_weights(w.baseAddress, b, Int32(k), Int32(n), $0.baseAddress)
-                }
-            }
-        }
-        return packed
-    }
+extension Conv2D: PackableForInference {
+    public func packedForInference() -> (any Layer)? { PackedConv2D(self) }
 }

@@ -1,0 +1,44 @@
+@testable import MienNN
+import MienTestSupport
+import XCTest
+
+/// `PackedDense` against the Dense it replaces (which the Keras fixtures check against
+/// Keras), in every kernel build. Sums of up to 1,728 float32 terms in another order: 1e-5
+/// of the output's scale.
+final class PackedDenseTests: XCTestCase {
+    let tolerance = Tolerance(relative: 1e-5)
+
+    override func tearDown() { VectorKernels.limit(to: nil) }
+
+    func testEqualsTheDenseItReplaces() throws {
+        // (inputs, units, activation, bias): a FER head's 1728 → 256 (k in parts), MTCNN's
+        // 576 → 128, a partial panel of 17 units, no bias; one row, a few, and a batch.
+        let cases: [(Int, Int, Activation, Bool)] = [(1728, 256, .relu, true), (576, 128, .linear, true),
+                                                     (40, 17, .relu6, false)]
+        for (i, c) in cases.enumerated() {
+            var dense = Dense(name: "d", inputUnits: c.0, units: c.1, useBias: c.3, activation: c.2)
+            for (j, p) in dense.parameters.enumerated() {
+                try dense.setParameter(p.name, to: randomTensor(p.value.shape, seed: UInt64(10 * i + j), range: -0.5...0.5))
+            }
+            let packed = try XCTUnwrap(PackedDense(dense))
+            XCTAssertEqual(packed.parameters.map(\.name), dense.parameters.map(\.name))
+            for shape in [[1, c.0], [2, c.0], [37, c.0], [3, 5, c.0]] {
+                let x = randomTensor(shape, seed: UInt64(100 + 10 * i + shape[0]))
+                let expected = try dense.forward([x])
+                try everyKernelBuild { build in
+                    let y = try packed.forward([x])
+                    XCTAssertEqual(y.shape, expected.shape)
+                    if let bad = mismatch(y, expected, tolerance) { XCTFail("\(build), case \(i), \(shape): \(bad)") }
+                }
+            }
+            XCTAssertThrowsError(try packed.forward([randomTensor([1, c.0 + 1], seed: 1)]))
+        }
+    }
+
+    /// Only a clamp activation (linear, ReLU, ReLU6) is applied in the product.
+    func testWhichDenseLayersArePacked() {
+        XCTAssertNotNil(PackedDense(Dense(name: "a", inputUnits: 4, units: 8)))
+        XCTAssertNil(PackedDense(Dense(name: "b", inputUnits: 4, units: 8, activation: .softmax)))
+        XCTAssertNil(PackedDense(Dense(name: "c", inputUnits: 4, units: 8, activation: .sigmoid)))
+    }
+}
