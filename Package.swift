@@ -61,7 +61,7 @@ let package = Package(
         // JPEG (libjpeg-turbo) and PNG (libpng) decoding, pixel-identical to Pillow.
         .target(name: "MienImages", dependencies: ["MienCJPEG", "MienCPNG", "MienFiles"]),
         // Faces in photos: MTCNN (three `.mien` networks) and the FER-2013-style crop.
-        .target(name: "MienFaceDetection", dependencies: ["MienNN", "MienImages", "MienModelFile", "MienFiles"]),
+        .target(name: "MienFaceDetection", dependencies: ["MienNN", "MienCKernels", "MienImages", "MienModelFile", "MienFiles"]),
         // `mien serve`: the model over HTTP and WebSocket (Hummingbird), and the live page.
         .target(name: "MienServe", dependencies: [
             "MienFaceDetection", "MienModelFile", "MienImages", "MienNN",

@@ -1,3 +1,4 @@
+import MienCKernels
 import MienImages
 
 /// An RGB image as MTCNN's networks read it: they take `(p − 127.5) / 128`. The pixels stay
@@ -47,8 +48,7 @@ struct Plane {
                     let output = d.baseAddress! + i * rowLength
                     var input = x.baseAddress! + rows.start[i] * rowLength
                     for k in rows.first[i]..<rows.first[i + 1] {
-                        let w = rows.weights[k] * norm
-                        for j in 0..<rowLength { output[j] += Float(input[j]) * w }
+                        mien_accumulate_bytes(output, input, rowLength, rows.weights[k] * norm)
                         input += rowLength
                     }
                 }

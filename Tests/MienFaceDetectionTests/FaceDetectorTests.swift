@@ -190,6 +190,34 @@ final class FaceDetectorTests: XCTestCase {
         let first: Float = (0 * 1 + 3 * 0.5) / 1.5, second: Float = (3 * 0.5 + 6 * 1) / 1.5
         XCTAssertEqual(resized[0], (first - 127.5) / 128, accuracy: 1e-6)
         XCTAssertEqual(resized[3], (second - 127.5) / 128, accuracy: 1e-6)
+        // A 37×23 RGB plane to 13×9 (rows of 111 values: the vector loops' remainders), in
+        // every kernel build, against the mean over each output pixel's area in Double; float
+        // sums of up to ~12 terms: 1e-5 of the value range.
+        let (w, h, ow, oh) = (37, 23, 13, 9)
+        let noise = Plane(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8(($0 * 7919 + 13) % 256) })
+        var expected = [Float]()
+        let (sx, sy) = (Double(w) / Double(ow), Double(h) / Double(oh))
+        for i in 0..<oh {
+            for j in 0..<ow {
+                for c in 0..<3 {
+                    var sum = 0.0
+                    for y in 0..<h {
+                        let dy = min(Double(y + 1), Double(i + 1) * sy) - max(Double(y), Double(i) * sy)
+                        guard dy > 0 else { continue }
+                        for x in 0..<w {
+                            let dx = min(Double(x + 1), Double(j + 1) * sx) - max(Double(x), Double(j) * sx)
+                            if dx > 0 { sum += dx * dy * Double(noise.pixels[(y * w + x) * 3 + c]) }
+                        }
+                    }
+                    expected.append(Float((sum / (sx * sy) - 127.5) / 128))
+                }
+            }
+        }
+        everyKernelBuild { build in
+            if let bad = mismatch(noise.areaResized(width: ow, height: oh), expected, Tolerance(relative: 0, absolute: 1e-5)) {
+                XCTFail("\(build): \(bad)")
+            }
+        }
     }
 
     /// The last suppression drops a less confident box that lies `duplicateOverlap` inside

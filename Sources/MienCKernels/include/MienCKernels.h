@@ -38,6 +38,9 @@ void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, 
 /// becomes `v > 0 ? v : v · alpha[c]`, in place.
 void mien_prelu_channels(float *x, long rows, int channels, const float *alpha);
 
+/// `out[j] += in[j] · weight` for `count` bytes `in` (the AREA resize's vertical pass).
+void mien_accumulate_bytes(float *out, const unsigned char *in, long count, float weight);
+
 /// Max (`average` 0) or average pooling of NHWC `x` over `window`'s cells (dilation 1),
 /// written to `y` (`[batch, output_height, output_width, channels]`). Padded cells take no
 /// part: the average divides by the real cells under the window, as TensorFlow does.
