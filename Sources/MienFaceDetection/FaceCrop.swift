@@ -84,7 +84,8 @@ public struct FaceCrop: Sendable, Equatable {
         let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
         // Only the pixels the turned square can sample are converted (gray or RGB), not the
         // whole photo: a face in a 640×480 frame needs a few percent of it.
-        let reach = side / 2 * (abs(cosA) + abs(sinA)) + 2
+        // (A negative side, from a damaged detector or a caller, samples the same square mirrored.)
+        let reach = abs(side) / 2 * (abs(cosA) + abs(sinA)) + 2
         func bounds(_ centre: Float, _ top: Float) -> (Int, Int) {
             // A sample clamped to the first pixel still reads the next one (with weight 0).
             (Int(min(max((centre - reach).rounded(.down), 0), top)), Int(min(max((centre + reach).rounded(.up), 0) + 1, top)))

@@ -117,7 +117,8 @@ final class FaceCropTests: XCTestCase {
 
     /// The cut converts only the pixels its square can reach, and so cuts exactly what it cut
     /// from the whole converted photo: turned squares (the corners reach furthest at 45°),
-    /// squares over an edge or wholly outside, larger than the photo, tiny, gray and RGB.
+    /// squares over an edge or wholly outside, larger than the photo, tiny, of negative side,
+    /// gray and RGB.
     func testCutFromItsRegionEqualsCutFromTheWholePhoto() {
         let image = Image(width: 37, height: 29, channels: 3, pixels: (0..<(37 * 29 * 3)).map { UInt8(($0 * 7919) % 251) })
         let squares = [FaceCrop(centerX: 18, centerY: 14, side: 12, angle: 0),
@@ -126,7 +127,8 @@ final class FaceCropTests: XCTestCase {
                        FaceCrop(centerX: 36.9, centerY: 0.2, side: 9.5, angle: 2.9),
                        FaceCrop(centerX: -40, centerY: 60, side: 10, angle: 0.1),
                        FaceCrop(centerX: 18, centerY: 14, side: 90, angle: 0.7),
-                       FaceCrop(centerX: 5.5, centerY: 7.25, side: 0.5, angle: 1)]
+                       FaceCrop(centerX: 5.5, centerY: 7.25, side: 0.5, angle: 1),
+                       FaceCrop(centerX: 20, centerY: 10, side: -14, angle: 0.2)]
         for (i, square) in squares.enumerated() {
             for (size, channels) in [(48, 1), (7, 3), (5, 1)] {
                 XCTAssertEqual(square.cut(from: image, size: size, channels: channels),
