@@ -19,12 +19,7 @@ prelu_body(float *restrict x, long rows, int channels, const float *restrict alp
 
 #define PRELU_PARAMS (float *x, long rows, int channels, const float *alpha)
 #define PRELU_ARGS (x, rows, channels, alpha)
-static void prelu_portable PRELU_PARAMS { prelu_body PRELU_ARGS; }
-#if defined(__x86_64__)
-MIEN_TARGET_AVX2 static void prelu_avx2 PRELU_PARAMS { prelu_body PRELU_ARGS; }
-MIEN_TARGET_AVX512 static void prelu_avx512 PRELU_PARAMS { prelu_body PRELU_ARGS; }
-#endif
-MIEN_DISPATCHED3(prelu, PRELU_PARAMS, PRELU_ARGS)
+MIEN_DISPATCHED3_BODY(prelu, PRELU_PARAMS, PRELU_ARGS)
 
 void mien_prelu_channels(float *x, long rows, int channels, const float *alpha) {
     if (rows <= 0 || channels <= 0) return;

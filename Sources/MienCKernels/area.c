@@ -14,12 +14,7 @@ accumulate_bytes_body(float *restrict out, const unsigned char *restrict in, lon
 
 #define ACCUMULATE_PARAMS (float *out, const unsigned char *in, long count, float weight)
 #define ACCUMULATE_ARGS (out, in, count, weight)
-static void accumulate_bytes_portable ACCUMULATE_PARAMS { accumulate_bytes_body ACCUMULATE_ARGS; }
-#if defined(__x86_64__)
-MIEN_TARGET_AVX2 static void accumulate_bytes_avx2 ACCUMULATE_PARAMS { accumulate_bytes_body ACCUMULATE_ARGS; }
-MIEN_TARGET_AVX512 static void accumulate_bytes_avx512 ACCUMULATE_PARAMS { accumulate_bytes_body ACCUMULATE_ARGS; }
-#endif
-MIEN_DISPATCHED3(accumulate_bytes, ACCUMULATE_PARAMS, ACCUMULATE_ARGS)
+MIEN_DISPATCHED3_BODY(accumulate_bytes, ACCUMULATE_PARAMS, ACCUMULATE_ARGS)
 
 void mien_accumulate_bytes(float *out, const unsigned char *in, long count, float weight) {
     if (count <= 0) return;

@@ -27,11 +27,20 @@
         default: NAME##_portable ARGS; break;                                 \
         }                                                                     \
     }
+// One body compiled for all three targets, for kernels whose builds differ in nothing else.
+#define MIEN_DISPATCHED3_BODY(NAME, PARAMS, ARGS)                             \
+    static void NAME##_portable PARAMS { NAME##_body ARGS; }                 \
+    MIEN_TARGET_AVX2 static void NAME##_avx2 PARAMS { NAME##_body ARGS; }    \
+    MIEN_TARGET_AVX512 static void NAME##_avx512 PARAMS { NAME##_body ARGS; } \
+    MIEN_DISPATCHED3(NAME, PARAMS, ARGS)
 #else
 #define MIEN_DISPATCHED(NAME, PARAMS, ARGS) \
     static void NAME##_dispatch PARAMS { NAME##_body ARGS; }
 #define MIEN_DISPATCHED3(NAME, PARAMS, ARGS) \
     static void NAME##_dispatch PARAMS { NAME##_portable ARGS; }
+#define MIEN_DISPATCHED3_BODY(NAME, PARAMS, ARGS)             \
+    static void NAME##_portable PARAMS { NAME##_body ARGS; } \
+    MIEN_DISPATCHED3(NAME, PARAMS, ARGS)
 #endif
 
 #endif

@@ -164,12 +164,7 @@ depthwise_row_body(const float *const *rows, const mien_mbconv *b, const float *
 #define DEPTHWISE_ROW_PARAMS \
     (const float *const *rows, const mien_mbconv *b, const float *w, const float *bias, float *out)
 #define DEPTHWISE_ROW_ARGS (rows, b, w, bias, out)
-static void depthwise_row_portable DEPTHWISE_ROW_PARAMS { depthwise_row_body DEPTHWISE_ROW_ARGS; }
-#if defined(__x86_64__)
-MIEN_TARGET_AVX2 static void depthwise_row_avx2 DEPTHWISE_ROW_PARAMS { depthwise_row_body DEPTHWISE_ROW_ARGS; }
-MIEN_TARGET_AVX512 static void depthwise_row_avx512 DEPTHWISE_ROW_PARAMS { depthwise_row_body DEPTHWISE_ROW_ARGS; }
-#endif
-MIEN_DISPATCHED3(depthwise_row, DEPTHWISE_ROW_PARAMS, DEPTHWISE_ROW_ARGS)
+MIEN_DISPATCHED3_BODY(depthwise_row, DEPTHWISE_ROW_PARAMS, DEPTHWISE_ROW_ARGS)
 
 int mien_mbconv_band_rows(const mien_mbconv *b) {
     // About 64 pixels per band: each projection weight loaded from L2 serves that many rows.
