@@ -11,15 +11,6 @@ final class InferenceOptimizationTests: XCTestCase {
         randomTensor(shape, seed: seed, range: range)
     }
 
-    func randomized<L: Layer>(_ layer: L, seed: UInt64) throws -> L {
-        var l = layer
-        for (i, p) in l.parameters.enumerated() {
-            let range: ClosedRange<Float> = p.name == "moving_variance" || p.name == "gamma" ? 0.5...1.5 : -0.5...0.5
-            try l.setParameter(p.name, to: random(p.value.shape, seed: seed &+ UInt64(i), range: range))
-        }
-        return l
-    }
-
     /// in → conv → bn → relu → depthwise → bn → dropout → (+ conv2 output) → gap → dense → bn
     func model() throws -> Graph {
         let layers: [any Layer] = [

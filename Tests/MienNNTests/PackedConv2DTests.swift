@@ -16,21 +16,13 @@ final class PackedConv2DTests: XCTestCase {
         let cases: [(Int, Int, Activation, Bool)] = [(320, 1280, .relu6, true), (5, 17, .linear, false),
                                                      (300, 40, .relu, true)]
         for (i, c) in cases.enumerated() {
-            var conv = Conv2D(name: "pw", inputChannels: c.0, filters: c.1, kernelSize: (1, 1),
-                              useBias: c.3, activation: c.2)
-            for (j, p) in conv.parameters.enumerated() {
-                try conv.setParameter(p.name, to: randomTensor(p.value.shape, seed: UInt64(10 * i + j), range: -0.5...0.5))
-            }
+            let conv = try randomized(Conv2D(name: "pw", inputChannels: c.0, filters: c.1, kernelSize: (1, 1),
+                                             useBias: c.3, activation: c.2), seed: UInt64(10 * i))
             let packed = try XCTUnwrap(PackedConv2D(conv))
             XCTAssertEqual(packed.parameters.map(\.name), conv.parameters.map(\.name))
             for batch in [1, 3] {
                 let x = randomTensor([batch, 7, 5, c.0], seed: UInt64(100 + 10 * i + batch))
-                let expected = try conv.forward([x])
-                try everyKernelBuild { build in
-                    let y = try packed.forward([x])
-                    XCTAssertEqual(y.shape, expected.shape)
-                    if let bad = mismatch(y, expected, tolerance) { XCTFail("\(build), case \(i), batch \(batch): \(bad)") }
-                }
+                if let bad = try forwardMismatch(packed, conv, on: x, tolerance) { XCTFail("case \(i), batch \(batch): \(bad)") }
                 let split = try IntraImageParallelism.$cores.withValue(3) { try packed.forward([x.batch(0..<1)]) }
                 if let bad = mismatch(split, try conv.forward([x.batch(0..<1)]), tolerance) {
                     XCTFail("case \(i), rows split: \(bad)")
@@ -51,21 +43,14 @@ final class PackedConv2DTests: XCTestCase {
             (24, 33, 3, 2, 1, .valid, 1, .linear, true),
         ]
         for (i, c) in cases.enumerated() {
-            var conv = Conv2D(name: "w", inputChannels: c.0, filters: c.1, kernelSize: (c.2, c.2), strides: (c.3, c.3),
-                              dilation: (c.4, c.4), padding: c.5, useBias: c.8, activation: c.7)
+            var conv = try randomized(Conv2D(name: "w", inputChannels: c.0, filters: c.1, kernelSize: (c.2, c.2),
+                                             strides: (c.3, c.3), dilation: (c.4, c.4), padding: c.5, useBias: c.8,
+                                             activation: c.7), seed: UInt64(10 * i))
             conv.inputPadding = ((c.6, c.6), (c.6, c.6))
-            for (j, p) in conv.parameters.enumerated() {
-                try conv.setParameter(p.name, to: randomTensor(p.value.shape, seed: UInt64(10 * i + j), range: -0.5...0.5))
-            }
             let packed = try XCTUnwrap(PackedConv2D(conv), "case \(i)")
             for batch in [1, 3] {
                 let x = randomTensor([batch, 11, 9, c.0], seed: UInt64(100 + 10 * i + batch))
-                let expected = try conv.forward([x])
-                try everyKernelBuild { build in
-                    let y = try packed.forward([x])
-                    XCTAssertEqual(y.shape, expected.shape)
-                    if let bad = mismatch(y, expected, tolerance) { XCTFail("\(build), case \(i), batch \(batch): \(bad)") }
-                }
+                if let bad = try forwardMismatch(packed, conv, on: x, tolerance) { XCTFail("case \(i), batch \(batch): \(bad)") }
             }
             XCTAssertThrowsError(try packed.forward([randomTensor([1, 11, 9, c.0 + 1], seed: 1)]))
         }
@@ -81,8 +66,8 @@ final class PackedConv2DTests: XCTestCase {
         XCTAssertNotNil(PackedConv2D(Conv2D(name: "a", inputChannels: 4, filters: 8, kernelSize: (1, 1))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "b", inputChannels: 4, filters: 8, kernelSize: (3, 3))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "c", inputChannels: 4, filters: 8, kernelSize: (1, 1),
-                                                  strides: (2, 2))))
+                                        strides: (2, 2))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "d", inputChannels: 4, filters: 8, kernelSize: (1, 1),
-                                                  activation: .sigmoid)))
+                                        activation: .sigmoid)))
     }
 }

@@ -16,20 +16,13 @@ final class PackedDenseTests: XCTestCase {
         let cases: [(Int, Int, Activation, Bool)] = [(1728, 256, .relu, true), (576, 128, .linear, true),
                                                      (40, 17, .relu6, false)]
         for (i, c) in cases.enumerated() {
-            var dense = Dense(name: "d", inputUnits: c.0, units: c.1, useBias: c.3, activation: c.2)
-            for (j, p) in dense.parameters.enumerated() {
-                try dense.setParameter(p.name, to: randomTensor(p.value.shape, seed: UInt64(10 * i + j), range: -0.5...0.5))
-            }
+            let dense = try randomized(Dense(name: "d", inputUnits: c.0, units: c.1, useBias: c.3, activation: c.2),
+                                       seed: UInt64(10 * i))
             let packed = try XCTUnwrap(PackedDense(dense))
             XCTAssertEqual(packed.parameters.map(\.name), dense.parameters.map(\.name))
             for shape in [[1, c.0], [2, c.0], [37, c.0], [3, 5, c.0]] {
                 let x = randomTensor(shape, seed: UInt64(100 + 10 * i + shape[0]))
-                let expected = try dense.forward([x])
-                try everyKernelBuild { build in
-                    let y = try packed.forward([x])
-                    XCTAssertEqual(y.shape, expected.shape)
-                    if let bad = mismatch(y, expected, tolerance) { XCTFail("\(build), case \(i), \(shape): \(bad)") }
-                }
+                if let bad = try forwardMismatch(packed, dense, on: x, tolerance) { XCTFail("case \(i), \(shape): \(bad)") }
             }
             XCTAssertThrowsError(try packed.forward([randomTensor([1, c.0 + 1], seed: 1)]))
         }
