@@ -122,8 +122,7 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
                                     im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
                                     let out = y.baseAddress! + (n * pixels + start) * filters
                                     if let packed, let range = activation.clampRange {
-                                        mien_gemm_packed(col.baseAddress!, k, Int32(count), Int32(k), packed, Int32(filters),
-                                                         range.lowerBound, range.upperBound, nil, 0, out, filters)
+                                        packedProduct(col.baseAddress!, packed, out, rows: count, k: k, n: filters, clamp: range)
                                     } else {
                                         gemmBiasActivate(col.baseAddress!, w.baseAddress!, out,
                                                          m: count, n: filters, k: k, bias: b, activation: activation)

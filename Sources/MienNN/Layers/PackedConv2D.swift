@@ -1,5 +1,3 @@
-import MienCKernels
-
 /// A `Conv2D` with a clamp activation (linear, ReLU, ReLU6) run at inference on weights
 /// packed once (see `pointwise.c`): a 1×1, stride-1 one reads the NHWC pixels in place,
 /// where `cblas_sgemm` packed both operands again on every call and a second pass added
