@@ -188,3 +188,29 @@ extension Graph {
         }
     }
 }
+
+/// A layer that has a faster form for inference on weights packed once; the form computes
+/// the same function. `optimizedForInference(forRunning: true)` asks each layer for it.
+public protocol PackableForInference: Layer {
+    /// The packed form, or nil when the layer gains nothing from one (or cannot have one).
+    func packedForInference() -> (any Layer)?
+}
+
+/// A faster form of `original` at inference (`PackedConv2D`, `PackedDense`): its parameters
+/// (frozen), output shape and FLOPs are the original's.
+public protocol InferenceForm: Layer {
+    associatedtype Original: Layer
+    var original: Original { get }
+}
+
+extension InferenceForm {
+    public var parameters: [Parameter] {
+        original.parameters.map { Parameter($0.name, $0.value, trainable: false) }
+    }
+
+    public func outputShape(for inputShapes: [Shape]) throws -> Shape { try original.outputShape(for: inputShapes) }
+
+    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int {
+        try original.flopsPerImage(inputs: inputs, output: output)
+    }
+}

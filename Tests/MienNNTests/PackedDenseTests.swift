@@ -20,6 +20,10 @@ final class PackedDenseTests: XCTestCase {
                                        seed: UInt64(10 * i))
             let packed = try XCTUnwrap(PackedDense(dense))
             XCTAssertEqual(packed.parameters.map(\.name), dense.parameters.map(\.name))
+            XCTAssertFalse(packed.parameters.contains(where: \.trainable))
+            XCTAssertEqual(try packed.flopsPerImage(inputs: [[nil, c.0]], output: [nil, c.1]),
+                           try dense.flopsPerImage(inputs: [[nil, c.0]], output: [nil, c.1]))
+            XCTAssertEqual(try packed.outputShape(for: [[nil, 3, c.0]]), [nil, 3, c.1])
             for shape in [[1, c.0], [2, c.0], [37, c.0], [3, 5, c.0]] {
                 let x = randomTensor(shape, seed: UInt64(100 + 10 * i + shape[0]))
                 if let bad = try forwardMismatch(packed, dense, on: x, tolerance) { XCTFail("case \(i), \(shape): \(bad)") }

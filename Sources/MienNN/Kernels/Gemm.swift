@@ -82,13 +82,6 @@ func packedProduct(_ a: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ 
     }
 }
 
-/// A layer that has a faster form for inference on weights packed once; the form computes
-/// the same function. `optimizedForInference(forRunning: true)` asks each layer for it.
-public protocol PackableForInference: Layer {
-    /// The packed form, or nil when the layer gains nothing from one (or cannot have one).
-    func packedForInference() -> (any Layer)?
-}
-
 extension KernelAndBiasLayer {
     /// The kernel as a `[k, n]` matrix (`n` its last axis: Dense's `[k, n]`, and Conv2D's HWIO
     /// `[kh, kw, c, n]` is `[kh·kw·c, n]` row-major) and the bias, in `mien_pack_weights`'s layout.

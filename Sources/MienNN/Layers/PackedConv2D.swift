@@ -9,7 +9,7 @@
 /// Conv2D left outside an `InvertedResidualBlock` (EfficientNet's `top_conv`, MobileNet's
 /// pointwise convolutions, a head's 1×1 layers, MTCNN's convolutions), except those of few
 /// input channels that the direct kernel computes (`convolvesDirectly`).
-public struct PackedConv2D: Layer {
+public struct PackedConv2D: InferenceForm {
     public var name: String
     public var kerasClass: String { "PackedConv2D" }
     public var trainable: Bool = false
@@ -34,15 +34,7 @@ public struct PackedConv2D: Layer {
         conv.kernelSize == (1, 1) && conv.strides == (1, 1) && !conv.hasInputPadding
     }
 
-    public var parameters: [Parameter] {
-        conv.parameters.map { Parameter($0.name, $0.value, trainable: false) }
-    }
-
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape { try conv.outputShape(for: inputShapes) }
-
-    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int {
-        try conv.flopsPerImage(inputs: inputs, output: output)
-    }
+    public var original: Conv2D { conv }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)

@@ -4,7 +4,7 @@
 /// copied the whole weight matrix on every call: 2.4% of a frame's CPU time.
 ///
 /// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each such Dense.
-public struct PackedDense: Layer {
+public struct PackedDense: InferenceForm {
     public var name: String
     public var kerasClass: String { "PackedDense" }
     public var trainable: Bool = false
@@ -19,15 +19,7 @@ public struct PackedDense: Layer {
         packed = dense.packedForProduct()
     }
 
-    public var parameters: [Parameter] {
-        dense.parameters.map { Parameter($0.name, $0.value, trainable: false) }
-    }
-
-    public func outputShape(for inputShapes: [Shape]) throws -> Shape { try dense.outputShape(for: inputShapes) }
-
-    public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int {
-        try dense.flopsPerImage(inputs: inputs, output: output)
-    }
+    public var original: Dense { dense }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
