@@ -64,7 +64,7 @@ def matches(box, placed):
 
 def score(records, found):
     """Recall, false positives per 100 photos and emotion accuracy of matched faces."""
-    placed = matched = correct = false_positives = 0
+    placed = false_positives = 0
     found_faces = []  # indices, over all placed faces, of those found
     right = []        # whether each of those was read right
     for record, faces in zip(records, found):
@@ -73,14 +73,13 @@ def score(records, found):
             hit = next((i for i, f in enumerate(faces) if i not in used and matches(f["box"], face["box"])), None)
             if hit is not None:
                 used.add(hit)
-                matched += 1
-                correct += faces[hit]["label"] == face["label"]
                 found_faces.append(placed)
                 right.append(faces[hit]["label"] == face["label"])
             placed += 1
         false_positives += len(faces) - len(used)
+    matched = len(right)
     return {"faces": placed, "recall": matched / placed, "false_positives_per_100_photos": 100 * false_positives / len(records),
-            "emotion_accuracy": correct / max(matched, 1), "found": found_faces, "right": right}
+            "emotion_accuracy": sum(right) / max(matched, 1), "found": found_faces, "right": right}
 
 
 def run_mien(args, paths):

@@ -188,10 +188,10 @@ def compose_photos(fer2013, photos_dir, count, seed=2026, save_faces=True, faces
     bgs = list(backgrounds())
     groups = None   # with every_face, photo i's faces: the next 1 + i % 3 of a seeded order
     if every_face:
-        order, groups = rng.permutation(len(files)), []
-        while sum(map(len, groups)) < len(order):
-            start = sum(map(len, groups))
+        order, groups, start = rng.permutation(len(files)), [], 0
+        while start < len(order):
             groups.append(list(order[start:start + 1 + len(groups) % 3]))
+            start += len(groups[-1])
         count = len(groups)
     for i in range(count):
         bg_name, bg = bgs[i % len(bgs)]

@@ -35,9 +35,13 @@ public struct Conv2D: KernelAndBiasLayer, InputPaddedLayer {
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
-        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
-        return convolve(x, kernel: kernel, geometry: g, bias: bias, activation: activation)
+        return convolve(x, kernel: kernel, geometry: try geometry(of: x), bias: bias, activation: activation)
+    }
+
+    /// Its window over the NHWC input `x` (with the folded input zeros), checked.
+    func geometry(of x: Tensor) throws -> WindowGeometry {
+        try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation, padding: padding,
+                     inputPadding: inputPadding, channels: kernel.shape[2])
     }
 }
 
@@ -109,8 +113,7 @@ extension Conv2D {
     /// Tape: the input, then what the activation's backward needs.
     public func forwardTraining(_ inputs: [Tensor], context: TrainingContext) throws -> TrainingForward {
         let x = try single(inputs)
-        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
+        let g = try geometry(of: x)
         let z = convolve(x, kernel: kernel, geometry: g, bias: bias)
         let (y, keep) = activation.trainingOutput(z, lastAxis: filters)
         return TrainingForward(y, tape: Tape([x] + keep))
@@ -118,8 +121,7 @@ extension Conv2D {
 
     public func backward(_ outputGradient: Tensor, tape: Tape, inputs: [Bool], weights: Bool) throws -> LayerGradients {
         let x = try tape.tensor(0, layer: name)
-        let g = try geometry(of: x, kernel: kernelSize, strides: strides, dilation: dilation,
-                             padding: padding, inputPadding: inputPadding, channels: kernel.shape[2])
+        let g = try geometry(of: x)
         try requireGradient(outputGradient, shaped: [g.batch, g.outputHeight, g.outputWidth, filters])
         let dz = try activation.preActivationGradient(outputGradient, tape: tape, offset: 1, layer: name)
         let (dx, dk) = convolutionBackward(dz, input: x, kernel: kernel, geometry: g,

@@ -39,9 +39,8 @@ public struct PackedConv2D: InferenceForm {
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = try single(inputs)
         guard Self.isPointwise(conv) else {
-            let g = try geometry(of: x, kernel: conv.kernelSize, strides: conv.strides, dilation: conv.dilation,
-                                 padding: conv.padding, inputPadding: conv.inputPadding, channels: conv.kernel.shape[2])
-            return convolve(x, kernel: conv.kernel, geometry: g, bias: conv.bias, activation: conv.activation, packed: packed)
+            return convolve(x, kernel: conv.kernel, geometry: try conv.geometry(of: x), bias: conv.bias,
+                            activation: conv.activation, packed: packed)
         }
         let (k, n) = (conv.kernel.shape[2], conv.filters)
         guard x.rank == 4, x.shape[3] == k else {
