@@ -12,8 +12,14 @@ extension Graph {
     /// padded copy of the input), each inverted-residual block becomes one
     /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
     /// other convolutions and the dense layers with a clamp activation become `PackedConv2D`
-    /// and `PackedDense` (weights packed once; `PackableForInference`).
+    /// and `PackedDense` (weights packed once; `PackableForInference`), and a layer that
+    /// replicates one channel no longer does when its reader can take the one channel
+    /// (`ChannelReplicating`, `OneChannelTaking`).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
+        try (forRunning ? takingReplicatedChannelsOnce() : self).optimized(forRunning: forRunning)
+    }
+
+    private func optimized(forRunning: Bool) throws -> Graph {
         var layers = self.layers
         for i in layers.indices {
             if let nested = layers[i] as? Graph {
@@ -212,5 +218,80 @@ extension InferenceForm {
 
     public func flopsPerImage(inputs: [Shape], output: Shape) throws -> Int {
         try original.flopsPerImage(inputs: inputs, output: output)
+    }
+}
+
+/// A layer whose output repeats one channel (`InputAdapter` replicating a gray face into a
+/// backbone's three): `optimizedForInference(forRunning: true)` lets its reader take the one
+/// channel instead when the reader can (`OneChannelTaking`), so the layers up to the first
+/// convolution run on a third of the values and the convolution on a third of the taps.
+public protocol ChannelReplicating: Layer {
+    /// How many copies of one channel the output holds (1: it replicates nothing).
+    var replicas: Int { get }
+    /// This layer with its output's single channel, not replicated.
+    func withoutReplicas() -> any Layer
+}
+
+/// How a layer takes one channel where it was given `replicas` identical ones.
+public enum OneChannelForm {
+    /// The new layer's output is the old one's first channel (its output still repeats).
+    case passes(any Layer)
+    /// The new layer's output equals the old one's.
+    case ends(any Layer)
+}
+
+/// A layer that can take one channel in place of identical copies of it.
+public protocol OneChannelTaking: Layer {
+    /// This layer given the one channel of `replicas` identical ones, or nil when it cannot
+    /// take it.
+    func takingOneChannel(of replicas: Int) -> OneChannelForm?
+}
+
+extension Graph: OneChannelTaking {
+    /// Follows the chain from the single input, each node the only reader of the one before,
+    /// until a layer `ends` the replication (a convolution summing its kernel over the copies);
+    /// nil when the chain branches, reaches the output still replicated, or meets a layer
+    /// that cannot take one channel.
+    public func takingOneChannel(of replicas: Int) -> OneChannelForm? {
+        guard inputNodes.count == 1 else { return nil }
+        var layers = self.layers
+        let consumers = consumerCounts
+        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        var node = inputNodes[0]
+        while callsPerLayer[nodes[node].layer] == 1,
+              let form = (layers[nodes[node].layer] as? any OneChannelTaking)?.takingOneChannel(of: replicas) {
+            switch form {
+            case .ends(let layer):
+                layers[nodes[node].layer] = layer
+                return (try? compacted(layers: layers, nodes: nodes, kept: Array(nodes.indices))).map { .ends($0) }
+            case .passes(let layer):
+                layers[nodes[node].layer] = layer
+            }
+            guard node != outputNode, consumers[node] == 1,
+                  let next = nodes.indices.first(where: { nodes[$0].inputs == [node] }) else { return nil }
+            node = next
+        }
+        return nil
+    }
+
+    /// This graph with each `ChannelReplicating` node whose only reader can take the one
+    /// channel (`OneChannelTaking`) no longer replicating it.
+    func takingReplicatedChannelsOnce() throws -> Graph {
+        var layers = self.layers
+        let consumers = consumerCounts
+        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        var changed = false
+        for (index, node) in nodes.enumerated() {
+            guard let source = layers[node.layer] as? any ChannelReplicating, source.replicas > 1,
+                  callsPerLayer[node.layer] == 1, consumers[index] == 1, index != outputNode,
+                  let reader = nodes.indices.first(where: { nodes[$0].inputs == [index] }),
+                  callsPerLayer[nodes[reader].layer] == 1,
+                  case .ends(let taking)? = (layers[nodes[reader].layer] as? any OneChannelTaking)?
+                      .takingOneChannel(of: source.replicas) else { continue }
+            layers[node.layer] = source.withoutReplicas()
+            layers[nodes[reader].layer] = taking
+            changed = true
+        }
+        return changed ? try compacted(layers: layers, nodes: nodes, kept: Array(nodes.indices)) : self
     }
 }

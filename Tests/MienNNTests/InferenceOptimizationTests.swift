@@ -145,4 +145,60 @@ final class InferenceOptimizationTests: XCTestCase {
         let x = random([2, 9, 8, 3], seed: 6)
         if let bad = mismatch(try folded.forward([x]), try original.forward([x]), tolerance) { XCTFail("\(bad)") }
     }
+
+    /// The FER model's start: a gray face replicated to three channels by the InputAdapter,
+    /// then a classifier whose nested backbone rescales, pads and convolves (the stem).
+    func grayModel(rescaling: Rescaling = Rescaling(name: "rescale", scale: [1 / 127.5], offset: [-1]),
+                   branch: Bool = false) throws -> Graph {
+        func chain(_ name: String, _ layers: [any Layer]) throws -> Graph {
+            try Graph(name: name, layers: layers, nodes: layers.indices.map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) },
+                      inputNodes: [0], outputNode: layers.count - 1)
+        }
+        let backbone = try chain("backbone", [
+            InputLayer(name: "in", shape: [nil, nil, nil, 3]), rescaling,
+            ZeroPadding2D(name: "pad", padding: ((0, 1), (0, 1))),
+            try randomized(Conv2D(name: "stem", inputChannels: 3, filters: 8, kernelSize: (3, 3), strides: (2, 2), useBias: false), seed: 11),
+            try randomized(BatchNormalization(name: "bn", channels: 8), seed: 12),
+            ActivationLayer(name: "relu6", activation: .relu6),
+        ])
+        var layers: [any Layer] = [InputLayer(name: "image", shape: [nil, 12, 12, 3]), backbone, GlobalAveragePooling2D(name: "gap")]
+        var nodes = layers.indices.map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
+        if branch {
+            // The replicated image is also read by an Add: it must stay three channels.
+            layers += [GlobalAveragePooling2D(name: "gap2"), try randomized(Dense(name: "dense", inputUnits: 3, units: 8), seed: 15),
+                       Merge(name: "add", op: .add)]
+            nodes += [.init(layer: 3, inputs: [0]), .init(layer: 4, inputs: [3]), .init(layer: 5, inputs: [2, 4])]
+        }
+        let classifier = try Graph(name: "classifier", layers: layers, nodes: nodes, inputNodes: [0], outputNode: nodes.count - 1)
+        return try InputAdapter(inputSize: [5, 5, 1], outputSize: [12, 12, 3]).prepended(to: classifier)
+    }
+
+    /// The stem's kernel summed over the three copies takes the gray channel alone: the
+    /// adapter stops replicating, the rescaling runs on one channel; same outputs.
+    func testStemTakesTheGrayChannelOnce() throws {
+        let original = try grayModel()
+        let running = try original.optimizedForInference(forRunning: true)
+        XCTAssertEqual(try XCTUnwrap(running.layers[1] as? InputAdapter).outputSize, [12, 12, 1])
+        let classifier = try XCTUnwrap(running.layers[2] as? Graph)
+        XCTAssertEqual(classifier.inputShapes, [[nil, 12, 12, 1]])
+        let backbone = try XCTUnwrap(classifier.layers[1] as? Graph)
+        XCTAssertEqual(backbone.layers.map(\.name), ["in", "rescale", "stem"])
+        XCTAssertEqual(try XCTUnwrap(backbone.layers[2] as? Conv2D).kernel.shape, [3, 3, 1, 8])
+        XCTAssertEqual(running.outputShape, original.outputShape)
+        let faces = random([2, 5, 5, 1], seed: 13, range: 0...255)
+        if let bad = mismatch(try running.forward([faces]), try original.forward([faces]), tolerance) { XCTFail("\(bad)") }
+        XCTAssertEqual(try XCTUnwrap(try original.optimizedForInference().layers[1] as? InputAdapter).outputSize, [12, 12, 3],
+                       "a graph for export keeps Keras's layers")
+    }
+
+    /// Per-channel scales, or a second reader of the replicated image, keep the three channels.
+    func testStemKeepsThreeChannelsWhenTheyDiffer() throws {
+        let perChannel = Rescaling(name: "rescale", scale: [1, 2, 3], offset: [0])
+        for model in [try grayModel(rescaling: perChannel), try grayModel(branch: true)] {
+            let running = try model.optimizedForInference(forRunning: true)
+            XCTAssertEqual(try XCTUnwrap(running.layers[1] as? InputAdapter).outputSize, [12, 12, 3])
+            let faces = random([2, 5, 5, 1], seed: 14, range: 0...255)
+            if let bad = mismatch(try running.forward([faces]), try model.forward([faces]), tolerance) { XCTFail("\(bad)") }
+        }
+    }
 }

@@ -33,6 +33,39 @@ final class ResizingTests: XCTestCase {
         XCTAssertEqual(down.scalars, [1, 3, 5, 11, 13, 15, 21, 23, 25])
     }
 
+    /// The bilinear resize blends each input row along x once and keeps two; it must give
+    /// TensorFlow's per-pixel compute_lerp (written out below) bit for bit, up and down,
+    /// with 1–3 channels and a batch.
+    func testBilinearEqualsThePerPixelBlendExactly() throws {
+        func taps(_ output: Int, _ input: Int) -> [(Int, Int, Float)] {
+            let scale = Float(input) / Float(output)
+            return (0..<output).map { d in
+                let src = (Float(d) + 0.5) * scale - 0.5, floor = src.rounded(.down)
+                let upper = min(Int(src.rounded(.up)), input - 1)
+                return (min(max(Int(floor), 0), upper), upper, src - floor)
+            }
+        }
+        for (case_, (inH, inW, outH, outW, c)) in [(48, 48, 224, 224, 1), (5, 7, 3, 11, 3), (9, 4, 20, 2, 2), (1, 6, 5, 1, 1)].enumerated() {
+            let x = randomTensor([2, inH, inW, c], seed: UInt64(case_), range: 0...255)
+            let y = try Resizing(name: "r", height: outH, width: outW).forward([x])
+            let (rows, cols) = (taps(outH, inH), taps(outW, inW))
+            var expected: [Float] = []
+            for n in 0..<2 {
+                for (top, bottom, fy) in rows {
+                    for (left, right, fx) in cols {
+                        for ch in 0..<c {
+                            func at(_ r: Int, _ q: Int) -> Float { x.scalars[((n * inH + r) * inW + q) * c + ch] }
+                            let t = at(top, left) + (at(top, right) - at(top, left)) * fx
+                            let b = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * fx
+                            expected.append(t + (b - t) * fy)
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(y.scalars, expected, "\(inH)×\(inW)×\(c) → \(outH)×\(outW)")
+        }
+    }
+
     func testNonSquareAndChannels() throws {
         // keras.layers.Resizing(3, 2)(np.arange(1,7,dtype='float32').reshape(1,2,3,1))
         let x = ramp([1, 2, 3, 1])

@@ -45,6 +45,24 @@ public struct Conv2D: KernelAndBiasLayer, InputPaddedLayer {
     }
 }
 
+extension Conv2D: OneChannelTaking {
+    /// Copies of one channel meet the same taps: the kernel summed over its input channels
+    /// takes the one channel (a stem on a gray face replicated to RGB: a third of the work).
+    public func takingOneChannel(of replicas: Int) -> OneChannelForm? {
+        let (kh, kw, c, f) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+        guard c == replicas else { return nil }
+        var summed = [Float](repeating: 0, count: kh * kw * f)
+        for tap in 0..<(kh * kw) {
+            for channel in 0..<c {
+                for filter in 0..<f { summed[tap * f + filter] += kernel.scalars[(tap * c + channel) * f + filter] }
+            }
+        }
+        var one = self
+        one.kernel = Tensor(shape: [kh, kw, 1, f], scalars: summed)
+        return .ends(one)
+    }
+}
+
 /// A window layer that can take the zeros of a ZeroPadding2D before it as its own
 /// (`optimizedForInference(forRunning: true)`), which saves writing and reading a padded
 /// copy of its input. Not a Keras option: export refuses a layer that has them.

@@ -91,6 +91,16 @@ public struct InputAdapter: Layer, Codable, Equatable {
     }
 }
 
+extension InputAdapter: ChannelReplicating {
+    public var replicas: Int { inputSize.count == 3 && inputSize[2] == 1 && outputSize.count == 3 ? outputSize[2] : 1 }
+
+    public func withoutReplicas() -> any Layer {
+        var one = self
+        one.outputSize[2] = 1
+        return one
+    }
+}
+
 /// Copies a one-channel NHWC tensor into `channels` identical channels.
 func replicateChannels(_ x: Tensor, to channels: Int) -> Tensor {
     precondition(x.shape[3] == 1)

@@ -16,6 +16,15 @@ public struct InputLayer: Layer {
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try single(inputs) }
 }
 
+extension InputLayer: OneChannelTaking {
+    public func takingOneChannel(of replicas: Int) -> OneChannelForm? {
+        guard shape.count >= 2, shape.last! == nil || shape.last! == replicas else { return nil }
+        var one = self
+        one.shape[one.shape.count - 1] = 1
+        return .passes(one)
+    }
+}
+
 extension InputLayer {
     public var canTrain: Bool { true }
 

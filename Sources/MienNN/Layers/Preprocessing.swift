@@ -91,6 +91,17 @@ public struct Rescaling: Layer {
     }
 }
 
+extension Rescaling: OneChannelTaking {
+    /// One scale and one offset for every channel keep identical channels identical.
+    public func takingOneChannel(of replicas: Int) -> OneChannelForm? {
+        guard let s = scale.first, let o = offset.first, scale.allSatisfy({ $0 == s }), offset.allSatisfy({ $0 == o }),
+              scale.count == 1 || scale.count == replicas, offset.count == 1 || offset.count == replicas else { return nil }
+        var one = self
+        (one.scale, one.offset) = ([s], [o])
+        return .passes(one)
+    }
+}
+
 /// Keras's `Normalization` over the last axis: `(x − mean) / max(sqrt(variance), 1e-7)`, or
 /// with `invert`, `mean + x · max(sqrt(variance), 1e-7)`; `mean` and `variance` hold one
 /// value or one per channel.

@@ -30,6 +30,10 @@ public struct ZeroPadding2D: Layer {
     }
 }
 
+extension ZeroPadding2D: OneChannelTaking {
+    public func takingOneChannel(of replicas: Int) -> OneChannelForm? { .passes(self) }
+}
+
 /// Keras's `Cropping2D` (channels_last): drops rows from the top/bottom and columns from
 /// the left/right.
 public struct Cropping2D: Layer {
