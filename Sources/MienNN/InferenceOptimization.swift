@@ -11,7 +11,7 @@ extension Graph {
     /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
     /// padded copy of the input), each inverted-residual block becomes one
     /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
-    /// other convolutions and the dense layers with a clamp activation become `PackedConv2D`
+    /// other convolutions and the dense layers become `PackedConv2D`
     /// and `PackedDense` (weights packed once; `PackableForInference`), and a layer that
     /// replicates one channel no longer does when its reader can take the one channel
     /// (`ChannelReplicating`, `OneChannelTaking`).

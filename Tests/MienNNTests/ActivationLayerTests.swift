@@ -48,6 +48,23 @@ final class ActivationLayerTests: XCTestCase {
         assertLayerError("prelu", try layer.setParameter("alpha", to: Tensor(zeros: [2])))
     }
 
+    /// One slope per channel runs in C over whole vectors: rows of a width that is not a
+    /// multiple of 16 in groups with the slopes repeated, the rows left after the groups
+    /// (and widths whose groups would be too long) one by one. Exactly `x > 0 ? x : a·x`,
+    /// in every kernel build.
+    func testPReLUPerChannelEveryWidth() throws {
+        for (channels, rows) in [(1, 5), (3, 37), (10, 8 * 13 + 5), (16, 9), (28, 45), (100, 7), (1030, 3)] {
+            var layer = PReLU(name: "prelu", alphaShape: [1, 1, channels])
+            let alpha = randomTensor([1, 1, channels], seed: UInt64(channels))
+            try layer.setParameter("alpha", to: alpha)
+            let x = randomTensor([1, rows, 1, channels], seed: UInt64(rows))
+            let expected = x.scalars.indices.map { i in x.scalars[i] > 0 ? x.scalars[i] : x.scalars[i] * alpha.scalars[i % channels] }
+            try everyKernelBuild { build in
+                XCTAssertEqual(try layer.forward([x]).scalars, expected, "\(build), \(channels) channels, \(rows) rows")
+            }
+        }
+    }
+
     func testSoftmaxOnAMiddleAxis() throws {
         // keras.layers.Softmax(axis=1)(np.array([[[1,2],[3,4],[0,-1]]], 'float32'))
         let y = try Softmax(name: "sm", axis: 1).forward([tensor([1, 3, 2], [1, 2, 3, 4, 0, -1])])

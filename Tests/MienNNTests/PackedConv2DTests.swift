@@ -12,9 +12,10 @@ final class PackedConv2DTests: XCTestCase {
 
     func testEqualsTheConv2DItReplaces() throws {
         // (input channels, filters, activation, bias): k over 192 runs in parts; 1280 as
-        // EfficientNet's top_conv; 17 filters end in a partial panel.
+        // EfficientNet's top_conv; 17 filters end in a partial panel; P-Net's 2-filter
+        // softmax and a sigmoid run after the product.
         let cases: [(Int, Int, Activation, Bool)] = [(320, 1280, .relu6, true), (5, 17, .linear, false),
-                                                     (300, 40, .relu, true)]
+                                                     (300, 40, .relu, true), (32, 2, .softmax, true), (8, 3, .sigmoid, true)]
         for (i, c) in cases.enumerated() {
             let conv = try randomized(Conv2D(name: "pw", inputChannels: c.0, filters: c.1, kernelSize: (1, 1),
                                              useBias: c.3, activation: c.2), seed: UInt64(10 * i))
@@ -40,7 +41,7 @@ final class PackedConv2DTests: XCTestCase {
         let cases: [(Int, Int, Int, Int, Int, Padding, Int, Activation, Bool)] = [
             (28, 48, 3, 1, 1, .valid, 0, .linear, true), (48, 64, 2, 1, 1, .valid, 0, .linear, true),
             (32, 64, 3, 2, 1, .same, 0, .relu, false), (17, 40, 3, 1, 2, .same, 0, .relu6, true),
-            (24, 33, 3, 2, 1, .valid, 1, .linear, true),
+            (24, 33, 3, 2, 1, .valid, 1, .linear, true), (28, 20, 3, 1, 1, .valid, 0, .softmax, true),
         ]
         for (i, c) in cases.enumerated() {
             var conv = try randomized(Conv2D(name: "w", inputChannels: c.0, filters: c.1, kernelSize: (c.2, c.2),
@@ -56,18 +57,18 @@ final class PackedConv2DTests: XCTestCase {
         }
     }
 
-    /// Convolutions with a clamp activation are packed: 1×1 stride-1 ones, and windows that
-    /// are not few-channel ones the direct kernel computes.
+    /// 1×1 stride-1 convolutions are packed, and windows that are not few-channel ones the
+    /// direct kernel computes; whatever their activation.
     func testWhichConvolutionsArePacked() {
         XCTAssertNotNil(PackedConv2D(Conv2D(name: "e", inputChannels: 28, filters: 48, kernelSize: (3, 3))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "f", inputChannels: 16, filters: 32, kernelSize: (3, 3))))
-        XCTAssertNil(PackedConv2D(Conv2D(name: "g", inputChannels: 28, filters: 48, kernelSize: (3, 3),
-                                         activation: .sigmoid)))
+        XCTAssertNotNil(PackedConv2D(Conv2D(name: "g", inputChannels: 28, filters: 48, kernelSize: (3, 3),
+                                            activation: .sigmoid)))
         XCTAssertNotNil(PackedConv2D(Conv2D(name: "a", inputChannels: 4, filters: 8, kernelSize: (1, 1))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "b", inputChannels: 4, filters: 8, kernelSize: (3, 3))))
         XCTAssertNil(PackedConv2D(Conv2D(name: "c", inputChannels: 4, filters: 8, kernelSize: (1, 1),
                                         strides: (2, 2))))
-        XCTAssertNil(PackedConv2D(Conv2D(name: "d", inputChannels: 4, filters: 8, kernelSize: (1, 1),
-                                        activation: .sigmoid)))
+        XCTAssertNotNil(PackedConv2D(Conv2D(name: "d", inputChannels: 4, filters: 8, kernelSize: (1, 1),
+                                            activation: .softmax)))
     }
 }

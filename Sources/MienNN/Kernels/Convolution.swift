@@ -121,8 +121,8 @@ func convolve(_ input: Tensor, kernel: Tensor, geometry g: WindowGeometry,
                                     let count = min(blockRows, pixels - start)
                                     im2col(x, image: n, geometry: g, firstPixel: start, pixels: count, into: col)
                                     let out = y.baseAddress! + (n * pixels + start) * filters
-                                    if let packed, let range = activation.clampRange {
-                                        packedProduct(col.baseAddress!, packed, out, rows: count, k: k, n: filters, clamp: range)
+                                    if let packed {
+                                        packedProduct(col.baseAddress!, packed, out, rows: count, k: k, n: filters, activation: activation)
                                     } else {
                                         gemmBiasActivate(col.baseAddress!, w.baseAddress!, out,
                                                          m: count, n: filters, k: k, bias: b, activation: activation)

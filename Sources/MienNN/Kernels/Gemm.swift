@@ -71,15 +71,18 @@ func columnSums(_ x: UnsafeBufferPointer<Float>, channels: Int, into sums: Unsaf
     }
 }
 
-/// `y = clamp(a · w + bias)` for `rows` rows of `k` → `n` values, with `w` and the bias packed
-/// by `mien_pack_weights` (`KernelAndBiasLayer.packedForProduct`), in calls of at most 2^30
-/// rows (the kernel counts in Int32).
+/// `y = activation(a · w + bias)` for `rows` rows of `k` → `n` values, with `w` and the bias
+/// packed by `mien_pack_weights` (`KernelAndBiasLayer.packedForProduct`), in calls of at
+/// most 2^30 rows (the kernel counts in Int32).
 func packedProduct(_ a: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                   rows: Int, k: Int, n: Int, clamp: ClosedRange<Float>) {
+                   rows: Int, k: Int, n: Int, activation: Activation) {
+    let clamp = activation.clampRange ?? -Float.infinity...Float.infinity
     for start in stride(from: 0, to: rows, by: 1 << 30) {
         mien_gemm_packed(a + start * k, k, Int32(min(1 << 30, rows - start)), Int32(k), packed, Int32(n),
                          clamp.lowerBound, clamp.upperBound, nil, 0, y + start * n, n)
     }
+    // Softmax and the other activations that are not a clamp: one pass over the rows after.
+    if activation.clampRange == nil { activation.apply(UnsafeMutableBufferPointer(start: y, count: rows * n), lastAxis: n) }
 }
 
 extension KernelAndBiasLayer {

@@ -1,7 +1,8 @@
-/// A `Conv2D` with a clamp activation (linear, ReLU, ReLU6) run at inference on weights
-/// packed once (see `pointwise.c`): a 1×1, stride-1 one reads the NHWC pixels in place,
-/// where `cblas_sgemm` packed both operands again on every call and a second pass added
-/// the bias and the activation; a larger window runs im2col into that product, where
+/// A `Conv2D` run at inference on weights packed once (see `pointwise.c`), a clamp
+/// activation (linear, ReLU, ReLU6) applied in registers and another (MTCNN's softmax)
+/// after: a 1×1, stride-1 one reads the NHWC pixels in place, where `cblas_sgemm` packed
+/// both operands again on every call and a second pass added the bias and the activation
+/// (P-Net's 2-filter softmax layer ran at 4.6 GFLOP/s); a larger window runs im2col into that product, where
 /// sgemm's copies of the columns and the weights were a third of its time on MTCNN's
 /// R-Net and O-Net (28–64 channels, 2×2 and 3×3).
 ///
@@ -16,8 +17,8 @@ public struct PackedConv2D: InferenceForm {
     public let conv: Conv2D
     private let packed: [Float]
 
-    /// Nil unless `conv` has a clamp activation and is either 1×1, stride 1 without folded
-    /// padding, or a window that `convolve` runs by im2col and a product.
+    /// Nil unless `conv` is either 1×1, stride 1 without folded padding, or a window that
+    /// `convolve` runs by im2col and a product.
     public init?(_ conv: Conv2D) {
         guard Self.fits(conv) else { return nil }
         name = conv.name
@@ -26,8 +27,7 @@ public struct PackedConv2D: InferenceForm {
     }
 
     static func fits(_ conv: Conv2D) -> Bool {
-        conv.activation.clampRange != nil
-            && (isPointwise(conv) || !convolvesDirectly(channels: conv.kernel.shape[2], filters: conv.filters))
+        isPointwise(conv) || !convolvesDirectly(channels: conv.kernel.shape[2], filters: conv.filters)
     }
 
     static func isPointwise(_ conv: Conv2D) -> Bool {
@@ -49,7 +49,6 @@ public struct PackedConv2D: InferenceForm {
         var output = Tensor(uninitialized: [x.shape[0], x.shape[1], x.shape[2], n])
         let pixels = x.shape[0] * x.shape[1] * x.shape[2]
         guard output.count > 0 else { return output }
-        let range = conv.activation.clampRange!
         // One image's rows split across cores, as InvertedResidualBlock does.
         let parts = IntraImageParallelism.parts(rows: x.shape[1], images: x.shape[0], work: pixels * k * n)
         x.scalars.withUnsafeBufferPointer { xs in
@@ -57,7 +56,7 @@ public struct PackedConv2D: InferenceForm {
                 packed.withUnsafeBufferPointer { w in
                     let (x, y, w) = (xs.baseAddress!, ys.baseAddress!, w.baseAddress!)
                     func product(_ first: Int, _ end: Int) {
-                        packedProduct(x + first * k, w, y + first * n, rows: end - first, k: k, n: n, clamp: range)
+                        packedProduct(x + first * k, w, y + first * n, rows: end - first, k: k, n: n, activation: conv.activation)
                     }
                     if parts > 1 {
                         IntraImageParallelism.run(parts) { part in product(part * pixels / parts, (part + 1) * pixels / parts) }

@@ -1,9 +1,9 @@
-/// A `Dense` with a clamp activation (linear, ReLU, ReLU6) run at inference on weights
-/// packed once (see `pointwise.c`), with the bias and the clamp applied in registers. On the
+/// A `Dense` run at inference on weights packed once (see `pointwise.c`), with the bias and
+/// a clamp activation (linear, ReLU, ReLU6) applied in registers, another (softmax) after. On the
 /// few rows of a frame's faces (MTCNN's R-Net and O-Net, a classifier's head), `cblas_sgemm`
 /// copied the whole weight matrix on every call: 2.4% of a frame's CPU time.
 ///
-/// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each such Dense.
+/// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each Dense.
 public struct PackedDense: InferenceForm {
     public var name: String
     public var kerasClass: String { "PackedDense" }
@@ -11,9 +11,7 @@ public struct PackedDense: InferenceForm {
     public let dense: Dense
     private let packed: [Float]
 
-    /// Nil unless `dense` has a clamp activation.
-    public init?(_ dense: Dense) {
-        guard dense.activation.clampRange != nil else { return nil }
+    public init(_ dense: Dense) {
         name = dense.name
         self.dense = dense
         packed = dense.packedForProduct()
@@ -34,7 +32,7 @@ public struct PackedDense: InferenceForm {
             y.scalars.withUnsafeMutableBufferPointer { out in
                 packed.withUnsafeBufferPointer { w in
                     packedProduct(a.baseAddress!, w.baseAddress!, out.baseAddress!, rows: rows, k: k, n: n,
-                                  clamp: dense.activation.clampRange!)
+                                  activation: dense.activation)
                 }
             }
         }
