@@ -299,10 +299,17 @@ public final class FaceDetector: Sendable {
         for start in stride(from: 0, to: boxes.count, by: 256) {
             let batch = boxes[start..<min(boxes.count, start + 256)]
             var input = Tensor(shape: [batch.count, size, size, Plane.channels], repeating: 0)
+            // The crops split across cores as the batch is: cut on one, they were a tenth of R-Net's time.
+            let boxes = Array(batch), parts = max(1, min(cores, boxes.count / 4))
             input.scalars.withUnsafeMutableBufferPointer { p in
-                for (i, b) in batch.enumerated() {
-                    plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: p.baseAddress! + i * crop)
+                nonisolated(unsafe) let out = p.baseAddress!
+                let cut: @Sendable (Int) -> Void = { part in
+                    for i in (part * boxes.count / parts)..<((part + 1) * boxes.count / parts) {
+                        let b = boxes[i]
+                        plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: out + i * crop)
+                    }
                 }
+                if parts > 1 { DispatchQueue.concurrentPerform(iterations: parts, execute: cut) } else { cut(0) }
             }
             let out = try BatchRunner.forward(network, mirrored ? input.mirrored() : input, cores: cores)
             let width = out.shape[1]
