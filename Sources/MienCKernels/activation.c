@@ -7,18 +7,19 @@
 #include "dispatch.h"
 
 static inline __attribute__((always_inline)) void
-prelu_body(float *restrict x, long rows, int channels, const float *restrict alpha) {
+prelu_body(const float *restrict x, float *restrict y, long rows, int channels, const float *restrict alpha) {
     for (long r = 0; r < rows; r++) {
-        float *restrict v = x + r * channels;
+        const float *restrict v = x + r * channels;
+        float *restrict o = y + r * channels;
         for (int c = 0; c < channels; c++) {
             const float value = v[c];
-            v[c] = value > 0 ? value : value * alpha[c];
+            o[c] = value > 0 ? value : value * alpha[c];
         }
     }
 }
 
-#define PRELU_PARAMS (float *x, long rows, int channels, const float *alpha)
-#define PRELU_ARGS (x, rows, channels, alpha)
+#define PRELU_PARAMS (const float *x, float *y, long rows, int channels, const float *alpha)
+#define PRELU_ARGS (x, y, rows, channels, alpha)
 MIEN_DISPATCHED3_BODY(prelu, PRELU_PARAMS, PRELU_ARGS)
 
 // Rows of a width that is not a multiple of 16 (MTCNN's 10 and 28 channels) end in a short
@@ -26,7 +27,9 @@ MIEN_DISPATCHED3_BODY(prelu, PRELU_PARAMS, PRELU_ARGS)
 // `period` rows at once, a width of whole vectors, with the slopes repeated to it.
 enum { PRELU_MAX_SPAN = 1024 };
 
-void mien_prelu_channels(float *x, long rows, int channels, const float *alpha) {
+// Out of place: the input is the graph's value, which other layers may read, so an in-place
+// pass first copied it (a memmove as long as the pass).
+void mien_prelu_channels(const float *x, float *y, long rows, int channels, const float *alpha) {
     if (rows <= 0 || channels <= 0) return;
     int period = 1;
     while (((long)period * channels) % 16 && period < 16) period++;
@@ -35,9 +38,10 @@ void mien_prelu_channels(float *x, long rows, int channels, const float *alpha) 
         float tiled[PRELU_MAX_SPAN];
         for (long i = 0; i < span; i++) tiled[i] = alpha[i % channels];
         const long groups = rows / period;
-        prelu_dispatch(x, groups, (int)span, tiled);
+        prelu_dispatch(x, y, groups, (int)span, tiled);
         x += groups * span;
+        y += groups * span;
         rows -= groups * period;
     }
-    if (rows > 0) prelu_dispatch(x, rows, channels, alpha);
+    if (rows > 0) prelu_dispatch(x, y, rows, channels, alpha);
 }

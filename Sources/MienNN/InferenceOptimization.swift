@@ -10,11 +10,11 @@ extension Graph {
     /// meant for export must not use it and one meant to run should: a ZeroPadding2D that
     /// feeds only a `valid` Conv2D or DepthwiseConv2D becomes that layer's `inputPadding` (no
     /// padded copy of the input), each inverted-residual block becomes one
-    /// `InvertedResidualBlock` (its expanded activation never written to memory), and the
-    /// other convolutions and the dense layers become `PackedConv2D`
-    /// and `PackedDense` (weights packed once; `PackableForInference`), and a layer that
-    /// replicates one channel no longer does when its reader can take the one channel
-    /// (`ChannelReplicating`, `OneChannelTaking`).
+    /// `InvertedResidualBlock` (its expanded activation never written to memory), the other
+    /// convolutions and the dense layers become `PackedConv2D` and `PackedDense` (weights
+    /// packed once; `PackableForInference`), and a layer that replicates one channel no
+    /// longer does when its reader can take the one channel (`ChannelReplicating`,
+    /// `OneChannelTaking`).
     public func optimizedForInference(forRunning: Bool = false) throws -> Graph {
         try (forRunning ? takingReplicatedChannelsOnce() : self).optimized(forRunning: forRunning)
     }

@@ -34,9 +34,9 @@ void mien_depthwise_conv2d_backward(const float *x, const float *kernel, const f
 void mien_conv2d_direct(const float *x, const float *kernel, const float *bias, float *y,
                         const mien_window *window, int filters, float lower, float upper);
 
-/// PReLU with one slope per channel: each of `rows` rows of `channels` values in `x`
-/// becomes `v > 0 ? v : v · alpha[c]`, in place.
-void mien_prelu_channels(float *x, long rows, int channels, const float *alpha);
+/// PReLU with one slope per channel: each of `rows` rows of `channels` values `v` in `x`
+/// gives `v > 0 ? v : v · alpha[c]` in `y` (not `x`: the two must not overlap).
+void mien_prelu_channels(const float *x, float *y, long rows, int channels, const float *alpha);
 
 /// `out[j] += in[j] · weight` for `count` bytes `in` (the AREA resize's vertical pass).
 void mien_accumulate_bytes(float *out, const unsigned char *in, long count, float weight);

@@ -126,12 +126,15 @@ public struct PReLU: Layer {
         if alpha.shape.last == channels, alpha.count == channels, channels > 0 {
             // One slope per channel, shared over every other axis (MTCNN's PReLUs): a C loop
             // without branches; the general broadcast took a tenth of a face detection.
-            x.scalars.withUnsafeMutableBufferPointer { v in
-                alpha.scalars.withUnsafeBufferPointer { a in
-                    mien_prelu_channels(v.baseAddress, v.count / channels, Int32(channels), a.baseAddress)
+            var y = Tensor(uninitialized: x.shape)
+            x.scalars.withUnsafeBufferPointer { v in
+                y.scalars.withUnsafeMutableBufferPointer { o in
+                    alpha.scalars.withUnsafeBufferPointer { a in
+                        mien_prelu_channels(v.baseAddress, o.baseAddress, v.count / channels, Int32(channels), a.baseAddress)
+                    }
                 }
             }
-            return x
+            return y
         }
         let slopes = alpha.reshaped([1] + alpha.shape)
         broadcastApply(.prelu, into: &x, slopes)

@@ -2,9 +2,9 @@
 /// activation (linear, ReLU, ReLU6) applied in registers and another (MTCNN's softmax)
 /// after: a 1×1, stride-1 one reads the NHWC pixels in place, where `cblas_sgemm` packed
 /// both operands again on every call and a second pass added the bias and the activation
-/// (P-Net's 2-filter softmax layer ran at 4.6 GFLOP/s); a larger window runs im2col into that product, where
-/// sgemm's copies of the columns and the weights were a third of its time on MTCNN's
-/// R-Net and O-Net (28–64 channels, 2×2 and 3×3).
+/// (P-Net's 2-filter softmax layer ran at 4.6 GFLOP/s); a larger window runs im2col into
+/// that product, where sgemm's copies of the columns and the weights were a third of its
+/// time on MTCNN's R-Net and O-Net (28–64 channels, 2×2 and 3×3).
 ///
 /// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each such
 /// Conv2D left outside an `InvertedResidualBlock` (EfficientNet's `top_conv`, MobileNet's

@@ -1,7 +1,7 @@
 /// A `Dense` run at inference on weights packed once (see `pointwise.c`), with the bias and
-/// a clamp activation (linear, ReLU, ReLU6) applied in registers, another (softmax) after. On the
-/// few rows of a frame's faces (MTCNN's R-Net and O-Net, a classifier's head), `cblas_sgemm`
-/// copied the whole weight matrix on every call: 2.4% of a frame's CPU time.
+/// a clamp activation (linear, ReLU, ReLU6) applied in registers, another (softmax) after.
+/// On the few rows of a frame's faces (MTCNN's R-Net and O-Net, a classifier's head),
+/// `cblas_sgemm` copied the whole weight matrix on every call: 2.4% of a frame's CPU time.
 ///
 /// Not a Keras layer: `optimizedForInference(forRunning: true)` makes it from each Dense.
 public struct PackedDense: InferenceForm {
