@@ -164,7 +164,7 @@ final class InferenceOptimizationTests: XCTestCase {
         var layers: [any Layer] = [InputLayer(name: "image", shape: [nil, 12, 12, 3]), backbone, GlobalAveragePooling2D(name: "gap")]
         var nodes = layers.indices.map { Graph.Node(layer: $0, inputs: $0 == 0 ? [] : [$0 - 1]) }
         if branch {
-            // The replicated image is also read by an Add: it must stay three channels.
+            // The replicated image is also read by a second branch: it must stay three channels.
             layers += [GlobalAveragePooling2D(name: "gap2"), try randomized(Dense(name: "dense", inputUnits: 3, units: 8), seed: 15),
                        Merge(name: "add", op: .add)]
             nodes += [.init(layer: 3, inputs: [0]), .init(layer: 4, inputs: [3]), .init(layer: 5, inputs: [2, 4])]
