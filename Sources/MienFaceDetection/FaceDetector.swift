@@ -300,12 +300,12 @@ public final class FaceDetector: Sendable {
             let batch = boxes[start..<min(boxes.count, start + 256)]
             var input = Tensor(shape: [batch.count, size, size, Plane.channels], repeating: 0)
             // The crops split across cores as the batch is: cut on one, they were a tenth of R-Net's time.
-            let boxes = Array(batch), parts = max(1, min(cores, boxes.count / 4))
+            let cropped = Array(batch), parts = max(1, min(cores, cropped.count / 4))
             input.scalars.withUnsafeMutableBufferPointer { p in
                 nonisolated(unsafe) let out = p.baseAddress!
                 let cut: @Sendable (Int) -> Void = { part in
-                    for i in (part * boxes.count / parts)..<((part + 1) * boxes.count / parts) {
-                        let b = boxes[i]
+                    for i in (part * cropped.count / parts)..<((part + 1) * cropped.count / parts) {
+                        let b = cropped[i]
                         plane.crop(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, size: size, into: out + i * crop)
                     }
                 }

@@ -245,6 +245,12 @@ public struct Graph: Layer {
         return counts
     }
 
+    /// How many nodes call each layer (a layer called twice shares its weights and cannot be
+    /// rewritten for one of its calls).
+    var callsPerLayer: [Int: Int] {
+        nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+    }
+
     /// Whether a concrete or partial shape fits an expected one (`nil` matches anything).
     static func compatible(_ given: Shape, _ expected: Shape) -> Bool {
         given.count == expected.count && zip(given, expected).allSatisfy { g, e in

@@ -29,7 +29,7 @@ extension Graph {
         var consumers = [Int](repeating: 0, count: nodes.count)
         for node in nodes { for i in node.inputs { consumers[i] += 1 } }
         consumers[outputNode] += 1
-        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        let callsPerLayer = self.callsPerLayer
 
         // `replacement[n]` is the node whose output stands for node n's.
         var replacement = Array(nodes.indices)
@@ -94,7 +94,7 @@ extension Graph {
         var layers = try self.layers.map { try ($0 as? Graph)?.fusingInvertedResiduals() ?? $0 }
         var nodes = self.nodes
         let consumers = consumerCounts
-        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        let callsPerLayer = self.callsPerLayer
         // The reader of each node that has exactly one.
         var reader = [Int?](repeating: nil, count: nodes.count)
         for (index, node) in nodes.enumerated() { for i in node.inputs where consumers[i] == 1 { reader[i] = index } }
@@ -256,7 +256,7 @@ extension Graph: OneChannelTaking {
         guard inputNodes.count == 1 else { return nil }
         var layers = self.layers
         let consumers = consumerCounts
-        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        let callsPerLayer = self.callsPerLayer
         var node = inputNodes[0]
         while callsPerLayer[nodes[node].layer] == 1,
               let form = (layers[nodes[node].layer] as? any OneChannelTaking)?.takingOneChannel(of: replicas) {
@@ -279,7 +279,7 @@ extension Graph: OneChannelTaking {
     func takingReplicatedChannelsOnce() throws -> Graph {
         var layers = self.layers
         let consumers = consumerCounts
-        let callsPerLayer = nodes.reduce(into: [Int: Int]()) { $0[$1.layer, default: 0] += 1 }
+        let callsPerLayer = self.callsPerLayer
         var changed = false
         for (index, node) in nodes.enumerated() {
             guard let source = layers[node.layer] as? any ChannelReplicating, source.replicas > 1,
