@@ -8,9 +8,11 @@ import MienNN
 /// smallest face and the thresholds (see each).
 public struct FaceDetectorOptions: Sendable, Equatable {
     /// The smallest face side, in pixels, the image pyramid looks for. `mtcnn` defaults to
-    /// 20; 40 skips the two largest pyramid levels (two thirds of P-Net's work on a 640×480
-    /// frame), and a face the emotion model can read is larger than that.
-    public var minFaceSize: Int = 40
+    /// 20 and `fer`'s Haar cascade to 50. 48, FER-2013's own side, skips the largest pyramid
+    /// levels (at 40, the largest alone was half of P-Net's work on a 640×480 frame
+    /// and sent its candidates through the small-face networks too); smaller real faces,
+    /// which the emotion model reads from an upscaled blur, are found with a smaller value.
+    public var minFaceSize: Int = 48
     /// Each pyramid level is this fraction of the previous one.
     public var scaleFactor: Float = 0.709
     /// The face score a candidate needs after each stage (P-Net, R-Net, O-Net); nil takes
@@ -35,7 +37,7 @@ public struct FaceDetectorOptions: Sendable, Equatable {
     /// them with every face still found (`bench_faces.py --faces validation`, seeds 11–13).
     public var duplicateOverlap: Float = 0.5
 
-    public init(minFaceSize: Int = 40, scaleFactor: Float = 0.709, thresholds: [Float]? = nil, mirrorScores: Bool = true,
+    public init(minFaceSize: Int = 48, scaleFactor: Float = 0.709, thresholds: [Float]? = nil, mirrorScores: Bool = true,
                 duplicateOverlap: Float = 0.5) {
         self.minFaceSize = minFaceSize
         self.scaleFactor = scaleFactor

@@ -8,8 +8,8 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "A folder holding the face detector's networks (\(FaceDetector.fileNames.joined(separator: ", ")), and optionally its \(DetectorManifest.fileName)); default: the first of the model's folder, ./Weights and the Weights folder of the checkout mien was built in that holds them, its \(FaceDetector.defaultFolder)/ subfolder if that does.")
     var detector: String?
 
-    @Option(parsing: .unconditional, help: "The smallest face to look for, in pixels, 12...16384.")
-    var minFaceSize: Int = 40
+    @Option(parsing: .unconditional, help: "The smallest face to look for, in pixels, 12...16384 (default: FER-2013's 48; 20 also finds the small faces of a crowd).")
+    var minFaceSize: Int = FaceDetectorOptions().minFaceSize
 
     @Option(help: ArgumentHelp("The face score a candidate needs after each of the detector's three stages (P-Net, R-Net, O-Net), comma-separated, each in 0..<1; default: the detector folder's (its detector.json), else \(FaceDetectorOptions.defaultThresholds.map { "\($0)" }.joined(separator: ",")).",
                                valueName: "p,r,o"))
