@@ -44,12 +44,23 @@ public final class PhotoPredictor: Sendable {
     /// The faces in `photo` (named `source` in errors), most confident first, each with the
     /// model's prediction.
     public func predict(photo: Image, source: String = "image", cores: Int = BatchRunner.cores) throws -> [FaceResult] {
+        try timedPredict(photo: photo, source: source, cores: cores).results
+    }
+
+    /// `predict`, with the time spent finding the faces and cutting and classifying them
+    /// (what `mien predict --timing` splits a photo's latency into).
+    public func timedPredict(photo: Image, source: String = "image", cores: Int = BatchRunner.cores) throws
+        -> (results: [FaceResult], detect: Duration, classify: Duration) {
+        let clock = ContinuousClock()
+        let start = clock.now
         let faces = try detector.detect(photo, source: source, cores: cores)
-        guard !faces.isEmpty else { return [] }
+        let found = clock.now
+        guard !faces.isEmpty else { return ([], found - start, .zero) }
         let crops = faces.map { FaceCrop($0) }
         let (size, channels) = (predictor.imageSize.height, predictor.imageSize.channels)
         let predictions = try predictor.predict(images: crops.map { $0.cut(from: photo, size: size, channels: channels) })
-        return zip(zip(faces, crops), predictions).map { FaceResult(face: $0.0, crop: $0.1, prediction: $1) }
+        let results = zip(zip(faces, crops), predictions).map { FaceResult(face: $0.0, crop: $0.1, prediction: $1) }
+        return (results, found - start, clock.now - found)
     }
 
     /// `photo` with each face's box and its label and score drawn on it, in RGB.

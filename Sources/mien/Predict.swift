@@ -40,7 +40,7 @@ struct Predict: ParsableCommand {
     @Option(parsing: .unconditional, help: "Images per forward pass, 1...4096.")
     var batchSize: Int = 32
 
-    @Flag(help: "Print the load time (the model's, and for photos the face detector's) and each image's latency (median and p99 over --repeat runs, after one untimed run) to stderr.")
+    @Flag(help: "Print the load time (the model's, and for photos the face detector's) and each image's latency (median and p99 over --repeat runs, after one untimed run) to stderr; for photos also the medians of decoding, finding the faces, and cutting and classifying them.")
     var timing = false
 
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "With --timing: predict each image this many times, one at a time (1...100000).")
@@ -155,15 +155,18 @@ struct Predict: ParsableCommand {
     func reportTiming(_ predictor: Predictor, files: [String], load: Duration, photos: () throws -> PhotoPredictor,
                       isCrop: (Image) -> Bool) throws {
         var latencies: [Double] = []
+        // A photo's latency split: decoding, finding the faces, cutting and classifying them.
+        var phases: (decode: [Double], detect: [Double], classify: [Double]) = ([], [], [])
         let clock = ContinuousClock()
         var load = load
         for file in files {
-            func predict(_ image: Image) throws {
+            func predict(_ image: Image) throws -> (detect: Duration, classify: Duration)? {
                 if isCrop(image) {
                     _ = try predictor.predict(image: image)
-                } else {
-                    _ = try photos().predict(photo: image, source: file)
+                    return nil
                 }
+                let timed = try photos().timedPredict(photo: image, source: file)
+                return (timed.detect, timed.classify)
             }
             // The face detector is loaded before the timed runs (and counted in the load time),
             // and one untimed run warms the caches, as the peers are timed: before, the first
@@ -174,19 +177,31 @@ struct Predict: ParsableCommand {
                 _ = try photos()
                 load += clock.now - start
             }
-            try predict(first)
+            _ = try predict(first)
             for _ in 0..<repetitions {
                 let start = clock.now
-                try predict(try ImageDecoder.decode(contentsOf: file))
+                let image = try ImageDecoder.decode(contentsOf: file)
+                let decoded = clock.now
+                let split = try predict(image)
                 latencies.append(milliseconds(clock.now - start))
+                if let split {
+                    phases.decode.append(milliseconds(decoded - start))
+                    phases.detect.append(milliseconds(split.detect))
+                    phases.classify.append(milliseconds(split.classify))
+                }
             }
         }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         latencies.sort()
-        let median = latencies[latencies.count / 2]
         let p99 = latencies[min(latencies.count - 1, Int((Double(latencies.count) * 0.99).rounded(.up)) - 1)]
         let line = String(format: "timing: load %.2f ms; single image %.3f ms median, %.3f ms p99 over %d runs\n",
-                          milliseconds(load), median, p99, latencies.count)
+                          milliseconds(load), median(latencies), p99, latencies.count)
         FileHandle.standardError.write(Data(line.utf8))
+        if !phases.decode.isEmpty {
+            let split = String(format: "timing: photos, medians: decode %.3f ms, find the faces %.3f ms, cut and classify them %.3f ms\n",
+                               median(phases.decode), median(phases.detect), median(phases.classify))
+            FileHandle.standardError.write(Data(split.utf8))
+        }
     }
 
     func milliseconds(_ d: Duration) -> Double {

@@ -84,6 +84,23 @@ final class PhotoCommandTests: XCTestCase {
     /// A model in a folder without the detector, run from elsewhere: the detector is found in
     /// the Weights/ of the checkout the binary was built in (the binary sits in
     /// .build/<triple>/<configuration>, reached through the .build/<configuration> link).
+    /// `--timing` on a photo: the latency line, then its split into decoding, finding the
+    /// faces and classifying them (the format only: tests do not time).
+    func testTimingSplitsAPhotosLatency() throws {
+        let result = try runMien(["predict", model, photo("composed_06.jpg"), "--timing", "--repeat", "2"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, result.stderr)
+        XCTAssertNotNil(lines[0].range(of: #"^timing: load [0-9.]+ ms; single image [0-9.]+ ms median, [0-9.]+ ms p99 over 2 runs$"#,
+                                        options: .regularExpression), lines[0])
+        XCTAssertNotNil(lines.last?.range(of: #"^timing: photos, medians: decode [0-9.]+ ms, find the faces [0-9.]+ ms, cut and classify them [0-9.]+ ms$"#,
+                                           options: .regularExpression), result.stderr)
+        // A crop has no such split.
+        let crop = try runMien(["predict", model, photo("face_05_0.png"), "--timing", "--repeat", "2"])
+        XCTAssertEqual(crop.status, 0, crop.stderr)
+        XCTAssertEqual(crop.stderr.split(separator: "\n").count, 1, crop.stderr)
+    }
+
     func testDetectorIsFoundInTheCheckoutOfTheBinary() throws {
         let folder = try makeTemporaryFolder()
         let copy = folder.appendingPathComponent("model.mien")
