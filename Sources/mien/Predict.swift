@@ -192,8 +192,8 @@ struct Predict: ParsableCommand {
             }
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        latencies.sort()
-        let p99 = latencies[min(latencies.count - 1, Int((Double(latencies.count) * 0.99).rounded(.up)) - 1)]
+        let sorted = latencies.sorted()
+        let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
         let line = String(format: "timing: load %.2f ms; single image %.3f ms median, %.3f ms p99 over %d runs\n",
                           milliseconds(load), median(latencies), p99, latencies.count)
         FileHandle.standardError.write(Data(line.utf8))

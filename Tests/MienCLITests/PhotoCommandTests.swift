@@ -81,9 +81,6 @@ final class PhotoCommandTests: XCTestCase {
         XCTAssertNil(try json([model, small]).first?["faces"])
     }
 
-    /// A model in a folder without the detector, run from elsewhere: the detector is found in
-    /// the Weights/ of the checkout the binary was built in (the binary sits in
-    /// .build/<triple>/<configuration>, reached through the .build/<configuration> link).
     /// `--timing` on a photo: the latency line, then its split into decoding, finding the
     /// faces and classifying them (the format only: tests do not time).
     func testTimingSplitsAPhotosLatency() throws {
@@ -101,6 +98,9 @@ final class PhotoCommandTests: XCTestCase {
         XCTAssertEqual(crop.stderr.split(separator: "\n").count, 1, crop.stderr)
     }
 
+    /// A model in a folder without the detector, run from elsewhere: the detector is found in
+    /// the Weights/ of the checkout the binary was built in (the binary sits in
+    /// .build/<triple>/<configuration>, reached through the .build/<configuration> link).
     func testDetectorIsFoundInTheCheckoutOfTheBinary() throws {
         let folder = try makeTemporaryFolder()
         let copy = folder.appendingPathComponent("model.mien")
