@@ -26,9 +26,7 @@ extension Graph {
                 layers[i] = try nested.optimizedForInference(forRunning: forRunning)
             }
         }
-        var consumers = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs { consumers[i] += 1 } }
-        consumers[outputNode] += 1
+        let consumers = consumerCounts
         let callsPerLayer = self.callsPerLayer
 
         // `replacement[n]` is the node whose output stands for node n's.

@@ -191,11 +191,9 @@ struct Predict: ParsableCommand {
                 }
             }
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let sorted = latencies.sorted()
-        let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+        func median(_ values: [Double]) -> Double { Bench.percentile(values, 50) }
         let line = String(format: "timing: load %.2f ms; single image %.3f ms median, %.3f ms p99 over %d runs\n",
-                          milliseconds(load), median(latencies), p99, latencies.count)
+                          milliseconds(load), median(latencies), Bench.percentile(latencies, 99), latencies.count)
         FileHandle.standardError.write(Data(line.utf8))
         if !phases.decode.isEmpty {
             let split = String(format: "timing: photos, medians: decode %.3f ms, find the faces %.3f ms, cut and classify them %.3f ms\n",
